@@ -1,0 +1,184 @@
+"""The `scanner` command line: one click group; every command's help ends with an example."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from scanner import __version__
+
+
+def db_option(fn):
+    return click.option(
+        "--db", "db_path", required=True, type=click.Path(dir_okay=False),
+        help="SQLite results database (created if missing).",
+    )(fn)
+
+
+def fail(message: str, code: int = 2):
+    """One-line error on stderr, then exit (2 = bad input)."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="scanner")
+def cli():
+    """Privacy-risk scanner for child-facing apps and websites.
+
+    Example: scanner scan targets/demo.yaml --db results.db --allow-private
+    """
+
+
+@cli.command()
+@click.argument("targets_file", type=click.Path(dir_okay=False))
+@db_option
+@click.option("--browser", is_flag=True, help="Load pages in Chromium to see trackers injected by JavaScript.")
+@click.option("--max-pages", default=5, show_default=True, type=click.IntRange(1, 500),
+              help="Same-site pages to visit per target for third parties.")
+@click.option("--allow-private", is_flag=True,
+              help="Allow private and loopback addresses (tests, demo, intranet registries).")
+@click.option("--resume", is_flag=True, help="Continue the last interrupted scan of this database.")
+@click.option("--log-level", default="CRITICAL", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_level):
+    """Scan every target of TARGETS_FILE once and store the results in --db.
+
+    Exit 0 when the scan ran (unreachable targets are reported as such), 2 on bad input.
+
+    Example: scanner scan targets/examples/child-apps.yaml --db results.db
+    """
+    from scanner.crawl import run_scan
+    from scanner.targets import TargetsError, load_targets
+
+    try:
+        targets = load_targets(targets_file)
+    except TargetsError as exc:
+        fail(str(exc))
+    if resume:
+        fail("--resume: no interrupted scan to resume in this version")
+    scan_id, scores = run_scan(db_path, targets, str(targets_file), allow_private=allow_private,
+                               max_pages=max_pages, browser=browser, log_level=log_level)
+    from scanner.summary import print_summary
+
+    print_summary(db_path, scan_id)
+
+
+@cli.command()
+@click.argument("source", default="-", type=click.File("r", encoding="utf-8"))
+@click.option("--lang", default="auto", type=click.Choice(["en", "th", "auto"]), show_default=True)
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json", "jsonl"]),
+              show_default=True)
+def classify(source, lang, fmt):
+    """Run the policy rules on a text (a file or - for stdin) and print the findings.
+
+    Example: echo "We may sell your personal information." | scanner classify -
+    """
+    from dataclasses import asdict
+
+    from scanner.matching import classify as run_rules, load_rules
+
+    text = source.read()
+    findings = run_rules(text, load_rules(), lang=lang)
+    if fmt == "json":
+        click.echo(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=2))
+    elif fmt == "jsonl":
+        for f in findings:
+            click.echo(json.dumps(asdict(f), ensure_ascii=False))
+    else:
+        for f in findings:
+            click.echo(f"{f.polarity:10} {f.severity:8} {f.rule_id:40} [{f.start}:{f.end}] "
+                       f"{f.evidence.strip()[:160]}")
+        click.echo(f"{len(findings)} findings")
+
+
+@cli.group()
+def rules():
+    """Check and evaluate the policy rule files.
+
+    Example: scanner rules check
+    """
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+def rules_check(paths):
+    """Validate rule files and run every rule's own match / no_match examples.
+
+    Example: scanner rules check rules/policy/en/sale.yaml
+    """
+    from scanner.rulecheck import check_rule_paths
+
+    problems, count = check_rule_paths([Path(p) for p in paths])
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {count} rules", code=1)
+    click.echo(f"{count} rules OK")
+
+
+@cli.command()
+@db_option
+@click.option("--scan", "scan", default="latest", show_default=True, help="Scan id or 'latest'.")
+@click.option("--format", "fmt", default="html", type=click.Choice(["html", "md", "csv", "json"]),
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def report(db_path, scan, fmt, output):
+    """Report of one scan in HTML, Markdown, CSV or JSON.
+
+    Example: scanner report --db results.db --format html -o report.html
+    """
+    from reports import render_report
+    from scanner import store
+
+    if not Path(db_path).exists():
+        fail(f"{db_path}: no such database")
+    db = store.open_db(db_path)
+    try:
+        scan_id = store.resolve_scan_id(db, scan)
+    except LookupError as exc:
+        fail(f"{db_path}: {exc}")
+    content = render_report(db, scan_id, fmt)
+    if output:
+        Path(output).write_text(content, encoding="utf-8")
+        click.echo(f"wrote {output} (scan {scan_id})", err=True)
+    else:
+        click.echo(content, nl=False)
+
+
+@cli.command()
+@click.option("--db", "db_path", default="demo/results.db", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--report", "report_path", default="demo/report.html", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--browser", is_flag=True, help="Also load the demo pages in Chromium.")
+def demo(db_path, report_path, host, browser):
+    """Serve the bundled sample child-app sites on loopback, scan them, write the report.
+
+    Example: scanner demo --db demo/results.db --report demo/report.html
+    """
+    from reports import render_report
+    from scanner import store
+    from scanner.crawl import run_scan
+    from scanner.demo.server import DEMO_TARGETS_FILE, serve_demo_sites
+    from scanner.summary import print_summary
+    from scanner.targets import load_targets
+
+    with serve_demo_sites(host=host) as servers:
+        click.echo(f"serving {len(servers)} demo sites on {host}", err=True)
+        targets = load_targets(DEMO_TARGETS_FILE)
+        scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), allow_private=True,
+                              max_pages=5, browser=browser)
+    db = store.open_db(db_path)
+    Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(report_path).write_text(render_report(db, scan_id, "html"), encoding="utf-8")
+    print_summary(db_path, scan_id)
+    click.echo(f"database: {db_path}\nreport:   {report_path}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,66 @@
+"""Run one scan: open the scan row, crawl with both spiders in one Scrapy process, analyse."""
+
+from __future__ import annotations
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+from scanner import store
+from scanner.matching import rules_version
+from scanner.postprocess import finish_scan_analysis
+
+
+def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
+                   browser: bool, fast: bool, log_level: str):
+    import os
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
+    settings = get_project_settings()
+    settings.set("SCANNER_DB", str(db_path))
+    settings.set("SCANNER_SCAN_ID", scan_id)
+    settings.set("SCANNER_ALLOW_PRIVATE", allow_private)
+    settings.set("SCANNER_MAX_PAGES", max_pages)
+    settings.set("SCANNER_BROWSER", browser)
+    settings.set("LOG_LEVEL", log_level)
+    if fast:
+        # Loopback sites of our own: no politeness delay needed.
+        settings.set("DOWNLOAD_DELAY", 0)
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 8)
+        settings.set("DOWNLOAD_TIMEOUT", 10)
+        settings.set("RETRY_TIMES", 0)
+    if browser:
+        from scanner.browser import browser_settings
+
+        for key, value in browser_settings(allow_private=allow_private).items():
+            settings.set(key, value)
+    return settings
+
+
+def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
+             browser=False, log_level="CRITICAL") -> tuple[int, list[dict]]:
+    """Crawl every target once; return the scan id and its scores rows."""
+    from spiders.policy import PolicySpider
+    from spiders.site import SiteSpider
+
+    db = store.open_db(db_path)
+    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser}
+    scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
+                               options=options)
+    store.upsert_targets(db, targets, scan_id)
+    settings = crawl_settings(db_path, scan_id, allow_private=allow_private, max_pages=max_pages,
+                              browser=browser, fast=allow_private, log_level=log_level)
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawlers = [process.create_crawler(PolicySpider), process.create_crawler(SiteSpider)]
+    for crawler in crawlers:
+        process.crawl(crawler, targets=targets)
+    status = "complete"
+    try:
+        process.start()
+    except KeyboardInterrupt:
+        status = "interrupted"
+    reasons = {c.stats.get_value("finish_reason") for c in crawlers}
+    if reasons - {"finished"}:
+        status = "interrupted"
+    scores = finish_scan_analysis(db, scan_id, targets)
+    store.finish_scan(db, scan_id, status)
+    return scan_id, scores

@@ -1,0 +1,1 @@
+"""Bundled fictional child-app sites, served on loopback for the demo and the tests."""

@@ -1,0 +1,16 @@
+"""After the crawl: cross-checks, then scores, for every target of the scan."""
+
+from __future__ import annotations
+
+from scanner.crosscheck import crosscheck_findings
+from scanner.scoring import score_target
+
+
+def finish_scan_analysis(db, scan_id: int, targets) -> list[dict]:
+    with db.conn:
+        db.execute("DELETE FROM findings WHERE scan_id = ? AND source = 'crosscheck'", [scan_id])
+        for target in targets:
+            db["findings"].insert_all(crosscheck_findings(db, scan_id, target))
+        scores = [score_target(db, scan_id, target) for target in targets]
+        db["scores"].upsert_all(scores, pk=("scan_id", "target_id"))
+    return scores

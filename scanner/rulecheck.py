@@ -1,0 +1,42 @@
+"""`scanner rules check`: validate rule files, then run each rule's own examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scanner.matching import RuleError, load_rule_file, match_sentence, rule_files
+
+
+def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
+    """Return (problems, number of rules checked); each problem is one line."""
+    files = []
+    for path in paths or [None]:
+        if path is None:
+            files.extend(rule_files())
+        elif path.is_dir():
+            files.extend(sorted(path.rglob("*.yaml")))
+        else:
+            files.append(path)
+    problems, count, seen = [], 0, {}
+    for path in files:
+        try:
+            rules = load_rule_file(path)
+        except RuleError as exc:
+            problems.append(str(exc))
+            continue
+        for rule in rules:
+            count += 1
+            if rule.id in seen:
+                problems.append(f"{path}: rule {rule.id}: id: duplicate (also in {seen[rule.id]})")
+            seen[rule.id] = path
+            examples = rule.examples
+            for key in ("match", "no_match"):
+                if len(examples.get(key) or []) < 2:
+                    problems.append(f"{path}: rule {rule.id}: examples.{key}: needs at least 2")
+            for sentence in examples.get("match") or []:
+                if match_sentence(rule, sentence) != "hit":
+                    problems.append(f"{path}: rule {rule.id}: examples.match: does not match: {sentence!r}")
+            for sentence in examples.get("no_match") or []:
+                if match_sentence(rule, sentence) == "hit":
+                    problems.append(f"{path}: rule {rule.id}: examples.no_match: matches: {sentence!r}")
+    return problems, count

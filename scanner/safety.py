@@ -1,0 +1,73 @@
+"""Download guards: refuse private, loopback and link-local addresses before any connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+
+
+class UnsafeAddress(IgnoreRequest):
+    """A request refused by the address guard; the message says which address and why."""
+
+
+def address_problem(ip: str, allow_private: bool) -> str | None:
+    """Why a connection to this IP is refused, or None when it is allowed."""
+    addr = ipaddress.ip_address(ip)
+    if getattr(addr, "ipv4_mapped", None):
+        addr = addr.ipv4_mapped
+    if addr.is_link_local:
+        return f"{ip} is link-local (refused always)"
+    if addr.is_multicast or addr.is_unspecified or addr.is_reserved:
+        return f"{ip} is not a unicast address"
+    if (addr.is_private or addr.is_loopback) and not allow_private:
+        return f"{ip} is a private or loopback address (use --allow-private)"
+    return None
+
+
+def resolve(host: str) -> list[str]:
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return sorted({info[4][0] for info in infos})
+
+
+def url_problem(url: str, allow_private: bool, resolver=resolve) -> str | None:
+    """Why this URL must not be fetched, or None; resolves the host to check every address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"scheme {parts.scheme!r} is not fetched"
+    host = (parts.hostname or "").strip("[]")
+    if not host:
+        return "no host"
+    try:
+        addresses = resolver(host)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    for ip in addresses:
+        problem = address_problem(ip, allow_private)
+        if problem:
+            return f"{host}: {problem}"
+    return None
+
+
+class AddressGuardMiddleware:
+    """Downloader middleware: every request, redirects included, passes the address check."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.getbool("SCANNER_ALLOW_PRIVATE"))
+
+    def process_request(self, request, spider=None):
+        problem = url_problem(request.url, self.allow_private)
+        if problem:
+            raise UnsafeAddress(f"refused {request.url}: {problem}")
+        return None

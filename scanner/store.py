@@ -1,0 +1,216 @@
+"""The SQLite store: schema (as sqlite-utils migrations), scans, and the writes the pipeline makes.
+
+Every row traces back to a scan and a target; policy texts are stored once per distinct version.
+The schema's one document is docs/schema.md; tests/test_schema_docs.py fails when they drift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from scanner import __version__
+
+migrations = Migrations("child-privacy-scanner")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["targets"].create(
+        {
+            "id": str, "name": str, "audience": str, "homepage": str, "country": str,
+            "tags": str, "platforms": str, "policy_urls": str, "first_seen_scan": int,
+            "last_seen_scan": int,
+        },
+        pk="id",
+    )
+    db["scans"].create(
+        {
+            "id": int, "started_at": str, "finished_at": str, "status": str,
+            "tool_version": str, "rules_version": str, "targets_file": str, "options": str,
+        },
+        pk="id",
+    )
+    db["documents"].create(
+        {
+            "id": int, "sha256": str, "content_type": str, "lang": str, "text": str,
+            "title": str, "first_seen_scan": int, "first_url": str, "length": int,
+        },
+        pk="id",
+    )
+    db["documents"].create_index(["sha256"], unique=True)
+    db["fetches"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "url": str, "final_url": str,
+            "kind": str, "status": int, "error": str, "document_id": int,
+            "content_type": str, "fetched_at": str, "discovered_by": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id"), ("document_id", "documents", "id")],
+    )
+    db["fetches"].create_index(["scan_id", "target_id"])
+    db["findings"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "source": str, "rule_id": str,
+            "category": str, "practice": str, "severity": str, "polarity": str,
+            "data_types": str, "evidence": str, "document_id": int, "start": int, "end": int,
+            "url": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id"), ("document_id", "documents", "id")],
+    )
+    db["findings"].create_index(["scan_id", "target_id"])
+    db["findings"].create_index(["category", "polarity"])
+    db["third_parties"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "page_url": str, "request_url": str,
+            "host": str, "domain": str, "entity": str, "category": str, "is_data_broker": int,
+            "via": str, "rule_id": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["third_parties"].create_index(["scan_id", "target_id"])
+    db["third_parties"].create_index(["domain"])
+    db["cookies"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "page_url": str, "name": str,
+            "domain": str, "third_party": int, "expires": str, "secure": int, "samesite": str,
+            "http_only": int, "via": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["scores"].create(
+        {
+            "scan_id": int, "target_id": str, "score": int, "grade": str, "status": str,
+            "explanation": str,
+        },
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db.create_view(
+        "latest_scan_per_target",
+        """
+        SELECT target_id, MAX(scan_id) AS scan_id FROM scores GROUP BY target_id
+        """,
+    )
+    db.create_view(
+        "latest_findings",
+        """
+        SELECT f.* FROM findings f
+        JOIN latest_scan_per_target l ON l.target_id = f.target_id AND l.scan_id = f.scan_id
+        """,
+    )
+    db.create_view(
+        "target_risk",
+        """
+        SELECT t.id AS target_id, t.name, t.audience, t.country, s.scan_id, s.score, s.grade,
+               s.status,
+               (SELECT COUNT(*) FROM findings f WHERE f.scan_id = s.scan_id
+                  AND f.target_id = s.target_id AND f.polarity = 'risk') AS risk_findings,
+               (SELECT COUNT(DISTINCT domain) FROM third_parties p WHERE p.scan_id = s.scan_id
+                  AND p.target_id = s.target_id) AS third_party_domains
+        FROM targets t
+        JOIN latest_scan_per_target l ON l.target_id = t.id
+        JOIN scores s ON s.scan_id = l.scan_id AND s.target_id = l.target_id
+        """,
+    )
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) a results database with every migration applied, in WAL mode."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.enable_wal()
+    migrations.apply(db)
+    return db
+
+
+def upsert_targets(db: sqlite_utils.Database, targets, scan_id: int) -> None:
+    rows = []
+    existing = {r["id"]: r for r in db["targets"].rows}
+    for t in targets:
+        previous = existing.get(t.id)
+        rows.append(
+            {
+                "id": t.id, "name": t.name, "audience": t.audience, "homepage": t.homepage,
+                "country": t.country, "tags": json.dumps(t.tags),
+                "platforms": json.dumps(t.platforms), "policy_urls": json.dumps(t.policy_urls),
+                "first_seen_scan": previous["first_seen_scan"] if previous else scan_id,
+                "last_seen_scan": scan_id,
+            }
+        )
+    db["targets"].upsert_all(rows, pk="id")
+
+
+def start_scan(db: sqlite_utils.Database, *, rules_version: str, targets_file: str,
+               options: dict) -> int:
+    table = db["scans"]
+    table.insert(
+        {
+            "started_at": now(), "finished_at": None, "status": "running",
+            "tool_version": __version__, "rules_version": rules_version,
+            "targets_file": str(targets_file), "options": json.dumps(options, sort_keys=True),
+        }
+    )
+    return table.last_pk
+
+
+def finish_scan(db: sqlite_utils.Database, scan_id: int, status: str = "complete") -> None:
+    db["scans"].update(scan_id, {"finished_at": now(), "status": status})
+
+
+def latest_scan_id(db: sqlite_utils.Database, *, complete_only: bool = False) -> int | None:
+    where = "WHERE status = 'complete'" if complete_only else ""
+    row = db.execute(f"SELECT MAX(id) FROM scans {where}").fetchone()
+    return row[0] if row else None
+
+
+def resolve_scan_id(db: sqlite_utils.Database, scan: str | int | None) -> int:
+    """Turn 'latest', None or a number into a scan id that exists, or raise LookupError."""
+    if scan in (None, "latest"):
+        scan_id = latest_scan_id(db)
+        if scan_id is None:
+            raise LookupError("the database holds no scan yet")
+        return scan_id
+    try:
+        scan_id = int(scan)
+    except ValueError:
+        raise LookupError(f"scan {scan!r} is not a number or 'latest'") from None
+    if not db["scans"].count_where("id = ?", [scan_id]):
+        raise LookupError(f"no scan with id {scan_id}")
+    return scan_id
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, lang: str,
+                   title: str, scan_id: int, url: str) -> tuple[int, bool]:
+    """Return (document id, created) for this text; an identical text already stored is reused."""
+    digest = text_sha256(text)
+    row = db.execute("SELECT id FROM documents WHERE sha256 = ?", [digest]).fetchone()
+    if row:
+        return row[0], False
+    table = db["documents"]
+    table.insert(
+        {
+            "sha256": digest, "content_type": content_type, "lang": lang, "text": text,
+            "title": title, "first_seen_scan": scan_id, "first_url": url, "length": len(text),
+        }
+    )
+    return table.last_pk, True

@@ -1,0 +1,179 @@
+"""Load and validate a targets file (YAML or CSV); every error names the file and line."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+AUDIENCES = ("child-directed", "mixed", "general")
+KNOWN_KEYS = {"id", "name", "audience", "homepage", "policy_urls", "country", "platforms", "tags"}
+LIST_KEYS = ("policy_urls", "platforms", "tags")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class TargetsError(ValueError):
+    """A targets file that cannot be used; str() is the one-line message for the user."""
+
+    def __init__(self, path, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    name: str
+    audience: str
+    homepage: str
+    policy_urls: list = field(default_factory=list)
+    country: str | None = None
+    platforms: list = field(default_factory=list)
+    tags: list = field(default_factory=list)
+    line: int | None = None
+
+    @property
+    def child_directed(self) -> bool:
+        return self.audience == "child-directed"
+
+
+def check_url(value) -> str | None:
+    """Return why this is not an absolute http(s) URL, or None when it is one."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a URL"
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https"):
+        return f"{value!r} is not an http(s) URL"
+    if not parts.hostname:
+        return f"{value!r} has no host"
+    try:
+        parts.port
+    except ValueError:
+        return f"{value!r} has a bad port"
+    return None
+
+
+def load_targets(path: str | Path) -> list[Target]:
+    path = Path(path)
+    if not path.exists():
+        raise TargetsError(path, None, "no such file")
+    if path.suffix.lower() == ".csv":
+        records = _read_csv(path)
+    else:
+        records = _read_yaml(path)
+    return _validate(path, records)
+
+
+def _read_yaml(path: Path) -> list[tuple[int, dict, dict]]:
+    """Return (line, record, key lines) for each target entry."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise TargetsError(path, mark.line + 1 if mark else None,
+                           f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise TargetsError(path, None, "not UTF-8 text") from None
+    if root is None:
+        raise TargetsError(path, None, "empty file: expected a 'targets:' list")
+    if not isinstance(root, yaml.MappingNode):
+        raise TargetsError(path, root.start_mark.line + 1, "expected a mapping with 'targets:'")
+    targets_node = None
+    for key, value in root.value:
+        if key.value == "targets":
+            targets_node = value
+        else:
+            raise TargetsError(path, key.start_mark.line + 1,
+                               f"unknown top-level key {key.value!r} (expected 'targets')")
+    if not isinstance(targets_node, yaml.SequenceNode):
+        line = targets_node.start_mark.line + 1 if targets_node else 1
+        raise TargetsError(path, line, "'targets' must be a list")
+    loader_records = []
+    for item in targets_node.value:
+        line = item.start_mark.line + 1
+        if not isinstance(item, yaml.MappingNode):
+            raise TargetsError(path, line, "each target must be a mapping of keys")
+        record, key_lines = {}, {}
+        for key, value in item.value:
+            key_lines[key.value] = key.start_mark.line + 1
+            record[key.value] = yaml.SafeLoader(yaml.serialize(value)).get_single_data()
+        loader_records.append((line, record, key_lines))
+    return loader_records
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict, dict]]:
+    records = []
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            line = reader.line_num
+            record = {}
+            for key, value in row.items():
+                if key is None:
+                    raise TargetsError(path, line, "more cells than header columns")
+                value = (value or "").strip()
+                if key in LIST_KEYS:
+                    record[key] = [v for v in re.split(r"[\s;|]+", value) if v]
+                elif value:
+                    record[key] = value
+            records.append((line, record, {k: line for k in record}))
+    return records
+
+
+def _validate(path: Path, records) -> list[Target]:
+    targets, seen = [], {}
+    for line, record, key_lines in records:
+        for key in record:
+            if key not in KNOWN_KEYS:
+                raise TargetsError(path, key_lines.get(key, line),
+                                   f"unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})")
+        target_id = record.get("id")
+        if not isinstance(target_id, str) or not ID_RE.match(target_id):
+            raise TargetsError(path, key_lines.get("id", line),
+                               f"id {target_id!r} must be a lower-case slug (a-z, 0-9, ., _, -)")
+        if target_id in seen:
+            raise TargetsError(path, key_lines.get("id", line),
+                               f"duplicate id {target_id!r} (first on line {seen[target_id]})")
+        seen[target_id] = line
+        audience = record.get("audience")
+        if audience not in AUDIENCES:
+            raise TargetsError(path, key_lines.get("audience", line),
+                               f"target {target_id!r}: audience {audience!r} must be one of "
+                               f"{', '.join(AUDIENCES)}")
+        problem = check_url(record.get("homepage"))
+        if problem:
+            raise TargetsError(path, key_lines.get("homepage", line),
+                               f"target {target_id!r}: homepage {problem}")
+        lists = {}
+        for key in LIST_KEYS:
+            value = record.get(key) or []
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TargetsError(path, key_lines.get(key, line),
+                                   f"target {target_id!r}: {key} must be a list of strings")
+            lists[key] = value
+        for url in lists["policy_urls"]:
+            problem = check_url(url)
+            if problem:
+                raise TargetsError(path, key_lines.get("policy_urls", line),
+                                   f"target {target_id!r}: policy_urls {problem}")
+        country = record.get("country")
+        if country is not None and not (isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country)):
+            raise TargetsError(path, key_lines.get("country", line),
+                               f"target {target_id!r}: country {country!r} must be an ISO code like TH")
+        targets.append(
+            Target(
+                id=target_id, name=str(record.get("name") or target_id), audience=audience,
+                homepage=record["homepage"].strip(), policy_urls=lists["policy_urls"],
+                country=country, platforms=lists["platforms"], tags=lists["tags"], line=line,
+            )
+        )
+    if not targets:
+        raise TargetsError(path, None, "no targets listed")
+    return targets

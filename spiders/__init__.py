@@ -1,0 +1,1 @@
+"""Scrapy spiders, one per module: policy (privacy policies) and site (third parties)."""
