@@ -43,7 +43,7 @@ def cli():
               help="Allow private and loopback addresses (tests, demo, intranet registries).")
 @click.option("--resume", is_flag=True, help="Continue the last interrupted scan of this database.")
 @click.option("--log-level", default="CRITICAL", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
 def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_level):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 

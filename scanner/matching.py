@@ -123,6 +123,10 @@ def rules_version(root: Path = RULES_DIR) -> str:
 
 def match_sentence(rule: Rule, sentence: str) -> str | None:
     """'hit', 'denied' or None for one rule on one sentence."""
+    if rule.lang == "th":
+        from scanner.thai import tokenized_form
+
+        sentence = tokenized_form(sentence)
     if not any(p.search(sentence) for p in rule.patterns):
         return None
     if any(u.search(sentence) for u in rule.unless):
