@@ -24,17 +24,19 @@ def tracker_list() -> TrackerList:
 class StorePipeline:
     """Writes fetches, documents, findings, third parties and cookies for one scan."""
 
-    def __init__(self, db_path: str, scan_id: int | None, stats):
-        self.db_path, self.scan_id, self.stats = db_path, scan_id, stats
+    def __init__(self, crawler):
+        self.crawler, self.stats = crawler, crawler.stats
+        self.db_path = crawler.settings.get("SCANNER_DB")
+        self.scan_id = crawler.settings.getint("SCANNER_SCAN_ID") or None
         self.owns_scan = False
         self.db = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        scan_id = crawler.settings.getint("SCANNER_SCAN_ID") or None
-        return cls(crawler.settings.get("SCANNER_DB"), scan_id, crawler.stats)
+        return cls(crawler)
 
     def open_spider(self, spider=None):
+        spider = spider or self.crawler.spider
         self.db = store.open_db(self.db_path)
         if self.scan_id is None:
             # Run as a bare `scrapy crawl`: this crawl is a scan of its own.
@@ -48,6 +50,7 @@ class StorePipeline:
             self.owns_scan = True
 
     def close_spider(self, spider=None):
+        spider = spider or self.crawler.spider
         if self.owns_scan:
             from scanner.postprocess import finish_scan_analysis
 

@@ -1,0 +1,69 @@
+"""The command line: every command documented with an example, and `scrapy crawl` in the checkout."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import sqlite_utils
+from click.testing import CliRunner
+
+from scanner.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def all_commands(group=cli, prefix=""):
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            yield from all_commands(command, f"{full} ")
+        else:
+            yield full, command
+
+
+def test_every_command_has_an_example_in_its_help():
+    for name, command in all_commands():
+        result = CliRunner().invoke(cli, name.split() + ["--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"`scanner {name} --help` has no example"
+
+
+def test_every_command_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name, _ in all_commands() if f"scanner {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_report_on_missing_database_is_one_line_exit_2(tmp_path):
+    result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "none.db" in result.output
+
+
+def test_classify_reads_stdin():
+    result = CliRunner().invoke(cli, ["classify", "-", "--format", "jsonl"],
+                                input="We may sell your personal information to data brokers.\n")
+    assert result.exit_code == 0
+    assert '"polarity": "risk"' in result.output and '"category": "sale"' in result.output
+
+
+def test_bare_scrapy_crawl_policy_is_a_scan_of_its_own(demo_targets_file, tmp_path):
+    db_path = tmp_path / "crawl.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "policy", "-a", f"targets={demo_targets_file}",
+         "-s", f"SCANNER_DB={db_path}", "-s", "SCANNER_ALLOW_PRIVATE=1", "-s", "DOWNLOAD_DELAY=0",
+         "-s", "LOG_LEVEL=ERROR", "-s", "RETRY_TIMES=0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    db = sqlite_utils.Database(db_path)
+    (scan,) = db["scans"].rows
+    assert scan["status"] == "complete"
+    assert db["documents"].count >= 4
+    statuses = {r["target_id"]: r["status"] for r in db["scores"].rows}
+    assert statuses["lost-lagoon"] == "unreachable"
+    assert statuses["happy-hippo"] == "scored"
