@@ -117,7 +117,7 @@ def rules_check(paths):
         click.echo(problem, err=True)
     if problems:
         fail(f"{len(problems)} problem(s) in {count} rules", code=1)
-    click.echo(f"{count} rules OK")
+    click.echo(f"{count} rules OK (schema valid, every match / no_match example passes)")
 
 
 @cli.command()
@@ -178,6 +178,40 @@ def demo(db_path, report_path, host, browser):
     Path(report_path).write_text(render_report(db, scan_id, "html"), encoding="utf-8")
     print_summary(db_path, scan_id)
     click.echo(f"database: {db_path}\nreport:   {report_path}")
+
+
+@rules.command("eval")
+@click.argument("labelled_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mode", default="topic", type=click.Choice(["topic", "practice"]), show_default=True,
+              help="topic: any finding of a category counts; practice: only risk findings count.")
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]),
+              show_default=True)
+@click.option("--lang", default="auto", type=click.Choice(["en", "th", "auto"]), show_default=True)
+@click.option("--errors", "show_errors", default=0, type=click.IntRange(0), show_default=True,
+              help="Also print up to N misclassified records (text format).")
+def rules_eval(labelled_file, mode, fmt, lang, show_errors):
+    """Precision, recall and F1 per category of the policy rules on a labelled JSONL file.
+
+    Each line: {"id": ..., "text": ..., "labels": {"collection": true, "sale": null, ...}};
+    null labels are left out of that category's score.
+
+    Example: scanner rules eval ../shared/eval/opp115-dev.jsonl --mode topic --format json
+    """
+    from scanner.evaluate import EvalFileError, evaluate, format_table, read_labelled
+    from scanner.matching import RuleError, load_rules
+
+    try:
+        records = read_labelled(Path(labelled_file))
+        rule_set = load_rules()
+    except (EvalFileError, RuleError) as exc:
+        fail(str(exc))
+    result = evaluate(records, rule_set, mode=mode, lang=lang, keep_errors=bool(show_errors))
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(format_table(result, f"{labelled_file}: {result.records} records, mode {mode}"))
+    for record_id, category, kind, text in result.errors[:show_errors]:
+        click.echo(f"{kind} {category:20} {record_id}: {' '.join(text.split())[:200]}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:  # Python 3.11+
+    import re._parser as sre_parse
+    from re import _constants as sre_constants
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants
+    import sre_parse
+
 import yaml
 
 from scanner.paths import POLICY_RULES_DIR, RULES_DIR
@@ -16,10 +23,38 @@ CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "tr
               "children", "user_rights", "retention", "transfer")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 POLARITIES = ("risk", "protective", "neutral")
+STATUSES = ("experimental", "stable", "deprecated")
+DATA_TYPES = ("contact", "identifiers", "location", "precise_location", "coarse_location", "age",
+              "photos", "audio_video", "contacts", "education", "biometrics", "health",
+              "financial", "usage", "device", "profile", "user_content", "personal_data")
+RULE_KEYS = {"id", "category", "severity", "polarity", "status", "data_types", "patterns", "near",
+             "unless", "except", "examples", "references", "description"}
+REQUIRED_KEYS = ("id", "category", "severity", "polarity", "status", "examples", "references")
+RULE_ID = re.compile(r"^[a-z_]+\.[a-z0-9_.-]+$")
+NEAR_DEFAULT_WORDS = 12
+
+# Shorthands usable inside any pattern; they keep negation and word gaps consistent across rules.
+MACROS = {
+    # A negation word or phrase: "do not", "never", "will not", "won't", "no longer", ...
+    "{NEG}": r"(?:\b(?:do|does|did|will|would|shall|should|may|must|can|could|is|are|was|were"
+             r"|has|have)\s+(?:not|never)\b|\b(?:don't|doesn't|didn't|won't|wouldn't|shan't"
+             r"|cannot|can't|isn't|aren't|never|neither|nor|not|no longer)\b|\bno\b)",
+    # A list of verbs ahead of the one that matters: "sell, rent, lease or trade".
+    "{LIST}": r"(?:[\w-]+(?:,\s*|\s+|,?\s+(?:or|and|and/or)\s+)){0,6}?",
+}
+GAP_MACRO = re.compile(r"\{~(\d{1,2})\}")  # {~3}: a word gap of up to 3 intervening words
 
 
 class RuleError(ValueError):
     """A rule file that cannot be used; the message names file, rule id and field."""
+
+
+@dataclass
+class Proximity:
+    """Every term regex found in the sentence, all within `within` words of each other."""
+
+    terms: list
+    within: int
 
 
 @dataclass
@@ -36,6 +71,10 @@ class Rule:
     status: str = "experimental"
     lang: str = "en"
     path: str = ""
+    near: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+    description: str = ""
+    keys: frozenset | None = None  # word prefixes, one of which any match must contain
 
     @property
     def practice(self) -> str:
@@ -53,63 +92,147 @@ class Finding:
     evidence: str
     start: int
     end: int
+    match_start: int | None = None  # the matched phrase inside the sentence, offsets into text
+    match_end: int | None = None
+    status: str = "experimental"
 
 
-def _compile(patterns, path, rule_id, key):
-    compiled = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern, re.I))
-        except re.error as exc:
-            raise RuleError(f"{path}: rule {rule_id}: {key}: bad regex {pattern!r}: {exc}") from None
-    return compiled
+def expand_macros(pattern: str) -> str:
+    for name, value in MACROS.items():
+        pattern = pattern.replace(name, value)
+    return GAP_MACRO.sub(lambda m: r"\W+(?:[\w'-]+\W+){0,%s}" % m.group(1), pattern)
+
+
+def _compile(pattern, where: str):
+    if not isinstance(pattern, str):
+        raise RuleError(f"{where}: expected a regex string, got {type(pattern).__name__}")
+    try:
+        return re.compile(expand_macros(pattern), re.I)
+    except re.error as exc:
+        raise RuleError(f"{where}: bad regex {pattern!r}: {exc}") from None
+
+
+def _compile_list(raw, key, where):
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RuleError(f"{where}: {key}: expected a list, got {type(value).__name__}")
+    return [_compile(p, f"{where}: {key}[{i}]") for i, p in enumerate(value)]
+
+
+def _check_string_list(raw, key, where, allowed=None, minimum=0):
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuleError(f"{where}: {key}: expected a list of strings")
+    if len(value) < minimum:
+        raise RuleError(f"{where}: {key}: needs at least {minimum}")
+    for v in value:
+        if allowed and v not in allowed:
+            raise RuleError(f"{where}: {key}: {v!r} unknown (one of {', '.join(allowed)})")
+    return value
+
+
+def _near_clauses(raw, where) -> list[Proximity]:
+    value = raw.get("near")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RuleError(f"{where}: near: expected a list of {{terms, within}} mappings")
+    clauses = []
+    for i, clause in enumerate(value):
+        here = f"{where}: near[{i}]"
+        if not isinstance(clause, dict) or set(clause) - {"terms", "within"}:
+            raise RuleError(f"{here}: expected a mapping with keys terms and within")
+        terms = clause.get("terms")
+        if not isinstance(terms, list) or len(terms) < 2:
+            raise RuleError(f"{here}.terms: expected a list of at least 2 regexes")
+        within = clause.get("within", NEAR_DEFAULT_WORDS)
+        if not isinstance(within, int) or isinstance(within, bool) or within < 1:
+            raise RuleError(f"{here}.within: expected a positive number of words")
+        clauses.append(Proximity([_compile(t, f"{here}.terms[{j}]") for j, t in enumerate(terms)],
+                                 within))
+    return clauses
+
+
+def _check_examples(raw, where):
+    examples = raw.get("examples")
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise RuleError(f"{where}: examples: expected a mapping with match and no_match lists")
+    for key in ("match", "no_match"):
+        _check_string_list(examples, key, f"{where}: examples", minimum=2)
+    return examples
+
+
+def parse_rule(raw, path: Path, lang: str) -> Rule:
+    """Validate one rule mapping against the schema and compile it."""
+    if not isinstance(raw, dict):
+        raise RuleError(f"{path}: a rule is not a mapping: {raw!r}"[:200])
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        raise RuleError(f"{path}: rule {rule_id!r}: id: expected '<category>.<practice>' in "
+                        "lower case")
+    where = f"{path}: rule {rule_id}"
+    unknown = sorted(set(raw) - RULE_KEYS)
+    if unknown:
+        raise RuleError(f"{where}: {unknown[0]}: unknown key (allowed: {', '.join(sorted(RULE_KEYS))})")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            raise RuleError(f"{where}: {key}: missing")
+    for key, allowed in (("category", CATEGORIES), ("severity", SEVERITIES),
+                         ("polarity", POLARITIES), ("status", STATUSES)):
+        if raw[key] not in allowed:
+            raise RuleError(f"{where}: {key}: {raw[key]!r} unknown (one of {', '.join(allowed)})")
+    if rule_id.split(".", 1)[0] != raw["category"]:
+        raise RuleError(f"{where}: id: must start with its category {raw['category']!r}")
+    patterns = _compile_list(raw, "patterns", where)
+    near = _near_clauses(raw, where)
+    if not patterns and not near:
+        raise RuleError(f"{where}: patterns: missing (or give near:)")
+    data_types = _check_string_list(raw, "data_types", where, allowed=DATA_TYPES)
+    references = _check_string_list(raw, "references", where, minimum=1)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise RuleError(f"{where}: description: expected a string")
+    rule = Rule(
+        id=rule_id, category=raw["category"], severity=raw["severity"], polarity=raw["polarity"],
+        patterns=patterns, unless=_compile_list(raw, "unless", where), data_types=data_types,
+        examples=_check_examples(raw, where), references=references, status=raw["status"],
+        lang=lang, path=str(path), near=near, exceptions=_compile_list(raw, "except", where),
+        description=description,
+    )
+    rule.keys = None if lang == "th" else rule_keys(rule)
+    return rule
 
 
 def load_rule_file(path: Path) -> list[Rule]:
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RuleError(f"{path}{line}: not valid YAML: {problem}") from None
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules' list")
+    if set(data) - {"rules"}:
+        raise RuleError(f"{path}: {sorted(set(data) - {'rules'})[0]}: unknown top-level key")
     lang = path.parent.name if path.parent.name in ("en", "th") else "en"
-    rules = []
-    for raw in data["rules"]:
-        rule_id = raw.get("id") if isinstance(raw, dict) else None
-        if not rule_id:
-            raise RuleError(f"{path}: a rule has no id")
-        for key in ("category", "severity", "polarity", "patterns"):
-            if key not in raw:
-                raise RuleError(f"{path}: rule {rule_id}: {key}: missing")
-        if raw["category"] not in CATEGORIES:
-            raise RuleError(f"{path}: rule {rule_id}: category: {raw['category']!r} unknown")
-        if raw["severity"] not in SEVERITIES:
-            raise RuleError(f"{path}: rule {rule_id}: severity: {raw['severity']!r} unknown")
-        if raw["polarity"] not in POLARITIES:
-            raise RuleError(f"{path}: rule {rule_id}: polarity: {raw['polarity']!r} unknown")
-        rules.append(
-            Rule(
-                id=rule_id, category=raw["category"], severity=raw["severity"],
-                polarity=raw["polarity"],
-                patterns=_compile(raw["patterns"], path, rule_id, "patterns"),
-                unless=_compile(raw.get("unless") or [], path, rule_id, "unless"),
-                data_types=raw.get("data_types") or [], examples=raw.get("examples") or {},
-                references=raw.get("references") or [], status=raw.get("status", "experimental"),
-                lang=lang, path=str(path),
-            )
-        )
-    return rules
+    return [parse_rule(raw, path, lang) for raw in data["rules"]]
 
 
 def rule_files(root: Path = POLICY_RULES_DIR) -> list[Path]:
     return sorted(root.rglob("*.yaml"))
 
 
-def load_rules(paths=None) -> list[Rule]:
+def load_rules(paths=None, include_deprecated: bool = False) -> list[Rule]:
     rules = []
     for path in paths or rule_files():
         rules.extend(load_rule_file(Path(path)))
-    return rules
+    return [r for r in rules if include_deprecated or r.status != "deprecated"]
 
 
 def rules_version(root: Path = RULES_DIR) -> str:
@@ -121,39 +244,286 @@ def rules_version(root: Path = RULES_DIR) -> str:
     return digest.hexdigest()[:12]
 
 
-def match_sentence(rule: Rule, sentence: str) -> str | None:
-    """'hit', 'denied' or None for one rule on one sentence."""
+# --- prefilter: word prefixes that every match of a rule must contain --------------------------
+# A sentence is tried against a rule only if one of its words starts with one of the rule's keys.
+# Keys are derived from the parsed regex, so rule authors never maintain them by hand.
+
+_LITERAL, _BRANCH, _SUBPATTERN = sre_constants.LITERAL, sre_constants.BRANCH, sre_constants.SUBPATTERN
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+_AT, _AT_BOUNDARY = sre_constants.AT, sre_constants.AT_BOUNDARY
+_POSSESSIVE = getattr(sre_constants, "POSSESSIVE_REPEAT", None)
+_ATOMIC = getattr(sre_constants, "ATOMIC_GROUP", None)
+
+
+def _is_word_char(code: int) -> bool:
+    return chr(code).isalnum() or chr(code) == "_"
+
+
+def _leading_keys(items) -> set | None:
+    """Word-character literal prefixes that any match of this sequence starts with."""
+    items = list(items)
+    if not items:
+        return None
+    op, av = items[0]
+    if op == _LITERAL and _is_word_char(av):
+        chars = []
+        for op2, av2 in items:
+            if op2 != _LITERAL or not _is_word_char(av2):
+                break
+            chars.append(chr(av2).lower())
+        return {"".join(chars)}
+    if op == _SUBPATTERN:
+        return _leading_keys(av[-1])
+    if op == _ATOMIC:
+        return _leading_keys(av)
+    if op == _BRANCH:
+        keys = set()
+        for alternative in av[1]:
+            sub = _leading_keys(alternative)
+            if not sub:
+                return None
+            keys |= sub
+        return keys
+    if op in _REPEATS or op == _POSSESSIVE:
+        low, _high, item = av
+        return _leading_keys(item) if low >= 1 else None
+    return None
+
+
+def _required_keys(items) -> set | None:
+    """The most selective set of word-start keys one of which every match must contain."""
+    items = list(items)
+    candidates = []
+    boundary = False
+    for i, (op, av) in enumerate(items):
+        if boundary:
+            keys = _leading_keys(items[i:])
+            if keys:
+                candidates.append(keys)
+        if op == _SUBPATTERN:
+            keys = _required_keys(av[-1])
+            if keys:
+                candidates.append(keys)
+        elif op == _BRANCH:
+            union = set()
+            for alternative in av[1]:
+                sub = _required_keys(alternative)
+                if not sub:
+                    union = None
+                    break
+                union |= sub
+            if union:
+                candidates.append(union)
+        elif op in _REPEATS and av[0] >= 1:
+            keys = _required_keys(av[2])
+            if keys:
+                candidates.append(keys)
+        boundary = (op == _AT and av == _AT_BOUNDARY) or (op == _LITERAL and not _is_word_char(av))
+    if not candidates:
+        return None
+    return max(candidates, key=_selectivity)
+
+
+# Words on nearly every line of a policy make poor keys: prefer any other required word.
+COMMON_WORDS = frozenset("a an and any data for from information of on or our personal the to "
+                         "use used we with you your is are be may".split())
+
+
+def _selectivity(keys) -> tuple:
+    return (not (keys & COMMON_WORDS), min(len(k) for k in keys), -len(keys))
+
+
+def pattern_keys(compiled: re.Pattern) -> set | None:
+    return _required_keys(sre_parse.parse(compiled.pattern, compiled.flags))
+
+
+def rule_keys(rule: Rule) -> frozenset | None:
+    """None when some pattern has no derivable key: the rule is then tried on every sentence."""
+    keys = set()
+    for pattern in rule.patterns:
+        found = pattern_keys(pattern)
+        if not found:
+            return None
+        keys |= found
+    for clause in rule.near:
+        options = [pattern_keys(t) for t in clause.terms]
+        options = [o for o in options if o]
+        if not options:
+            return None
+        keys |= max(options, key=_selectivity)
+    return frozenset(keys)
+
+
+WORD = re.compile(r"\w+")
+
+
+class CompiledRules:
+    """Rules of one language indexed by key, so each sentence is tried only on likely rules."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.always = [i for i, r in enumerate(rules) if r.keys is None]
+        self.by_key: dict[str, list[int]] = {}
+        for i, rule in enumerate(rules):
+            for key in rule.keys or ():
+                self.by_key.setdefault(key, []).append(i)
+        self.max_key = max((len(k) for k in self.by_key), default=0)
+        self._word_cache: dict[str, tuple] = {}
+
+    def _rules_for_word(self, word: str) -> tuple:
+        hit = self._word_cache.get(word)
+        if hit is None:
+            found = []
+            for n in range(1, min(len(word), self.max_key) + 1):
+                found.extend(self.by_key.get(word[:n], ()))
+            hit = tuple(found)
+            if len(self._word_cache) < 200_000:
+                self._word_cache[word] = hit
+        return hit
+
+    def candidates(self, sentence: str) -> list[Rule]:
+        chosen = set(self.always)
+        for word in set(WORD.findall(sentence.lower())):
+            chosen.update(self._rules_for_word(word))
+        return [self.rules[i] for i in sorted(chosen)]
+
+
+_compiled_cache: dict[tuple, CompiledRules] = {}
+
+
+def compiled_for(rules: list[Rule], lang: str) -> CompiledRules:
+    key = (tuple(id(r) for r in rules), lang)
+    compiled = _compiled_cache.get(key)
+    if compiled is None:
+        if len(_compiled_cache) > 16:
+            _compiled_cache.clear()
+        compiled = CompiledRules([r for r in rules if r.lang == lang])
+        _compiled_cache[key] = compiled
+    return compiled
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+def _near_match(clause: Proximity, sentence: str) -> tuple[int, int] | None:
+    """The span where every term occurs within clause.within words, or None."""
+    hits = []
+    for term in clause.terms:
+        spans = [(m.start(), m.end()) for m in term.finditer(sentence)]
+        if not spans:
+            return None
+        hits.append(spans)
+    word_starts = [m.start() for m in WORD.finditer(sentence)]
+
+    def word_index(offset):
+        lo, hi = 0, len(word_starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if word_starts[mid] <= offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    first, rest = hits[0], hits[1:]
+    for start, end in first:
+        lo, hi, ok = start, end, True
+        for spans in rest:
+            best = None
+            for s, e in spans:
+                gap = max(word_index(s) - word_index(hi), word_index(lo) - word_index(e), 0)
+                if gap <= clause.within and (best is None or gap < best[0]):
+                    best = (gap, s, e)
+            if best is None:
+                ok = False
+                break
+            lo, hi = min(lo, best[1]), max(hi, best[2])
+        if ok:
+            return lo, hi
+    return None
+
+
+def find_match(rule: Rule, sentence: str) -> tuple[int, int] | None:
+    for pattern in rule.patterns:
+        m = pattern.search(sentence)
+        if m:
+            return m.start(), m.end()
+    for clause in rule.near:
+        span = _near_match(clause, sentence)
+        if span:
+            return span
+    return None
+
+
+def _rule_form(rule: Rule, sentence: str) -> str:
     if rule.lang == "th":
         from scanner.thai import tokenized_form
 
-        sentence = tokenized_form(sentence)
-    if not any(p.search(sentence) for p in rule.patterns):
-        return None
+        return tokenized_form(sentence)
+    return sentence
+
+
+def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple[int, int] | None]:
+    """('hit' | 'denied' | None, matched span) for one rule on one sentence (rule's own form)."""
+    span = find_match(rule, sentence)
+    if span is None:
+        return None, None
+    if any(e.search(sentence) for e in rule.exceptions):
+        return None, None
     if any(u.search(sentence) for u in rule.unless):
-        return "denied"
-    return "hit"
+        return "denied", span
+    return "hit", span
+
+
+def match_sentence(rule: Rule, sentence: str) -> str | None:
+    """'hit', 'denied' or None for one rule on one sentence."""
+    return judge(rule, _rule_form(rule, sentence))[0]
+
+
+def _finding(rule: Rule, outcome: str, sentence_span, match_span, text: str) -> Finding:
+    start, end = sentence_span
+    denied = outcome == "denied"
+    if match_span is None:
+        match_start, match_end = start, end
+    else:
+        match_start, match_end = start + match_span[0], start + match_span[1]
+    return Finding(
+        rule_id=rule.id + (".denied" if denied else ""), category=rule.category,
+        practice=rule.practice, severity="info" if denied else rule.severity,
+        polarity="protective" if denied else rule.polarity,
+        data_types=list(rule.data_types), evidence=text[start:end], start=start, end=end,
+        match_start=match_start, match_end=match_end, status=rule.status,
+    )
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def classify(text: str, rules: list[Rule], lang: str = "auto") -> list[Finding]:
+    """Findings of every rule on every sentence of text; a denied risk becomes protective."""
     if lang == "auto":
         lang = detect_lang(text)
-    active = [r for r in rules if r.lang == ("th" if lang == "th" else "en")]
+    lang = "th" if lang == "th" else "en"
+    compiled = compiled_for(rules, lang)
     findings = []
-    for start, end in split_sentences(text, lang):
+    for span in split_sentences(text, lang):
+        start, end = _trimmed(text, *span)
         sentence = text[start:end]
-        for rule in active:
-            outcome = match_sentence(rule, sentence)
-            if outcome is None:
+        if lang == "th":
+            from scanner.thai import tokenized_form
+
+            form, candidates = tokenized_form(sentence), compiled.rules
+        else:
+            form, candidates = sentence, compiled.candidates(sentence)
+        for rule in candidates:
+            outcome, match_span = judge(rule, form)
+            if outcome is None or (outcome == "denied" and rule.polarity != "risk"):
                 continue
-            if outcome == "denied" and rule.polarity != "risk":
-                continue
-            denied = outcome == "denied"
-            findings.append(
-                Finding(
-                    rule_id=rule.id + (".denied" if denied else ""), category=rule.category,
-                    practice=rule.practice, severity="info" if denied else rule.severity,
-                    polarity="protective" if denied else rule.polarity,
-                    data_types=list(rule.data_types), evidence=sentence, start=start, end=end,
-                )
-            )
+            if form is not sentence:
+                match_span = None  # token-form offsets do not map back onto the text
+            findings.append(_finding(rule, outcome, (start, end), match_span, text))
     return findings

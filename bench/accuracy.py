@@ -1,0 +1,84 @@
+"""Accuracy and speed of the policy rules: P/R/F1 per category on the labelled dev files
+(../shared/eval, topic mode), denials counted as risk (practice mode), and MB/s per core.
+
+Run: .venv/bin/python bench/accuracy.py   (or `make bench`)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scanner.evaluate import denials_counted_as_risk, evaluate, format_table, read_labelled  # noqa: E402
+from scanner.matching import classify, load_rules  # noqa: E402
+
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+TARGETS = {
+    "opp115-dev.jsonl": {"collection": 0.80, "third_party_sharing": 0.80, "behavioral_ads": 0.85,
+                         "children": 0.90},
+    "c3pa-dev.jsonl": {"collection": 0.75, "third_party_sharing": 0.75},
+}
+THROUGHPUT_TARGET_MB_S = 2.0
+
+
+def accuracy(rules) -> list[dict]:
+    texts = []
+    for name, targets in TARGETS.items():
+        path = EVAL_DIR / name
+        if not path.exists():
+            print(f"skip {name}: {path} not found (the labelled dev files live in ../shared/eval)")
+            continue
+        records = read_labelled(path)
+        texts.extend(r["text"] for r in records)
+        result = evaluate(records, rules, mode="topic", lang="en")
+        print(format_table(result, f"\n{name}: {len(records)} records, topic mode"))
+        for category, target in targets.items():
+            f1 = result.scores[category].f1
+            print(f"  target {category} F1 >= {target:.2f}: {f1:.3f} {'ok' if f1 >= target else 'BELOW'}")
+        practice = evaluate(records, rules, mode="practice", lang="en")
+        print(format_table(practice, f"{name}: practice mode (risk findings only)"))
+        bad = denials_counted_as_risk(records, rules, lang="en")
+        print(f"  denials counted as risk in practice mode: {len(bad)}")
+        for record_id, rule_id, evidence in bad[:10]:
+            print(f"    {record_id} {rule_id}: {' '.join(evidence.split())[:160]}")
+    return texts
+
+
+def throughput(rules, texts: list[str]) -> None:
+    """MB of policy text classified per second on one core (one process, one thread)."""
+    if not texts:
+        texts = [path.read_text(encoding="utf-8") for path in (ROOT / "tests" / "data").glob("*.txt")]
+    # Whole policies, not segments: join segments into documents of about 20 KB.
+    documents, current = [], []
+    for text in texts:
+        current.append(text)
+        if sum(map(len, current)) > 20_000:
+            documents.append("\n".join(current))
+            current = []
+    if current:
+        documents.append("\n".join(current))
+    classify(documents[0], rules, lang="en")  # compile and warm the caches
+    size = sum(len(d.encode("utf-8")) for d in documents)
+    started = time.process_time()
+    findings = sum(len(classify(d, rules, lang="en")) for d in documents)
+    elapsed = time.process_time() - started
+    rate = size / 1e6 / elapsed
+    print(f"\nthroughput: {size / 1e6:.1f} MB in {elapsed:.2f} s CPU = {rate:.2f} MB/s per core "
+          f"({findings} findings, {len([r for r in rules if r.lang == 'en'])} English rules); "
+          f"target >= {THROUGHPUT_TARGET_MB_S} MB/s {'ok' if rate >= THROUGHPUT_TARGET_MB_S else 'BELOW'}")
+
+
+def main() -> None:
+    rules = load_rules()
+    print(f"{len(rules)} rules loaded ({sum(r.lang == 'en' for r in rules)} en, "
+          f"{sum(r.lang == 'th' for r in rules)} th)")
+    texts = accuracy(rules)
+    throughput(rules, texts)
+
+
+if __name__ == "__main__":
+    main()

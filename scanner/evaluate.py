@@ -1,0 +1,144 @@
+"""`scanner rules eval`: precision / recall / F1 of the policy rules on a labelled JSONL file."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.matching import CATEGORIES, classify, expand_macros
+
+MODES = ("topic", "practice")
+
+
+class EvalFileError(ValueError):
+    """A labelled file that cannot be read; the message names the file and line."""
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def support(self) -> int:
+        return self.tp + self.fn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "f1": round(self.f1, 4), "support": self.support,
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+@dataclass
+class Evaluation:
+    scores: dict = field(default_factory=dict)
+    records: int = 0
+    errors: list = field(default_factory=list)  # (record id, category, 'fp'|'fn', text)
+
+    def as_dict(self) -> dict:
+        return {category: score.as_dict() for category, score in self.scores.items()}
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """Records of a labelled JSONL file: each needs text and a labels mapping."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvalFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise EvalFileError(f"{path}:{number}: expected an object with a 'text' string")
+            labels = record.get("labels")
+            if not isinstance(labels, dict):
+                raise EvalFileError(f"{path}:{number}: expected a 'labels' object")
+            for category, value in labels.items():
+                if value not in (True, False, None):
+                    raise EvalFileError(f"{path}:{number}: labels.{category}: expected true, false "
+                                        "or null")
+            records.append(record)
+    return records
+
+
+def predicted_categories(findings, mode: str) -> set[str]:
+    """Topic: any finding of the category; practice: only findings saying it is done (risk)."""
+    if mode == "practice":
+        return {f.category for f in findings if f.polarity == "risk"}
+    return {f.category for f in findings}
+
+
+def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto",
+             keep_errors: bool = False) -> Evaluation:
+    """Score each category that some record labels; null labels are left out of that category."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    result = Evaluation(records=len(records))
+    for record in records:
+        predicted = predicted_categories(classify(record["text"], rules, lang=lang), mode)
+        for category, label in record["labels"].items():
+            if label is None:
+                continue
+            score = result.scores.setdefault(category, Score())
+            guess = category in predicted
+            if guess and label:
+                score.tp += 1
+            elif guess:
+                score.fp += 1
+                if keep_errors:
+                    result.errors.append((record.get("id"), category, "fp", record["text"]))
+            elif label:
+                score.fn += 1
+                if keep_errors:
+                    result.errors.append((record.get("id"), category, "fn", record["text"]))
+            else:
+                score.tn += 1
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    result.scores = dict(sorted(result.scores.items(), key=lambda kv: order.get(kv[0], 99)))
+    return result
+
+
+NEGATION_BEFORE = re.compile(expand_macros(r"{NEG}(?:\W+[\w'-]+){0,6}\W*$"), re.I)
+
+
+def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> list[tuple]:
+    """Risk findings whose matched phrase follows a negation within six words ("we do not ...
+    sell"): what a regulator must never see flagged. Independent of the rules' own `unless`."""
+    bad = []
+    for record in records:
+        text = record["text"]
+        for f in classify(text, rules, lang=lang):
+            if f.polarity != "risk" or f.match_start is None:
+                continue
+            if NEGATION_BEFORE.search(text[f.start:f.match_start]):
+                bad.append((record.get("id"), f.rule_id, f.evidence))
+    return bad
+
+
+def format_table(evaluation: Evaluation, title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'category':22} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8} "
+                 f"{'tp':>6} {'fp':>6} {'fn':>6}")
+    for category, s in evaluation.scores.items():
+        lines.append(f"{category:22} {s.precision:9.3f} {s.recall:7.3f} {s.f1:6.3f} "
+                     f"{s.support:8d} {s.tp:6d} {s.fp:6d} {s.fn:6d}")
+    return "\n".join(lines)
