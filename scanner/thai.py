@@ -24,3 +24,68 @@ def tokenized_form(sentence: str) -> str:
     A pattern `\\|ขาย\\|` then matches the word ขาย and not the ขาย inside ซื้อขาย.
     """
     return TOKEN_SEPARATOR + TOKEN_SEPARATOR.join(tokens(sentence)) + TOKEN_SEPARATOR
+
+
+# A segment that opens with one of these continues the sentence before it: a Thai sentence
+# runs on past spaces through its conjunctions, exceptions and lists.
+CONTINUATION_WORDS = (
+    "เว้นแต่", "ยกเว้น", "และ", "หรือ", "แต่", "ซึ่ง", "โดย", "เพื่อ", "ที่", "ตาม", "เช่น",
+    "ได้แก่", "รวมถึง", "รวมทั้ง", "ตลอดจน", "อีกทั้ง", "กับ", "แก่", "ให้", "จาก", "ของ",
+    "ใน", "ภายใน", "ภายใต้", "จนกว่า", "หาก", "เมื่อ", "อัน", "ไม่ว่า", "ด้วย", "เท่านั้น",
+    "ก็ต่อเมื่อ", "ตราบเท่าที่", "นอกเหนือจาก", "เพราะ", "เนื่องจาก", "จึง", "ไม่", "ก็", "เป็น",
+    "ได้", "ว่า", "ต่อ", "ถึง", "แล้ว", "อย่าง", "ประกอบด้วย", "(", ")",
+)
+# Exceptions stay with their negation however long the sentence grows.
+EXCEPTION_WORDS = ("เว้นแต่", "ยกเว้น", "แต่", "หรือ", "นอกเหนือจาก")
+MIN_THAI_SENTENCE = 12
+MAX_MERGED_SENTENCE = 800
+
+
+def _crf_segments(text: str) -> list[str]:
+    try:
+        from pythainlp.tokenize import sent_tokenize
+
+        return sent_tokenize(text, engine="crfcut")
+    except ImportError:  # python-crfsuite missing: one sentence per line is still correct
+        return [text]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each Thai sentence in one line of text, via pythainlp's CRF cutter.
+
+    Cuts before a conjunction or exception (เว้นแต่, หรือ, ...), inside a list of short words, or
+    after an abbreviation like พ.ศ. are undone, so a negation keeps its exception.
+    """
+    pieces: list[list[int]] = []
+    position = 0
+    for segment in _crf_segments(text):
+        found = text.find(segment, position)
+        if found < 0 or not segment.strip():
+            continue
+        position = found + len(segment)
+        body = segment.strip()
+        start = found + len(segment) - len(segment.lstrip())
+        end = start + len(body)
+        if pieces and _continues(text[pieces[-1][0]:pieces[-1][1]], body):
+            pieces[-1][1] = end
+        else:
+            pieces.append([start, end])
+    return [(s, e) for s, e in pieces]
+
+
+def _continues(previous: str, segment: str) -> bool:
+    """Whether a CRF cut between previous and segment falls inside one sentence."""
+    if segment.startswith(EXCEPTION_WORDS):
+        return True
+    if len(previous) + len(segment) > MAX_MERGED_SENTENCE:
+        return False
+    if segment.startswith(CONTINUATION_WORDS) or segment[:1].isdigit():
+        return True
+    if len(previous) < MIN_THAI_SENTENCE:
+        return True
+    last_word = previous.rsplit(" ", 1)[-1]
+    if previous.endswith(".") and len(last_word) <= 5:
+        return True  # an abbreviation such as พ.ศ. or ม.
+    # "เก็บรวบรวม ใช้ และเปิดเผย": a short word then a space is a list, not a sentence
+    first_word = segment.split(" ", 1)[0]
+    return len(first_word) <= 4 and " " in segment

@@ -1,4 +1,9 @@
-"""The policy spider: homepage -> privacy-policy links -> policy text (HTML or PDF)."""
+"""The policy spider: homepage -> privacy-policy links -> policy pages (HTML, PDF, text).
+
+Each policy page is stored as its own document; a policy split over several pages (next page,
+numbered sections, a children's notice, a cookie policy) is followed up to
+SCANNER_MAX_POLICY_PAGES per target. Link discovery and text extraction live in scanner/.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,17 @@ from urllib.parse import urljoin
 
 import scrapy
 
-from scanner.discovery import COMMON_POLICY_PATHS, discover_policy_links
-from scanner.text import decode_body, extract_html_text, extract_pdf_text
+from scanner.discovery import (
+    COMMON_POLICY_PATHS, discover_continuation_links, discover_policy_links, looks_like_policy,
+)
+from scanner.text import (
+    ExtractedText, PdfError, decode_body, detect_lang, extract_html_text, extract_pdf_text,
+    normalise_text,
+)
 from spiders.base import ScannerSpider
+
+# Continuation links weaker than this (a numbered sibling, a sub-page) must read as a policy.
+TRUSTED_CONTINUATION_SCORE = 20
 
 
 class PolicySpider(ScannerSpider):
@@ -37,14 +50,17 @@ class PolicySpider(ScannerSpider):
                     meta={"target": target, "discovered_by": "homepage"}, dont_filter=True,
                 )
 
-    def policy_request(self, target, url, discovered_by):
+    def policy_request(self, target, url, discovered_by, *, must_look_like_policy=False,
+                       fallback=()):
+        """A request for one policy page, or None when seen or over the per-target bound."""
         if url in self.seen[target.id] or self.policy_pages[target.id] >= self.max_policy_pages:
             return None
         self.seen[target.id].add(url)
         self.policy_pages[target.id] += 1
         return scrapy.Request(
             url, callback=self.parse_policy, errback=self.policy_failed, dont_filter=True,
-            meta={"target": target, "discovered_by": discovered_by},
+            meta={"target": target, "discovered_by": discovered_by,
+                  "must_look_like_policy": must_look_like_policy, "fallback": list(fallback)},
         )
 
     def parse_homepage(self, response):
@@ -52,39 +68,84 @@ class PolicySpider(ScannerSpider):
         yield self.fetch_item(response, "page")
         if response.status >= 400:
             return
-        links = []
-        if hasattr(response, "text"):
-            links = discover_policy_links(response.text, response.url)
-        if links:
-            best = links[0].score
-            for link in links:
-                if link.score >= best - 5:
-                    request = self.policy_request(target, link.url, "link")
-                    if request:
-                        yield request
-            return
-        for path in COMMON_POLICY_PATHS:
-            request = self.policy_request(target, urljoin(response.url, path), "common-path")
+        html = decode_body(response.body, content_type=_content_type(response))
+        links = discover_policy_links(html, response.url)
+        for link in links:
+            request = self.policy_request(target, link.url, link.how)
             if request:
                 yield request
+        if not links:
+            paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
+            yield from self.next_fallback(target, paths)
+
+    def next_fallback(self, target, urls):
+        """Try the common policy paths one after another until one holds a policy."""
+        while urls:
+            request = self.policy_request(target, urls[0], "common-path",
+                                          must_look_like_policy=True, fallback=urls[1:])
+            urls = urls[1:]
+            if request:
+                yield request
+                return
 
     def homepage_failed(self, failure):
         yield self.failed_fetch(failure, "page")
 
     def policy_failed(self, failure):
         yield self.failed_fetch(failure, "policy")
+        request = failure.request
+        yield from self.next_fallback(request.meta["target"], request.meta.get("fallback") or [])
 
     def parse_policy(self, response):
+        target = response.meta["target"]
+        self.seen[target.id].add(response.url)
+        fallback = response.meta.get("fallback") or []
         if response.status >= 400:
             yield self.fetch_item(response, "policy")
+            yield from self.next_fallback(target, fallback)
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-        if "pdf" in content_type or response.body[:5] == b"%PDF-":
-            extracted = extract_pdf_text(response.body)
-        else:
-            declared = getattr(response, "encoding", None)
-            extracted = extract_html_text(decode_body(response.body, declared))
+        content_type = _content_type(response).lower()
+        html = None
+        try:
+            if "pdf" in content_type or response.body[:5] == b"%PDF-":
+                extracted = extract_pdf_text(response.body)
+            elif content_type.startswith("text/plain"):
+                text = normalise_text(decode_body(response.body, content_type=content_type))
+                extracted = ExtractedText(text=text, lang=detect_lang(text))
+            else:
+                html = decode_body(response.body, content_type=content_type)
+                extracted = extract_html_text(html)
+        except PdfError as exc:
+            yield self.fetch_item(response, "policy", error=f"{response.url}: {exc}")
+            return
+        if response.meta.get("must_look_like_policy") and not looks_like_policy(
+            extracted.text, extracted.title
+        ):
+            yield self.fetch_item(response, "policy",
+                                  error="not a privacy policy (no privacy terms in the page)")
+            yield from self.next_fallback(target, fallback)
+            return
         yield self.fetch_item(
             response, "policy", text=extracted.text or None, title=extracted.title,
             lang=extracted.lang,
         )
+        if html is None:
+            return
+        for link in discover_continuation_links(html, response.url, target.homepage):
+            request = self.policy_request(
+                target, link.url, link.how,
+                must_look_like_policy=link.how == "continuation"
+                and link.score < TRUSTED_CONTINUATION_SCORE,
+            )
+            if request:
+                yield request
+
+    def fetch_item(self, response, kind, error=None, **extra):
+        item = super().fetch_item(response, kind, **extra)
+        if error:
+            item.error = error
+        return item
+
+
+def _content_type(response) -> str:
+    return response.headers.get("Content-Type", b"").decode("latin-1")
