@@ -42,9 +42,12 @@ def cli():
 @click.option("--allow-private", is_flag=True,
               help="Allow private and loopback addresses (tests, demo, intranet registries).")
 @click.option("--resume", is_flag=True, help="Continue the last interrupted scan of this database.")
+@click.option("--ignore-robots", is_flag=True,
+              help="Fetch pages robots.txt disallows (a regulator's mandate); see docs/crawling.md.")
 @click.option("--log-level", default="CRITICAL", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
-def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_level):
+def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_level,
+         ignore_robots):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 
     Exit 0 when the scan ran (unreachable targets are reported as such), 2 on bad input.
@@ -61,7 +64,8 @@ def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_l
     if resume:
         fail("--resume: no interrupted scan to resume in this version")
     scan_id, scores = run_scan(db_path, targets, str(targets_file), allow_private=allow_private,
-                               max_pages=max_pages, browser=browser, log_level=log_level)
+                               max_pages=max_pages, browser=browser, log_level=log_level,
+                               ignore_robots=ignore_robots)
     from scanner.summary import print_summary
 
     print_summary(db_path, scan_id)

@@ -11,7 +11,7 @@ from scanner.postprocess import finish_scan_analysis
 
 
 def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
-                   browser: bool, fast: bool, log_level: str):
+                   browser: bool, fast: bool, log_level: str, ignore_robots: bool = False):
     import os
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
@@ -22,6 +22,8 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
     settings.set("SCANNER_MAX_PAGES", max_pages)
     settings.set("SCANNER_BROWSER", browser)
     settings.set("LOG_LEVEL", log_level)
+    if ignore_robots:
+        settings.set("ROBOTSTXT_OBEY", False)
     if fast:
         # Loopback sites of our own: no politeness delay needed.
         settings.set("DOWNLOAD_DELAY", 0)
@@ -37,18 +39,20 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
 
 
 def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
-             browser=False, log_level="CRITICAL") -> tuple[int, list[dict]]:
+             browser=False, log_level="CRITICAL", ignore_robots=False) -> tuple[int, list[dict]]:
     """Crawl every target once; return the scan id and its scores rows."""
     from spiders.policy import PolicySpider
     from spiders.site import SiteSpider
 
     db = store.open_db(db_path)
-    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser}
+    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
+               "ignore_robots": ignore_robots}
     scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                options=options)
     store.upsert_targets(db, targets, scan_id)
     settings = crawl_settings(db_path, scan_id, allow_private=allow_private, max_pages=max_pages,
-                              browser=browser, fast=allow_private, log_level=log_level)
+                              browser=browser, fast=allow_private, log_level=log_level,
+                              ignore_robots=ignore_robots)
     process = CrawlerProcess(settings, install_root_handler=True)
     crawlers = [process.create_crawler(PolicySpider), process.create_crawler(SiteSpider)]
     for crawler in crawlers:
