@@ -1,4 +1,4 @@
-"""Report rendering for one scan: html | md | csv | json."""
+"""Report rendering for one scan (or one target of it): html | md | csv | json."""
 
 from __future__ import annotations
 
@@ -8,38 +8,74 @@ import json
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.data import scan_report_data
+from reports.charts import GRADE_COLOURS, report_charts
+from reports.data import POLARITY_ORDER, SEVERITY_ORDER, ReportError, scan_report_data
+from reports.escape import md_code, md_text, quote_link, safe_href
+
+FORMATS = ("html", "md", "csv", "json")
+
+# One row per finding, plus one row (finding columns empty) for each target without findings,
+# so that an unreachable or clean target never silently disappears from a spreadsheet.
+CSV_COLUMNS = (
+    "scan_id", "scan_started_at", "target_id", "target_name", "audience", "status", "grade",
+    "score", "source", "rule_id", "category", "practice", "severity", "polarity", "rule_points",
+    "evidence", "url", "document_id", "document_sha256", "start", "end",
+)
 
 _ENV = Environment(loader=PackageLoader("reports", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+                   autoescape=select_autoescape(["html", "html.j2"]),
+                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_ENV.filters.update(md=md_text, mdcode=md_code, safe_href=safe_href, quote_link=quote_link)
+
+__all__ = ["CSV_COLUMNS", "FORMATS", "ReportError", "render_report", "scan_report_data"]
 
 
-def render_report(db, scan_id: int, fmt: str) -> str:
-    data = scan_report_data(db, scan_id)
+def render_report(db, scan_id: int, fmt: str, target_id: str | None = None) -> str:
+    data = scan_report_data(db, scan_id, target_id)
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        return _findings_csv(data)
+        return findings_csv(data)
     if fmt == "md":
-        return _ENV.get_template("report.md.j2").render(**data)
+        return _ENV.get_template("report.md.j2").render(**data, **_view_helpers())
     if fmt == "html":
-        return _ENV.get_template("report.html.j2").render(**data)
+        return _ENV.get_template("report.html.j2").render(**data, **_view_helpers(),
+                                                          charts=report_charts(data))
     raise ValueError(f"unknown report format {fmt!r}")
 
 
-CSV_COLUMNS = ("scan_id", "target_id", "grade", "score", "status", "source", "rule_id", "category",
-               "severity", "polarity", "evidence", "url")
-
-
-def _findings_csv(data: dict) -> str:
+def findings_csv(data: dict) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for target in data["targets"]:
-        base = {"scan_id": data["scan"]["id"], "target_id": target["id"], "grade": target["grade"],
-                "score": target["score"], "status": target["status"]}
+        base = {"scan_id": data["scan"]["id"], "scan_started_at": data["scan"]["started_at"],
+                "target_id": target["id"], "target_name": target["name"],
+                "audience": target["audience"], "status": target["status"],
+                "grade": target["grade"], "score": target["score"]}
         if not target["findings"]:
             writer.writerow(base)
         for finding in target["findings"]:
-            writer.writerow({**base, **finding})
+            writer.writerow({**finding, **base})
     return out.getvalue()
+
+
+def group_findings(findings: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Findings by category, the category with the most severe risk first."""
+    groups: dict[str, list[dict]] = {}
+    for finding in findings:
+        groups.setdefault(finding.get("category") or "uncategorised", []).append(finding)
+
+    def worst(item):
+        category, rows = item
+        return (min((POLARITY_ORDER.get(f.get("polarity"), 9), SEVERITY_ORDER.get(f.get("severity"), 9))
+                    for f in rows), category)
+
+    return sorted(groups.items(), key=worst)
+
+
+def _view_helpers() -> dict:
+    from scanner.diff import markdown_target_changes
+
+    return {"group_findings": group_findings, "grade_colours": GRADE_COLOURS,
+            "markdown_changes": markdown_target_changes}

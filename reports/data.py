@@ -1,58 +1,248 @@
-"""Gather what a report of one scan shows, as plain data (the JSON report is exactly this)."""
+"""Gather what a report of one scan shows, as plain data (the JSON report is exactly this).
+
+Columns are read with SELECT * so that columns added later (tracker ids, ...) flow through to the
+JSON and the templates without a change here; docs/reports.md lists the keys that are stable.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 
+from scanner import __version__
+from scanner.diff import diff_target, previous_scan_for_target
+
+REPORT_FORMAT_VERSION = 1
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+POLARITY_ORDER = {"risk": 0, "protective": 1, "neutral": 2}
+GRADES = ("A", "B", "C", "D", "F")
+
+_ROW_KEYS = ("id", "scan_id", "target_id")
 
 
-def scan_report_data(db, scan_id: int) -> dict:
-    scan = dict(db["scans"].get(scan_id))
-    scan["options"] = json.loads(scan["options"] or "{}")
-    targets = []
-    for score in db.execute(
-        """SELECT t.id, t.name, t.audience, t.homepage, t.country, s.score, s.grade, s.status,
-                  s.explanation
-           FROM scores s JOIN targets t ON t.id = s.target_id WHERE s.scan_id = ?
-           ORDER BY (s.score IS NULL), s.score DESC, t.id""",
-        [scan_id],
-    ).fetchall():
-        target_id, name, audience, homepage, country, value, grade, status, explanation = score
-        findings = [
-            dict(zip(("source", "rule_id", "category", "severity", "polarity", "evidence", "url",
-                      "document_id", "start", "end"), row))
-            for row in db.execute(
-                """SELECT source, rule_id, category, severity, polarity, evidence, url,
-                          document_id, start, "end"
-                   FROM findings WHERE scan_id = ? AND target_id = ?""",
-                [scan_id, target_id],
-            ).fetchall()
-        ]
-        findings.sort(key=lambda f: (f["polarity"] != "risk", SEVERITY_ORDER[f["severity"]],
-                                     f["category"], f["rule_id"]))
-        third_parties = [
-            dict(zip(("domain", "entity", "category", "is_data_broker", "requests"), row))
-            for row in db.execute(
-                """SELECT domain, entity, category, MAX(is_data_broker), COUNT(*)
-                   FROM third_parties WHERE scan_id = ? AND target_id = ?
-                   GROUP BY domain ORDER BY entity IS NULL, domain""",
-                [scan_id, target_id],
-            ).fetchall()
-        ]
-        policies = [
-            dict(zip(("url", "final_url", "status", "error", "document_id", "lang", "title"), row))
-            for row in db.execute(
-                """SELECT f.url, f.final_url, f.status, f.error, f.document_id, d.lang, d.title
-                   FROM fetches f LEFT JOIN documents d ON d.id = f.document_id
-                   WHERE f.scan_id = ? AND f.target_id = ? AND f.kind = 'policy'""",
-                [scan_id, target_id],
-            ).fetchall()
-        ]
-        targets.append({
-            "id": target_id, "name": name, "audience": audience, "homepage": homepage,
-            "country": country, "score": value, "grade": grade, "status": status,
-            "explanation": json.loads(explanation or "{}"), "findings": findings,
-            "third_parties": third_parties, "policies": policies,
+class ReportError(LookupError):
+    """The scan or target asked for is not in the database."""
+
+
+def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
+                     with_changes: bool = True) -> dict:
+    """Everything the report of scan_id shows (one target only when target_id is given)."""
+    scan_rows = _rows(db, "SELECT * FROM scans WHERE id = ?", [scan_id])
+    if not scan_rows:
+        raise ReportError(f"no scan with id {scan_id}")
+    scan = scan_rows[0]
+    scan["options"] = _json(scan.get("options"), {})
+    target_ids = [r[0] for r in db.execute(
+        """SELECT target_id FROM scores WHERE scan_id = ?
+           UNION SELECT target_id FROM fetches WHERE scan_id = ?""", [scan_id, scan_id]).fetchall()]
+    if target_id is not None:
+        if target_id not in target_ids:
+            raise ReportError(f"target {target_id!r} is not in scan {scan_id}")
+        target_ids = [target_id]
+    targets = [target_report_data(db, scan_id, tid, with_changes=with_changes)
+               for tid in target_ids]
+    targets.sort(key=lambda t: (t["score"] is None, -(t["score"] or 0), t["id"]))
+    return {
+        "report_format": REPORT_FORMAT_VERSION,
+        "tool_version": __version__,
+        "scan": scan,
+        "target_filter": target_id,
+        "summary": summarise(targets),
+        "targets": targets,
+    }
+
+
+def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool = True) -> dict:
+    target = (_rows(db, "SELECT * FROM targets WHERE id = ?", [target_id]) or [{"id": target_id}])[0]
+    score = (_rows(db, "SELECT * FROM scores WHERE scan_id = ? AND target_id = ?",
+                   [scan_id, target_id]) or [{}])[0]
+    explanation = _json(score.get("explanation"), {})
+    contributions = explanation.get("contributions") or []
+    fetches = _rows(db, "SELECT * FROM fetches WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                    [scan_id, target_id])
+    third_parties = _rows(db, "SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? "
+                              "ORDER BY id", [scan_id, target_id])
+    data = {
+        "id": target_id,
+        "name": target.get("name") or target_id,
+        "audience": target.get("audience"),
+        "homepage": target.get("homepage"),
+        "country": target.get("country"),
+        "tags": _json(target.get("tags"), []),
+        "platforms": _json(target.get("platforms"), []),
+        "status": score.get("status") or "not_scored",
+        "grade": score.get("grade"),
+        "score": score.get("score"),
+        "explanation": explanation,
+        "points_total": sum(c.get("points") or 0 for c in contributions),
+        "pages": _page_counts(fetches),
+        "fetch_errors": _fetch_errors(fetches),
+        "policies": _policies(db, fetches, scan_id),
+        "findings": _findings(db, scan_id, target_id, contributions, third_parties),
+        "third_parties": _third_parties(third_parties),
+        "cookies": _cookies(db, scan_id, target_id),
+        "changes": None,
+    }
+    if with_changes:
+        previous = previous_scan_for_target(db, target_id, scan_id)
+        if previous is not None:
+            data["changes"] = diff_target(db, target_id, previous, scan_id)
+    return data
+
+
+def summarise(targets: list[dict]) -> dict:
+    statuses = Counter(t["status"] for t in targets)
+    grades = Counter(t["grade"] for t in targets if t["grade"])
+    by_category: dict[str, Counter] = defaultdict(Counter)
+    severities = Counter()
+    for t in targets:
+        for f in t["findings"]:
+            by_category[f.get("category") or "uncategorised"][f.get("polarity") or "neutral"] += 1
+            if f.get("polarity") == "risk":
+                severities[f.get("severity")] += 1
+    domains_by_category = Counter()
+    brokers = set()
+    for t in targets:
+        for p in t["third_parties"]:
+            domains_by_category[p.get("category") or "unknown"] += 1
+            if p.get("is_data_broker"):
+                brokers.add(p["domain"])
+    return {
+        "targets": len(targets),
+        "statuses": dict(sorted(statuses.items())),
+        "grades": {g: grades.get(g, 0) for g in GRADES},
+        "risk_findings_by_severity": {s: severities.get(s, 0) for s in SEVERITY_ORDER},
+        "findings_by_category": {c: dict(by_category[c]) for c in sorted(by_category)},
+        "third_party_domains_by_category": dict(domains_by_category.most_common()),
+        "data_broker_domains": sorted(brokers),
+        "targets_changed_since_previous_scan": sum(
+            1 for t in targets if t["changes"] and t["changes"]["changed"]),
+    }
+
+
+def _page_counts(fetches: list[dict]) -> dict:
+    ok = sum(1 for f in fetches if f.get("error") is None and (f.get("status") or 0) < 400)
+    return {"fetched": ok, "failed": len(fetches) - ok}
+
+
+def _fetch_errors(fetches: list[dict]) -> list[dict]:
+    seen, errors = set(), []
+    for f in fetches:
+        if f.get("error") and (f["url"], f["error"]) not in seen:
+            seen.add((f["url"], f["error"]))
+            errors.append({k: f.get(k) for k in ("url", "kind", "status", "error")})
+    return errors
+
+
+def _policies(db, fetches: list[dict], scan_id: int) -> list[dict]:
+    policies, seen = [], set()
+    for f in fetches:
+        if f.get("kind") != "policy" or (f["url"], f.get("document_id")) in seen:
+            continue
+        seen.add((f["url"], f.get("document_id")))
+        doc = {}
+        if f.get("document_id"):
+            doc = (_rows(db, "SELECT id, sha256, content_type, lang, title, first_seen_scan, "
+                             "length FROM documents WHERE id = ?", [f["document_id"]]) or [{}])[0]
+        policies.append({
+            "url": f["url"], "final_url": f.get("final_url"), "status": f.get("status"),
+            "error": f.get("error"), "discovered_by": f.get("discovered_by"),
+            "fetched_at": f.get("fetched_at"), "document_id": f.get("document_id"),
+            "sha256": doc.get("sha256"), "content_type": doc.get("content_type"),
+            "lang": doc.get("lang"), "title": doc.get("title"), "length": doc.get("length"),
+            "first_seen_scan": doc.get("first_seen_scan"),
+            "new_in_this_scan": bool(doc) and doc.get("first_seen_scan") == scan_id,
         })
-    return {"scan": scan, "targets": targets}
+    # Documents first: a case officer wants the policy that was read, then the misses.
+    policies.sort(key=lambda p: p["document_id"] is None)
+    return policies
+
+
+def _findings(db, scan_id, target_id, contributions, third_parties) -> list[dict]:
+    points = {(c.get("source"), c.get("rule_id")): c.get("points") for c in contributions}
+    entities = {p["rule_id"]: p.get("entity") for p in third_parties if p.get("rule_id")}
+    sha = {}
+    findings = []
+    for row in _rows(db, "SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                     [scan_id, target_id]):
+        finding = {k: v for k, v in row.items() if k not in ("scan_id", "target_id")}
+        finding["data_types"] = _json(finding.get("data_types"), [])
+        finding["rule_points"] = points.get((row.get("source"), row.get("rule_id")))
+        doc_id = row.get("document_id")
+        if doc_id and doc_id not in sha:
+            found = db.execute("SELECT sha256 FROM documents WHERE id = ?", [doc_id]).fetchone()
+            sha[doc_id] = found[0] if found else None
+        finding["document_sha256"] = sha.get(doc_id)
+        if row.get("source") == "tracker" and "entity" not in finding:
+            finding["entity"] = entities.get(row.get("rule_id"))
+        findings.append(finding)
+    findings.sort(key=lambda f: (POLARITY_ORDER.get(f.get("polarity"), 9),
+                                 SEVERITY_ORDER.get(f.get("severity"), 9),
+                                 f.get("category") or "", f.get("rule_id") or "", f.get("id") or 0))
+    return findings
+
+
+def _third_parties(rows: list[dict]) -> list[dict]:
+    """One entry per registrable domain; other columns become lists of their distinct values."""
+    by_domain: dict[str, dict] = {}
+    for row in rows:
+        domain = row.get("domain") or row.get("host") or "?"
+        entry = by_domain.setdefault(domain, {
+            "domain": domain, "entity": None, "category": None, "is_data_broker": False,
+            "via": [], "hosts": [], "requests": 0, "pages": [], "example_request_url":
+            row.get("request_url"),
+        })
+        entry["entity"] = entry["entity"] or row.get("entity")
+        entry["category"] = entry["category"] or row.get("category")
+        entry["is_data_broker"] = entry["is_data_broker"] or bool(row.get("is_data_broker"))
+        entry["requests"] += 1
+        for key, target in (("via", "via"), ("host", "hosts"), ("page_url", "pages")):
+            if row.get(key) and row[key] not in entry[target]:
+                entry[target].append(row[key])
+        for key, value in row.items():
+            if key in _ROW_KEYS or key in ("domain", "entity", "category", "is_data_broker", "via",
+                                           "host", "page_url", "request_url") or value is None:
+                continue
+            values = entry.setdefault(key + "s" if not key.endswith("s") else key, [])
+            if value not in values:
+                values.append(value)
+    entries = list(by_domain.values())
+    for entry in entries:
+        entry["via"].sort()
+        entry["hosts"].sort()
+        entry["page_count"] = len(entry.pop("pages"))
+    entries.sort(key=lambda e: (not e["is_data_broker"], e["category"] != "advertising",
+                                e["entity"] is None, e["domain"]))
+    return entries
+
+
+def _cookies(db, scan_id, target_id) -> list[dict]:
+    """One entry per cookie (name, domain) with the number of pages that set it."""
+    grouped: dict[tuple, dict] = {}
+    for row in _rows(db, "SELECT * FROM cookies WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                     [scan_id, target_id]):
+        key = (row.get("name"), row.get("domain"))
+        if key not in grouped:
+            grouped[key] = {k: v for k, v in row.items() if k not in _ROW_KEYS and k != "page_url"}
+            grouped[key]["first_page_url"] = row.get("page_url")
+            grouped[key]["page_count"] = 0
+        grouped[key]["page_count"] += 1
+    return sorted(grouped.values(), key=lambda c: (not c.get("third_party"), c.get("domain") or "",
+                                                   c.get("name") or ""))
+
+
+def _json(value, default):
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return default
+
+
+def _rows(db, sql: str, params) -> list[dict]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -63,6 +63,11 @@ def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_l
         fail(str(exc))
     if resume:
         fail("--resume: no interrupted scan to resume in this version")
+    if browser:
+        from scanner.browser import browser_problem
+
+        if problem := browser_problem():
+            fail(problem)
     scan_id, scores = run_scan(db_path, targets, str(targets_file), allow_private=allow_private,
                                max_pages=max_pages, browser=browser, log_level=log_level,
                                ignore_robots=ignore_robots)
@@ -130,8 +135,12 @@ def rules_check(paths):
 @click.option("--format", "fmt", default="html", type=click.Choice(["html", "md", "csv", "json"]),
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-def report(db_path, scan, fmt, output):
-    """Report of one scan in HTML, Markdown, CSV or JSON.
+@click.option("--target", "target_id", help="Only this target (its id in the targets file).")
+def report(db_path, scan, fmt, output, target_id):
+    """Report of one scan (or one target of it) in HTML, Markdown, CSV or JSON.
+
+    HTML is one self-contained file with inline SVG charts; docs/reports.md documents the
+    CSV columns and JSON keys.
 
     Example: scanner report --db results.db --format html -o report.html
     """
@@ -143,9 +152,9 @@ def report(db_path, scan, fmt, output):
     db = store.open_db(db_path)
     try:
         scan_id = store.resolve_scan_id(db, scan)
+        content = render_report(db, scan_id, fmt, target_id)
     except LookupError as exc:
         fail(f"{db_path}: {exc}")
-    content = render_report(db, scan_id, fmt)
     if output:
         Path(output).write_text(content, encoding="utf-8")
         click.echo(f"wrote {output} (scan {scan_id})", err=True)
@@ -172,6 +181,11 @@ def demo(db_path, report_path, host, browser):
     from scanner.summary import print_summary
     from scanner.targets import load_targets
 
+    if browser:
+        from scanner.browser import browser_problem
+
+        if problem := browser_problem():
+            fail(problem)
     with serve_demo_sites(host=host) as servers:
         click.echo(f"serving {len(servers)} demo sites on {host}", err=True)
         targets = load_targets(DEMO_TARGETS_FILE)
@@ -216,6 +230,59 @@ def rules_eval(labelled_file, mode, fmt, lang, show_errors):
     click.echo(format_table(result, f"{labelled_file}: {result.records} records, mode {mode}"))
     for record_id, category, kind, text in result.errors[:show_errors]:
         click.echo(f"{kind} {category:20} {record_id}: {' '.join(text.split())[:200]}")
+
+
+@cli.command()
+@db_option
+@click.option("--from", "from_scan", help="Earlier scan id (default: the scan before --to).")
+@click.option("--to", "to_scan", default="latest", show_default=True, help="Later scan id or 'latest'.")
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "md", "json"]),
+              show_default=True)
+@click.option("--target", "target_ids", multiple=True, help="Only this target (repeatable).")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged targets too (text and md).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def diff(db_path, from_scan, to_scan, fmt, target_ids, show_all, output):
+    """What changed between two scans (default: the last two), per target.
+
+    Grade, score and status changes; new and resolved findings (by rule id and evidence); new
+    and gone third-party domains; policy documents whose text changed at the same URL.
+
+    Example: scanner diff --db results.db --from 3 --to 5 --format md
+    """
+    from scanner import store
+    from scanner.diff import diff_scans, render_diff, resolve_diff_scans
+
+    if not Path(db_path).exists():
+        fail(f"{db_path}: no such database")
+    db = store.open_db(db_path)
+    try:
+        from_id, to_id = resolve_diff_scans(db, from_scan, to_scan)
+    except LookupError as exc:
+        fail(f"{db_path}: {exc}")
+    result = diff_scans(db, from_id, to_id, target_ids=list(target_ids) or None)
+    content = render_diff(result, fmt, only_changed=not show_all)
+    if output:
+        Path(output).write_text(content, encoding="utf-8")
+        click.echo(f"wrote {output} (scan {from_id} -> {to_id})", err=True)
+    else:
+        click.echo(content, nl=False)
+
+
+@cli.command()
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="SQLite results database.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0 exposes the data to the network).")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+def serve(db_path, host, port):
+    """Browse the results in Datasette, with table docs and canned queries for common questions.
+
+    Example: scanner serve --db results.db --port 8001
+    """
+    from scanner.serve import serve as run_datasette
+
+    click.echo(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run_datasette(db_path, host=host, port=port)
 
 
 if __name__ == "__main__":

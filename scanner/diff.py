@@ -1,0 +1,367 @@
+"""What changed between two scans, per target: status, grade, score, findings, third parties, policies.
+
+A finding is identified by its rule id and its evidence (whitespace collapsed; for tracker and
+crosscheck findings the query string of any URL in the evidence is dropped, because ad requests
+carry cache-busters that change on every visit). A policy document changed when the same policy
+URL now yields a text with a different sha256.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+
+DIFF_FORMAT_VERSION = 1
+MAX_CHANGED_LINES = 20
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#()]+)[?#][^\s()]*")
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+_POLARITY_RANK = {"risk": 0, "protective": 1, "neutral": 2}
+
+
+class DiffError(LookupError):
+    """The scans to compare cannot be found."""
+
+
+def resolve_diff_scans(db, from_scan=None, to_scan=None) -> tuple[int, int]:
+    """Pick the two scans to compare: by default the last two; --to alone compares with the one before."""
+    from scanner.store import resolve_scan_id
+
+    to_id = resolve_scan_id(db, to_scan)
+    if from_scan in (None, "previous"):
+        row = db.execute("SELECT MAX(id) FROM scans WHERE id < ?", [to_id]).fetchone()
+        if row[0] is None:
+            raise DiffError(f"scan {to_id} is the first scan of this database: nothing to compare "
+                            f"it with (scan again, or pass --from)")
+        return row[0], to_id
+    return resolve_scan_id(db, from_scan), to_id
+
+
+def previous_scan_for_target(db, target_id: str, scan_id: int) -> int | None:
+    """The latest earlier scan in which this target was scored, or None."""
+    row = db.execute("SELECT MAX(scan_id) FROM scores WHERE target_id = ? AND scan_id < ?",
+                     [target_id, scan_id]).fetchone()
+    return row[0] if row else None
+
+
+def finding_key(finding: dict) -> tuple[str, str]:
+    evidence = " ".join((finding.get("evidence") or "").split())
+    if finding.get("source") in ("tracker", "crosscheck"):
+        evidence = _URL_QUERY.sub(r"\1", evidence)
+    return finding.get("rule_id") or "", evidence
+
+
+def diff_scans(db, from_id: int, to_id: int, target_ids=None) -> dict:
+    """Per-target differences between scan from_id and scan to_id (targets of either scan)."""
+    scans = {sid: _scan_row(db, sid) for sid in (from_id, to_id)}
+    in_scan = {sid: _scan_target_ids(db, sid) for sid in (from_id, to_id)}
+    ids = sorted(in_scan[from_id] | in_scan[to_id])
+    if target_ids is not None:
+        ids = [t for t in ids if t in set(target_ids)]
+    targets = [diff_target(db, target_id, from_id if target_id in in_scan[from_id] else None,
+                           to_id if target_id in in_scan[to_id] else None)
+               for target_id in ids]
+    return {
+        "diff_format": DIFF_FORMAT_VERSION,
+        "from_scan": scans[from_id],
+        "to_scan": scans[to_id],
+        "rules_changed": scans[from_id]["rules_version"] != scans[to_id]["rules_version"],
+        "summary": _summary(targets),
+        "targets": targets,
+    }
+
+
+def diff_target(db, target_id: str, from_id: int | None, to_id: int | None) -> dict:
+    """Differences for one target; a None scan means the target was not part of that scan."""
+    before = _snapshot(db, target_id, from_id) if from_id is not None else None
+    after = _snapshot(db, target_id, to_id) if to_id is not None else None
+    name_row = db.execute("SELECT name FROM targets WHERE id = ?", [target_id]).fetchone()
+    empty = _empty_snapshot()
+    old, new = before or empty, after or empty
+    # An unreachable scan saw nothing: what it lacks was not resolved, it was not observed.
+    observed_both = (before is not None and after is not None
+                     and "unreachable" not in (old["score"]["status"], new["score"]["status"]))
+    result = {
+        "target_id": target_id,
+        "name": name_row[0] if name_row else target_id,
+        "from_scan_id": from_id,
+        "to_scan_id": to_id,
+        "presence": "both" if before and after else ("added" if after else "removed"),
+        "before": old["score"] if before else None,
+        "after": new["score"] if after else None,
+        "comparable": observed_both,
+        "status_changed": bool(before and after) and old["score"]["status"] != new["score"]["status"],
+        "grade_changed": bool(before and after) and old["score"]["grade"] != new["score"]["grade"],
+        "score_delta": (new["score"]["score"] - old["score"]["score"]
+                        if before and after and old["score"]["score"] is not None
+                        and new["score"]["score"] is not None else None),
+        "new_findings": [], "resolved_findings": [],
+        "new_third_parties": [], "gone_third_parties": [],
+        "policy_documents": {"changed": [], "added": [], "removed": []},
+    }
+    if observed_both:
+        result["new_findings"] = _sorted_findings(
+            new["findings"][k] for k in new["findings"].keys() - old["findings"].keys())
+        result["resolved_findings"] = _sorted_findings(
+            old["findings"][k] for k in old["findings"].keys() - new["findings"].keys())
+        result["new_third_parties"] = [new["domains"][d] for d in
+                                       sorted(new["domains"].keys() - old["domains"].keys())]
+        result["gone_third_parties"] = [old["domains"][d] for d in
+                                        sorted(old["domains"].keys() - new["domains"].keys())]
+        result["policy_documents"] = _policy_changes(db, old["policies"], new["policies"])
+    result["changed"] = bool(
+        result["presence"] != "both" or result["status_changed"] or result["grade_changed"]
+        or result["score_delta"] or result["new_findings"] or result["resolved_findings"]
+        or result["new_third_parties"] or result["gone_third_parties"]
+        or any(result["policy_documents"].values()))
+    return result
+
+
+def _empty_snapshot() -> dict:
+    return {"score": {"status": None, "grade": None, "score": None},
+            "findings": {}, "domains": {}, "policies": {}}
+
+
+def _snapshot(db, target_id: str, scan_id: int) -> dict:
+    score = db.execute("SELECT status, grade, score FROM scores WHERE scan_id = ? AND target_id = ?",
+                       [scan_id, target_id]).fetchone()
+    snapshot = _empty_snapshot()
+    if score:
+        snapshot["score"] = dict(zip(("status", "grade", "score"), score))
+    else:
+        snapshot["score"]["status"] = "not_scored"
+    for row in _rows(db, "SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                     [scan_id, target_id]):
+        snapshot["findings"].setdefault(finding_key(row), {
+            k: row.get(k) for k in ("source", "rule_id", "category", "severity", "polarity",
+                                    "evidence", "url")})
+    for row in _rows(db, "SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                     [scan_id, target_id]):
+        if row.get("domain"):
+            snapshot["domains"].setdefault(row["domain"], {
+                "domain": row["domain"], "entity": row.get("entity"),
+                "category": row.get("category"), "is_data_broker": bool(row.get("is_data_broker")),
+                "example_request_url": row.get("request_url")})
+    for row in _rows(db, """SELECT f.url, f.final_url, f.document_id, d.sha256, d.title, d.lang
+                            FROM fetches f JOIN documents d ON d.id = f.document_id
+                            WHERE f.scan_id = ? AND f.target_id = ? AND f.kind = 'policy'
+                            ORDER BY f.id""", [scan_id, target_id]):
+        snapshot["policies"][row["url"]] = row
+    return snapshot
+
+
+def _policy_changes(db, old: dict, new: dict) -> dict:
+    changed = []
+    for url in sorted(old.keys() & new.keys()):
+        if old[url]["sha256"] != new[url]["sha256"]:
+            added, removed = _changed_lines(db, old[url]["document_id"], new[url]["document_id"])
+            changed.append({
+                "url": url, "before": _doc_ref(old[url]), "after": _doc_ref(new[url]),
+                "added_line_count": len(added), "removed_line_count": len(removed),
+                "added_lines": added[:MAX_CHANGED_LINES], "removed_lines": removed[:MAX_CHANGED_LINES],
+            })
+    return {
+        "changed": changed,
+        "added": [{"url": u, **_doc_ref(new[u])} for u in sorted(new.keys() - old.keys())],
+        "removed": [{"url": u, **_doc_ref(old[u])} for u in sorted(old.keys() - new.keys())],
+    }
+
+
+def _doc_ref(policy: dict) -> dict:
+    return {k: policy.get(k) for k in ("document_id", "sha256", "final_url", "title", "lang")}
+
+
+def _changed_lines(db, old_id: int, new_id: int) -> tuple[list[str], list[str]]:
+    texts = {}
+    for doc_id in (old_id, new_id):
+        row = db.execute("SELECT text FROM documents WHERE id = ?", [doc_id]).fetchone()
+        texts[doc_id] = _unwrapped_lines(row[0] if row else "")
+    added, removed = [], []
+    for line in difflib.ndiff(texts[old_id], texts[new_id]):
+        if line.startswith("+ "):
+            added.append(line[2:])
+        elif line.startswith("- "):
+            removed.append(line[2:])
+    return added, removed
+
+
+def _unwrapped_lines(text: str) -> list[str]:
+    """Non-empty lines, a line that continues a sentence (PDF wrapping) joined to the one before."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if lines and lines[-1][-1] not in ".!?:;" and line[0].islower():
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return lines
+
+
+def _sorted_findings(findings) -> list[dict]:
+    return sorted(findings, key=lambda f: (_POLARITY_RANK.get(f["polarity"], 9),
+                                           _SEVERITY_RANK.get(f["severity"], 9),
+                                           f["rule_id"] or "", f["evidence"] or ""))
+
+
+def _summary(targets: list[dict]) -> dict:
+    return {
+        "targets": len(targets),
+        "targets_changed": sum(t["changed"] for t in targets),
+        "targets_added": sum(t["presence"] == "added" for t in targets),
+        "targets_removed": sum(t["presence"] == "removed" for t in targets),
+        "status_changes": sum(t["status_changed"] for t in targets),
+        "grade_changes": sum(t["grade_changed"] for t in targets),
+        "new_risk_findings": sum(f["polarity"] == "risk" for t in targets for f in t["new_findings"]),
+        "resolved_risk_findings": sum(f["polarity"] == "risk"
+                                      for t in targets for f in t["resolved_findings"]),
+        "new_third_parties": sum(len(t["new_third_parties"]) for t in targets),
+        "gone_third_parties": sum(len(t["gone_third_parties"]) for t in targets),
+        "changed_policy_documents": sum(len(t["policy_documents"]["changed"]) for t in targets),
+    }
+
+
+def _scan_row(db, scan_id: int) -> dict:
+    row = _rows(db, "SELECT id, started_at, finished_at, status, rules_version, tool_version "
+                    "FROM scans WHERE id = ?", [scan_id])
+    if not row:
+        raise DiffError(f"no scan with id {scan_id}")
+    return row[0]
+
+
+def _scan_target_ids(db, scan_id: int) -> set[str]:
+    return {r[0] for r in db.execute(
+        "SELECT target_id FROM scores WHERE scan_id = ? UNION SELECT target_id FROM fetches "
+        "WHERE scan_id = ?", [scan_id, scan_id]).fetchall()}
+
+
+def _rows(db, sql: str, params) -> list[dict]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+def _grade_text(side: dict | None) -> str:
+    if side is None:
+        return "not in scan"
+    if side["status"] in ("scored", "no_policy"):
+        return f"{side['grade']} ({side['score']}{', no policy' if side['status'] == 'no_policy' else ''})"
+    return side["status"] or "-"
+
+
+def render_diff(diff: dict, fmt: str, *, only_changed: bool = True) -> str:
+    if fmt == "json":
+        return json.dumps(diff, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "md":
+        return _render_markdown(diff, only_changed)
+    if fmt == "text":
+        return _render_text(diff, only_changed)
+    raise ValueError(f"unknown diff format {fmt!r}")
+
+
+def _render_text(diff: dict, only_changed: bool) -> str:
+    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
+    out = [f"scan {a['id']} ({a['started_at']}) -> scan {b['id']} ({b['started_at']})"]
+    if diff["rules_changed"]:
+        out.append(f"rules changed between the scans ({a['rules_version']} -> {b['rules_version']}):"
+                   " some finding changes may come from the rules, not the targets")
+    out.append(f"{s['targets_changed']} of {s['targets']} targets changed; "
+               f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk "
+               f"findings; {s['changed_policy_documents']} policy documents changed")
+    for t in diff["targets"]:
+        if only_changed and not t["changed"]:
+            continue
+        out.append("")
+        out.append(f"{t['target_id']}: {_grade_text(t['before'])} -> {_grade_text(t['after'])}"
+                   + (f" (score {t['score_delta']:+d})" if t["score_delta"] else ""))
+        if t["presence"] == "both" and not t["comparable"]:
+            out.append("  not comparable: the target was unreachable in one of the scans")
+        for label, key in (("+", "new_findings"), ("-", "resolved_findings")):
+            for f in t[key]:
+                out.append(f"  {label} {f['polarity']} {f['severity']} {f['rule_id']}: "
+                           f"{_one_line(f['evidence'], 140)}")
+        for label, key in (("+", "new_third_parties"), ("-", "gone_third_parties")):
+            for p in t[key]:
+                out.append(f"  {label} third party {p['domain']} ({p['entity'] or 'unknown'}, "
+                           f"{p['category'] or '-'})")
+        docs = t["policy_documents"]
+        for d in docs["changed"]:
+            out.append(f"  ~ policy changed {d['url']}: {d['before']['sha256'][:12]} -> "
+                       f"{d['after']['sha256'][:12]} ({_line_counts(d)})")
+            out += [f"      + {_one_line(line, 140)}" for line in d["added_lines"]]
+            out += [f"      - {_one_line(line, 140)}" for line in d["removed_lines"]]
+        for d in docs["added"]:
+            out.append(f"  + policy {d['url']} ({d['sha256'][:12]})")
+        for d in docs["removed"]:
+            out.append(f"  - policy {d['url']} ({d['sha256'][:12]})")
+    return "\n".join(out) + "\n"
+
+
+def _render_markdown(diff: dict, only_changed: bool) -> str:
+    from reports.escape import md_code, md_text
+
+    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
+    out = [f"# Changes from scan {a['id']} to scan {b['id']}", "",
+           f"Scan {a['id']} started {a['started_at']}; scan {b['id']} started {b['started_at']}.", "",
+           f"**{s['targets_changed']}** of {s['targets']} targets changed; "
+           f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk findings; "
+           f"{s['changed_policy_documents']} policy documents changed."]
+    if diff["rules_changed"]:
+        out += ["", f"The rules changed between the scans (`{a['rules_version']}` -> "
+                    f"`{b['rules_version']}`): some finding changes may come from the rules."]
+    out += ["", "| target | before | after | score change | new findings | resolved findings |",
+            "|---|---|---|---|---|---|"]
+    for t in diff["targets"]:
+        if only_changed and not t["changed"]:
+            continue
+        out.append(f"| {md_text(t['name'])} (`{md_code(t['target_id'])}`) | "
+                   f"{md_text(_grade_text(t['before']))} | {md_text(_grade_text(t['after']))} | "
+                   f"{format(t['score_delta'], '+d') if t['score_delta'] else ''} | "
+                   f"{len(t['new_findings'])} | {len(t['resolved_findings'])} |")
+    for t in diff["targets"]:
+        if not t["changed"]:
+            continue
+        out += ["", f"## {md_text(t['name'])} (`{md_code(t['target_id'])}`)", ""]
+        out += markdown_target_changes(t)
+    return "\n".join(out) + "\n"
+
+
+def markdown_target_changes(t: dict) -> list[str]:
+    """The bullet list of one target's changes (shared with the Markdown report)."""
+    from reports.escape import md_code, md_text
+
+    out = [f"- grade: {md_text(_grade_text(t['before']))} -> {md_text(_grade_text(t['after']))}"]
+    if t["presence"] == "both" and not t["comparable"]:
+        out.append("- not comparable: the target was unreachable in one of the scans")
+    for label, key in (("new", "new_findings"), ("resolved", "resolved_findings")):
+        for f in t[key]:
+            out.append(f"- {label} {f['polarity']} finding `{md_code(f['rule_id'])}` "
+                       f"({f['severity']}): {md_text(_one_line(f['evidence'], 300))}")
+    for label, key in (("new", "new_third_parties"), ("gone", "gone_third_parties")):
+        for p in t[key]:
+            out.append(f"- {label} third party {md_text(p['domain'])} "
+                       f"({md_text(p['entity'] or 'unknown')}, {md_text(p['category'] or '-')})")
+    for d in t["policy_documents"]["changed"]:
+        out.append(f"- policy changed: {md_text(d['url'])} (`{d['before']['sha256'][:12]}` -> "
+                   f"`{d['after']['sha256'][:12]}`, {_line_counts(d)})")
+        out += [f"    - added: {md_text(_one_line(line, 300))}" for line in d["added_lines"]]
+        out += [f"    - removed: {md_text(_one_line(line, 300))}" for line in d["removed_lines"]]
+    for label, key in (("new", "added"), ("gone", "removed")):
+        for d in t["policy_documents"][key]:
+            out.append(f"- {label} policy document: {md_text(d['url'])} (`{d['sha256'][:12]}`)")
+    return out
+
+
+def _line_counts(change: dict) -> str:
+    if not change["added_line_count"] and not change["removed_line_count"]:
+        return "layout or spacing only: no line of text changed"
+    return f"{change['added_line_count']} lines added, {change['removed_line_count']} removed"
+
+
+def _one_line(text: str | None, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,87 @@
+"""Browse a results database in Datasette, with the project's metadata and canned queries.
+
+Table descriptions and queries live in scanner/datasette_metadata.yaml; column descriptions are read
+from docs/schema.md so that the schema keeps one document.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from scanner.paths import PACKAGE_DIR, ROOT
+
+METADATA_FILE = PACKAGE_DIR / "datasette_metadata.yaml"
+SCHEMA_DOC = ROOT / "docs" / "schema.md"
+
+_HEADING = re.compile(r"^#{2,3}\s+`?([A-Za-z_][A-Za-z0-9_]*)`?\s*$")
+_VIEWS_HEADING = re.compile(r"^#{2,3}\s+Views\s*$", re.IGNORECASE)
+
+
+def schema_column_descriptions(markdown: str) -> dict[str, dict[str, str]]:
+    """{table: {column: meaning}} from docs/schema.md: a `## table` heading, then a column table.
+
+    The views section is one table of `| view | column | meaning |` rows.
+    """
+    tables: dict[str, dict[str, str]] = {}
+    current, in_views = None, False
+    for line in markdown.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            in_views = bool(_VIEWS_HEADING.match(line))
+            match = _HEADING.match(line)
+            current = match.group(1) if match and not in_views else None
+            continue
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if in_views and len(cells) >= 3:
+            table, column, meaning = cells[0], cells[1], " | ".join(cells[2:])
+        elif current and len(cells) >= 2:
+            table, column, meaning = current, cells[0], " | ".join(cells[1:])
+        else:
+            continue
+        column = column.strip("`")
+        if column.lower() in ("column", "view") or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
+            continue
+        tables.setdefault(table.strip("`"), {})[column] = meaning
+    return tables
+
+
+def build_metadata(db_path: str | Path, schema_doc: Path | None = SCHEMA_DOC) -> dict:
+    """Datasette metadata for this database file: instance metadata, tables, columns, queries."""
+    config = yaml.safe_load(METADATA_FILE.read_text(encoding="utf-8"))
+    columns = {}
+    if schema_doc is not None and Path(schema_doc).exists():
+        columns = schema_column_descriptions(Path(schema_doc).read_text(encoding="utf-8"))
+    tables = {}
+    for name in sorted(set(config.get("tables", {})) | set(columns)):
+        entry = dict(config.get("tables", {}).get(name) or {})
+        if columns.get(name):
+            entry["columns"] = columns[name]
+        tables[name] = entry
+    instance = {k: v for k, v in config.items() if k not in ("tables", "queries")}
+    database = {"tables": tables, "queries": config.get("queries", {})}
+    return {**instance, "databases": {database_name(db_path): database}}
+
+
+def database_name(db_path: str | Path) -> str:
+    """The name Datasette gives a database file (its stem)."""
+    return Path(db_path).stem
+
+
+def make_datasette(db_path: str | Path, metadata: dict | None = None):
+    from datasette.app import Datasette
+
+    return Datasette(files=[str(db_path)], metadata=metadata or build_metadata(db_path),
+                     settings={"sql_time_limit_ms": 5000})
+
+
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Run Datasette on host:port until interrupted (startup hooks run on the first request)."""
+    import uvicorn
+
+    datasette = make_datasette(db_path)
+    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
