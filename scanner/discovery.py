@@ -110,8 +110,15 @@ def url_score(url: str) -> int:
     return sum(weights) if any(w > 1 for w in weights) else 0
 
 
-def _inside(anchor, selector_ids: set) -> bool:
-    return any(id(a) in selector_ids for a in anchor.root.iterancestors())
+class _Region:
+    """The elements a CSS selector matched; holds them so lxml keeps one proxy per element."""
+
+    def __init__(self, sel: Selector, css: str):
+        self.elements = [node.root for node in sel.css(css)]
+        self.ids = {id(element) for element in self.elements}
+
+    def holds(self, node) -> bool:
+        return any(id(ancestor) in self.ids for ancestor in node.root.iterancestors())
 
 
 def discover_policy_links(html: str, base_url: str) -> list[PolicyLink]:
@@ -120,8 +127,7 @@ def discover_policy_links(html: str, base_url: str) -> list[PolicyLink]:
     Footer links get a small bonus: that is where sites put their policy.
     """
     sel = Selector(text=html or "<html></html>")
-    footers = {id(n.root) for n in sel.css(FOOTER_SELECTOR)}
-    menus = {id(n.root) for n in sel.css(MENU_SELECTOR)}
+    footers, menus = _Region(sel, FOOTER_SELECTOR), _Region(sel, MENU_SELECTOR)
     found: dict[str, PolicyLink] = {}
 
     def keep(link: PolicyLink) -> None:
@@ -147,9 +153,9 @@ def discover_policy_links(html: str, base_url: str) -> list[PolicyLink]:
         if score < MIN_POLICY_SCORE:
             continue
         how = "link"
-        if _inside(anchor, footers):
+        if footers.holds(anchor):
             score, how = score + 2, "footer-link"
-        elif _inside(anchor, menus):
+        elif menus.holds(anchor):
             how = "menu-link"
         keep(PolicyLink(url, score, text, how))
     return sorted(found.values(), key=lambda link: (-link.score, link.url))
@@ -189,7 +195,7 @@ def discover_continuation_links(html: str, page_url: str, homepage: str | None =
     that links to Google's or Meta's policy does not make theirs part of it.
     """
     sel = Selector(text=html or "<html></html>")
-    paginations = {id(n.root) for n in sel.css(PAGINATION_SELECTOR)}
+    paginations = _Region(sel, PAGINATION_SELECTOR)
     page_path = unquote(urlsplit(page_url).path).rstrip("/")
     found: dict[str, PolicyLink] = {}
     for link in sel.css("link[href], a[href]"):
@@ -208,7 +214,7 @@ def discover_continuation_links(html: str, page_url: str, homepage: str | None =
             score = 30
         elif CONTINUE_TEXT.search(text):
             score = 20
-        elif PAGE_NUMBER_TEXT.match(text) and (_inside(link, paginations) or _numbered_sibling(url, page_url)):
+        elif PAGE_NUMBER_TEXT.match(text) and (paginations.holds(link) or _numbered_sibling(url, page_url)):
             score = 18
         elif _numbered_sibling(url, page_url):
             score = 15

@@ -53,6 +53,10 @@ class ExtractedText:
     lang: str = "und"
 
 
+TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+                                    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2032": "'"})
+
+
 class _Break(NavigableString):
     """A line break the extractor inserts around block elements."""
 
@@ -61,11 +65,13 @@ class _Break(NavigableString):
 
 
 def normalise_text(text: str) -> str:
-    """NFC, no zero-width characters, single spaces inside lines, at most one blank line."""
+    """NFC, straight quotes, no zero-width characters, single spaces, at most one blank line."""
     text = unicodedata.normalize("NFC", text)
     # PDF text often spells SARA AM as NIKHAHIT + SARA AA; both render alike, one hash.
     text = text.replace("\u0e4d\u0e32", "\u0e33")
     text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)
+    # "don’t sell" and "don't sell" are one text to the rules and to the hash.
+    text = text.translate(TYPOGRAPHIC_QUOTES)
     lines = [re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip()
              for line in text.splitlines()]
     out, blank = [], False

@@ -1,0 +1,229 @@
+"""Policy text: charsets, main-content extraction, PDF, language and sentence offsets."""
+
+import pytest
+
+from scanner.demo.pdf import text_to_pdf
+from scanner.text import (
+    PdfError, decode_body, detect_lang, extract_html_text, extract_pdf_text, normalise_text,
+    split_sentences,
+)
+
+THAI = "นโยบายความเป็นส่วนตัว เราเก็บรวบรวมข้อมูลส่วนบุคคลของเด็กเพื่อให้บริการ และเราไม่ขายข้อมูลของท่าน"
+THAI_PAGE = f"<html><head><title>นโยบาย</title></head><body><main><p>{THAI}</p></main></body></html>"
+
+
+def sentences(text, lang="en"):
+    return [text[s:e] for s, e in split_sentences(text, lang)]
+
+
+# ---------------------------------------------------------------- charsets
+
+
+def test_utf8_declared_and_undeclared():
+    body = THAI_PAGE.encode("utf-8")
+    assert THAI in decode_body(body, content_type="text/html; charset=utf-8")
+    assert THAI in decode_body(body)
+
+
+def test_cp874_declared_in_header_or_meta():
+    body = THAI_PAGE.encode("cp874")
+    assert THAI in decode_body(body, content_type="text/html; charset=windows-874")
+    assert THAI in decode_body(body, content_type="text/html; charset=TIS-620")
+    with_meta = THAI_PAGE.replace("<head>", '<head><meta charset="tis-620">').encode("cp874")
+    assert THAI in decode_body(with_meta, content_type="text/html")
+
+
+@pytest.mark.parametrize("label", ["utf-8", "iso-8859-1", "windows-1252"])
+def test_cp874_mislabelled_is_still_read_as_thai(label):
+    body = THAI_PAGE.encode("cp874")
+    text = decode_body(body, content_type=f"text/html; charset={label}")
+    assert THAI in text
+    assert "\ufffd" not in text
+
+
+def test_meta_charset_wrong_but_bytes_are_utf8():
+    body = THAI_PAGE.replace("<head>", '<head><meta charset="iso-8859-1">').encode("utf-8")
+    assert THAI in decode_body(body, content_type="text/html")
+
+
+def test_latin1_page_stays_latin1():
+    body = "<p>Politique de confidentialité: données personnelles</p>".encode("latin-1")
+    assert "confidentialité" in decode_body(body, content_type="text/html; charset=iso-8859-1")
+
+
+def test_bom_wins_over_a_wrong_label():
+    body = b"\xef\xbb\xbf" + THAI_PAGE.encode("utf-8")
+    assert THAI in decode_body(body, content_type="text/html; charset=windows-874")
+
+
+# ---------------------------------------------------------------- extraction
+
+PAGE = """<!doctype html><html lang="en"><head><title>Privacy Policy | Kidz</title>
+<style>.x{color:red}</style><script>var tracking = "We sell data";</script></head>
+<body>
+<div id="onetrust-banner-sdk" class="otFlat"><p>We use cookies to improve your experience.
+  <button>Accept all</button></p></div>
+<header class="site-header"><a href="/">Kidz home</a><nav><ul><li><a href="/games">Games</a></li>
+  <li><a href="/shop">Shop</a></li></ul></nav></header>
+<div class="breadcrumbs"><a href="/">Home</a> &gt; Legal</div>
+<main>
+  <article>
+    <header><h1>Privacy Policy</h1><p>Last updated: 1 May 2025</p></header>
+    <div class="section-header"><h2>Information we collect</h2></div>
+    <p>We collect your child's
+       first name and age.</p>
+    <h2>Sharing</h2>
+    <p>We share information with:</p>
+    <ul><li>hosting providers</li><li>payment processors</li></ul>
+    <table><tr><th>Data</th><th>Purpose</th></tr><tr><td>Email</td><td>Login</td></tr></table>
+  </article>
+  <aside class="share-bar">Share on Facebook</aside>
+</main>
+<div class="cookie-consent" role="dialog">Manage cookie preferences</div>
+<footer><p>&copy; 2025 Kidz Ltd. All rights reserved.</p><a href="/terms">Terms</a></footer>
+</body></html>"""
+
+
+def test_extraction_drops_furniture_and_cookie_banners():
+    text = extract_html_text(PAGE).text
+    for furniture in ("We use cookies to improve", "Accept all", "Kidz home", "Games", "Shop",
+                      "Legal", "Share on Facebook", "Manage cookie", "All rights reserved",
+                      "Terms", "We sell data", "color:red"):
+        assert furniture not in text, furniture
+
+
+def test_extraction_keeps_headings_paragraphs_lists_and_tables_on_their_own_lines():
+    extracted = extract_html_text(PAGE)
+    lines = extracted.text.splitlines()
+    for heading in ("Privacy Policy", "Information we collect", "Sharing"):
+        assert heading in lines
+    assert "Last updated: 1 May 2025" in lines
+    # source line breaks inside a paragraph are whitespace, not sentence ends
+    assert "We collect your child's first name and age." in lines
+    assert "- hosting providers" in lines and "- payment processors" in lines
+    assert "Data Purpose" in lines and "Email Login" in lines
+    assert extracted.title == "Privacy Policy | Kidz"
+    assert extracted.lang == "en"
+
+
+def test_a_cookie_policy_page_is_not_dropped_as_a_cookie_banner():
+    body = " ".join(["Cookies are small files stored by your browser."] * 30)
+    page = f"""<html><body><div class="cookie-banner">Accept cookies?</div>
+    <div id="cookie-policy" class="cookie-policy-content"><h1>Cookie Policy</h1><p>{body}</p></div>
+    </body></html>"""
+    text = extract_html_text(page).text
+    assert "Cookie Policy" in text and "small files" in text
+    assert "Accept cookies?" not in text
+
+
+def test_a_page_wrapped_in_one_form_keeps_its_text():
+    # ASP.NET WebForms wrap the whole page in <form>; that is not a search box.
+    body = " ".join(["We collect the email address of a parent to verify consent."] * 20)
+    page = f"<html><body><form id='form1'><div class='content'><h1>Privacy</h1><p>{body}</p></div></form></body></html>"
+    assert "verify consent" in extract_html_text(page).text
+
+
+def test_thai_page_language_and_text():
+    extracted = extract_html_text(decode_body(THAI_PAGE.encode("cp874"),
+                                              content_type="text/html; charset=windows-874"))
+    assert extracted.lang == "th"
+    assert THAI in extracted.text
+
+
+def test_language_detection():
+    assert detect_lang("We collect your personal information and we may share it with partners.") == "en"
+    assert detect_lang(THAI) == "th"
+    assert detect_lang("ok") == "und"
+    spanish = "Recopilamos datos personales de los niños con el consentimiento de sus padres y tutores."
+    assert detect_lang(spanish, declared="es-ES") == "es"
+
+
+def test_normalised_text_is_stable_under_whitespace_and_zero_width_noise():
+    a = normalise_text("Privacy  Policy\n\n\n\nWe\u200b collect\u00a0data. ")
+    b = normalise_text("Privacy Policy \n \nWe collect data.")
+    assert a == b == "Privacy Policy\n\nWe collect data."
+    # SARA AM written as NIKHAHIT + SARA AA (common in PDFs) is the same text
+    assert normalise_text("การดํา\u0e4d\u0e32เนินการ".replace("ดํา", "ด")) == normalise_text("การดำเนินการ")
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def test_pdf_text_is_extracted_and_lines_are_rejoined():
+    source = ("Star Scribes Privacy Policy\n"
+              "We collect each student's name, class, school and the stories and drawings they "
+              "write, and we keep them for as long as the school account stays open.\n"
+              "We do not sell student personal information.")
+    extracted = extract_pdf_text(text_to_pdf(source, title="Star Scribes Privacy Policy"))
+    assert extracted.title == "Star Scribes Privacy Policy"
+    assert extracted.lang == "en"
+    # the PDF wraps the long sentence over two lines; the text holds it as one
+    assert ("We collect each student's name, class, school and the stories and drawings they "
+            "write, and we keep them for as long as the school account stays open.") in extracted.text
+    assert "We do not sell student personal information." in extracted.text.splitlines()
+
+
+def test_unreadable_pdf_raises_a_clear_error():
+    with pytest.raises(PdfError, match="unreadable PDF"):
+        extract_pdf_text(b"%PDF-1.4 this is not really a pdf")
+
+
+# ---------------------------------------------------------------- sentences
+
+
+def test_english_splitter_survives_abbreviations():
+    text = ("We collect data, e.g. your name, i.e. the one you give us. Acme Inc. is based in the "
+            "U.S. and complies with COPPA. We use cookies, web beacons, etc. to count visits. "
+            "Write to Dr. Smith, No. 5 Main St. in Bangkok! Questions? Ask us.")
+    assert sentences(text) == [
+        "We collect data, e.g. your name, i.e. the one you give us.",
+        "Acme Inc. is based in the U.S. and complies with COPPA.",
+        "We use cookies, web beacons, etc. to count visits.",
+        "Write to Dr. Smith, No. 5 Main St. in Bangkok!",
+        "Questions?",
+        "Ask us.",
+    ]
+
+
+def test_english_splitter_keeps_list_items_with_their_lead_in():
+    text = ("1. Information We Collect\n"
+            "We share your information with:\n"
+            "- advertising partners\n\n"
+            "- analytics providers\n"
+            "2. Your Rights\n"
+            "(a) You may ask us to delete your data. We answer within 30 days.\n"
+            "• We never sell data")
+    assert sentences(text) == [
+        "1. Information We Collect",
+        "We share your information with:\n- advertising partners\n\n- analytics providers",
+        "2. Your Rights",
+        "(a) You may ask us to delete your data.",
+        "We answer within 30 days.",
+        "• We never sell data",
+    ]
+
+
+def test_sentence_offsets_are_exact():
+    text = extract_html_text(PAGE).text
+    spans = split_sentences(text, "en")
+    assert spans and all(text[s:e] == text[s:e].strip() and text[s:e] for s, e in spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_thai_sentences_keep_exceptions_with_their_negation():
+    text = ("เราจะไม่เปิดเผยข้อมูลส่วนบุคคลของท่านแก่บุคคลภายนอก เว้นแต่ได้รับความยินยอมจากท่าน "
+            "หรือเป็นการปฏิบัติตามกฎหมาย ทั้งนี้ เราไม่ขายข้อมูลส่วนบุคคลของเด็ก\n"
+            "ท่านมีสิทธิขอเข้าถึง แก้ไข หรือลบข้อมูลส่วนบุคคลของท่านได้")
+    found = sentences(text, "th")
+    assert found[0] == ("เราจะไม่เปิดเผยข้อมูลส่วนบุคคลของท่านแก่บุคคลภายนอก เว้นแต่ได้รับความยินยอมจากท่าน "
+                        "หรือเป็นการปฏิบัติตามกฎหมาย")
+    assert "ทั้งนี้ เราไม่ขายข้อมูลส่วนบุคคลของเด็ก" in found
+    assert found[-1] == "ท่านมีสิทธิขอเข้าถึง แก้ไข หรือลบข้อมูลส่วนบุคคลของท่านได้"
+    for s, e in split_sentences(text, "th"):
+        assert "\n" not in text[s:e]
+
+
+def test_thai_document_with_english_lines_splits_those_in_english():
+    text = "นโยบายความเป็นส่วนตัวของเรา\nWe collect your name. We do not sell it."
+    assert sentences(text, "th") == ["นโยบายความเป็นส่วนตัวของเรา", "We collect your name.",
+                                     "We do not sell it."]
