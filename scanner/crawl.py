@@ -30,11 +30,8 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
         settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 8)
         settings.set("DOWNLOAD_TIMEOUT", 10)
         settings.set("RETRY_TIMES", 0)
-    if browser:
-        from scanner.browser import browser_settings
-
-        for key, value in browser_settings(allow_private=allow_private).items():
-            settings.set(key, value)
+    # --browser: the browser spider applies scanner.browser.browser_settings() to its own
+    # crawler (update_settings), so the policy spider keeps plain HTTP and no second browser.
     return settings
 
 
@@ -43,6 +40,10 @@ def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pa
     """Crawl every target once; return the scan id and its scores rows."""
     from spiders.policy import PolicySpider
     from spiders.site import SiteSpider
+
+    page_spider = SiteSpider
+    if browser:
+        from spiders.browser import BrowserSpider as page_spider
 
     db = store.open_db(db_path)
     options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
@@ -54,7 +55,7 @@ def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pa
                               browser=browser, fast=allow_private, log_level=log_level,
                               ignore_robots=ignore_robots)
     process = CrawlerProcess(settings, install_root_handler=True)
-    crawlers = [process.create_crawler(PolicySpider), process.create_crawler(SiteSpider)]
+    crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
     for crawler in crawlers:
         process.crawl(crawler, targets=targets)
     status = "complete"

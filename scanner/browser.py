@@ -1,0 +1,161 @@
+"""The browser tier: Scrapy settings and page hooks that drive Debian's Chromium through
+scrapy-playwright, record every request a page makes and keep the browser inside its bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scanner.resources import CookieRecord
+from scanner.safety import url_problem
+
+CHROMIUM = "/usr/bin/chromium"
+INSTALL_HINT = "install Debian's chromium with `make browser` (never `playwright install`)"
+
+# The only hosts a confined browser may reach; the resolver rule below and the route
+# predicate share this list so the two walls agree.
+CONFINED_HOSTS = ("127.0.0.1", "localhost")
+# Every host name, IP literals included (checked: 127.0.0.2 fails with
+# ERR_NAME_NOT_RESOLVED instead of ERR_CONNECTION_REFUSED), becomes unresolvable, so
+# nothing the route abort might miss (popups, workers) can reach DNS or another address.
+CONFINED_RESOLVER_RULES = "MAP * ~NOTFOUND , " + " , ".join(f"EXCLUDE {h}" for h in CONFINED_HOSTS)
+
+CHROMIUM_ARGS = (
+    "--disable-gpu",
+    "--disable-background-networking",  # no update checks, safe-browsing or field trials
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+# After the load event, tag managers keep injecting tags; wait for the network to go quiet,
+# but not forever: some pages poll or stream.
+SETTLE_TIMEOUT_MS = 5000
+NAVIGATION_TIMEOUT_MS = 30000
+
+
+def browser_problem(executable: str = CHROMIUM) -> str | None:
+    """Why the browser tier cannot run here, or None."""
+    if not Path(executable).is_file() or not os.access(executable, os.X_OK):
+        return f"--browser needs Chromium at {executable}: {INSTALL_HINT}"
+    return None
+
+
+def launch_options(allow_private: bool) -> dict:
+    """Playwright launch options for Debian's Chromium; confined to loopback with allow_private."""
+    args = list(CHROMIUM_ARGS)
+    if os.geteuid() == 0:
+        # Chromium refuses to start its sandbox as root (CI machines, containers).
+        args.append("--no-sandbox")
+    if allow_private:
+        args += [f"--host-resolver-rules={CONFINED_RESOLVER_RULES}", "--no-proxy-server"]
+    # Playwright's launch() gives every browser a fresh temporary profile and deletes it on
+    # close; each target then gets its own context (cookies and storage of its own).
+    return {"executable_path": CHROMIUM, "headless": True, "args": args,
+            "timeout": NAVIGATION_TIMEOUT_MS}
+
+
+def browser_settings(allow_private: bool) -> dict:
+    """Scrapy settings that send requests marked `playwright` through Chromium."""
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    abort = "abort_outside_loopback" if allow_private else "abort_unsafe_address"
+    return {
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(allow_private),
+        "PLAYWRIGHT_ABORT_REQUEST": f"scanner.browser.{abort}",
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": NAVIGATION_TIMEOUT_MS,
+        # NOTES.md: 8-16 pages at once is about 0.9 GB across Chromium's processes.
+        "CONCURRENT_REQUESTS": 8,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        # The browser keeps its own cookies; Scrapy's jar would send them twice.
+        "COOKIES_ENABLED": False,
+    }
+
+
+def is_confined_host(host: str) -> bool:
+    return host.strip("[]").lower() in CONFINED_HOSTS
+
+
+def outside_loopback(url: str) -> bool:
+    """True when a confined browser must not fetch this URL (data: and blob: stay in memory)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return False
+    return not is_confined_host(parts.hostname or "")
+
+
+def abort_outside_loopback(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST with --allow-private: the page's request was recorded by its
+    `request` event; anything beyond loopback is aborted before a connection is made."""
+    return outside_loopback(request.url)
+
+
+@lru_cache(maxsize=4096)
+def _host_problem(scheme: str, host: str, port: str) -> str | None:
+    # Trackers repeat the same few hosts on every page: resolve each once per scan.
+    return url_problem(f"{scheme}://{host}{port}/", allow_private=False)
+
+
+def unsafe_address(url: str) -> str | None:
+    """Why a real scan's browser must not fetch this URL (private or link-local), or None."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return None
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        return f"scheme {parts.scheme!r} is not fetched"
+    scheme = "https" if parts.scheme in ("https", "wss") else "http"
+    port = f":{parts.port}" if parts.port else ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return _host_problem(scheme, host, port)
+
+
+async def abort_unsafe_address(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST for real scans: the address guard applied to every request the
+    page makes (a public page must not make the scanner reach 169.254.169.254 or an intranet)."""
+    problem = await asyncio.get_running_loop().run_in_executor(None, unsafe_address, request.url)
+    return problem is not None
+
+
+async def instrument_page(page, request) -> None:
+    """playwright_page_init_callback: note every request the page makes, in the Scrapy request."""
+    seen = request.meta.setdefault("browser_requests", [])
+    page.on("request", lambda browser_request: seen.append(browser_request.url))
+
+
+async def settle(page) -> None:
+    """Let script-injected tags fire after the load event; give up quietly at the cap."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass
+
+
+@dataclass(frozen=True)
+class BrowserCookie(CookieRecord):
+    via: str = "browser"
+
+
+def cookie_record(cookie: dict) -> BrowserCookie:
+    """A cookie from `BrowserContext.cookies()` as the store records cookies."""
+    expires = cookie.get("expires")
+    if expires is None or expires < 0:
+        expires = None  # a session cookie
+    else:
+        expires = datetime.fromtimestamp(expires, tz=timezone.utc).isoformat()
+    return BrowserCookie(
+        name=cookie["name"], domain=cookie["domain"].lstrip("."), expires=expires,
+        secure=bool(cookie.get("secure")), samesite=cookie.get("sameSite"),
+        http_only=bool(cookie.get("httpOnly")),
+    )
+
