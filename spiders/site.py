@@ -1,14 +1,26 @@
-"""The site spider: homepage and a few same-site pages -> every third party they pull in."""
+"""The site spider: homepage and a few same-site pages -> every third party they pull in.
+
+Thin on purpose: resource extraction and cookie parsing live in scanner/resources.py.
+Item format (kept stable for spiders/browser.py): FetchItem.resources = [(url, via)],
+FetchItem.cookies = [CookieRecord].
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
 
 from scanner.resources import extract_resources, parse_set_cookie
+from scanner.trackers import registrable_domain
 from spiders.base import ScannerSpider
+
+# Links to these are files, not pages: following them would spend the page budget for nothing.
+NOT_PAGES = (".pdf", ".zip", ".jpg", ".jpeg", ".png", ".gif", ".svg", ".webp", ".mp3", ".mp4",
+             ".avi", ".mov", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".apk", ".dmg",
+             ".exe", ".css", ".js", ".json", ".xml", ".ico", ".woff", ".woff2")
 
 
 class SiteSpider(ScannerSpider):
@@ -38,25 +50,51 @@ class SiteSpider(ScannerSpider):
 
     def parse_page(self, response):
         target = response.meta["target"]
-        host = urlsplit(response.url).hostname
-        cookies = [
-            c for c in (parse_set_cookie(h.decode("latin-1"), host)
-                        for h in response.headers.getlist("Set-Cookie"))
-            if c is not None
-        ]
-        is_html = hasattr(response, "text") and response.status < 400
+        cookies = response_cookies(response)
+        is_html = response.status < 400 and is_html_response(response)
         resources = extract_resources(response.text, response.url) if is_html else []
         yield self.fetch_item(
             response, "page", resources=[(r.url, r.via) for r in resources], cookies=cookies,
         )
-        if not is_html:
-            return
+        if is_html:
+            yield from self.follow_site_links(response, target)
+
+    def follow_site_links(self, response, target):
+        site = registrable_domain(urlsplit(response.url).hostname or "")
         for href in response.css("a[href]::attr(href)").getall():
             url = urljoin(response.url, href.strip())
-            if urlsplit(url).hostname == host and urlsplit(url).scheme in ("http", "https"):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or parts.path.lower().endswith(NOT_PAGES):
+                continue
+            if registrable_domain(parts.hostname or "") == site:
                 request = self.page_request(target, url, "link")
                 if request:
                     yield request
 
     def page_failed(self, failure):
         yield self.failed_fetch(failure, "page")
+
+
+def is_html_response(response) -> bool:
+    content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+    if content_type:
+        return "html" in content_type
+    return hasattr(response, "text")
+
+
+def response_cookies(response) -> list:
+    """The cookies the response's Set-Cookie headers set, expiry counted from its Date header."""
+    host = urlsplit(response.url).hostname or ""
+    received = None
+    date = response.headers.get("Date")
+    if date:
+        try:
+            received = parsedate_to_datetime(date.decode("latin-1"))
+        except (TypeError, ValueError, IndexError):
+            received = None
+    cookies = []
+    for header in response.headers.getlist("Set-Cookie"):
+        cookie = parse_set_cookie(header.decode("latin-1"), host, received)
+        if cookie is not None:
+            cookies.append(cookie)
+    return cookies
