@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from scanner import store
 from scanner.matching import classify, load_rules
-from scanner.trackers import TrackerList, is_third_party, registrable_domain
+from scanner.resources import abp_request_type, tracker_ids
+from scanner.trackers import TrackerInfo, TrackerList, is_third_party, registrable_domain
 
 
 @lru_cache(maxsize=1)
@@ -116,26 +117,30 @@ class StorePipeline:
             host = urlsplit(request_url).hostname or ""
             if not host or not is_third_party(host, page_host, trackers):
                 continue
-            info = trackers.lookup(host)
+            info, rule_id, list_source = classify_request(trackers, request_url, page_url, via)
+            ids = tracker_ids(request_url)
             rows.append(
                 {
                     "scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url,
                     "request_url": request_url, "host": host, "domain": registrable_domain(host),
-                    "entity": info.entity if info else None,
+                    "entity": info.entity if info else trackers.entity_of(host),
                     "category": info.category if info else None,
                     "is_data_broker": int(info.is_data_broker) if info else 0, "via": via,
-                    "rule_id": info.rule_id if info else None,
+                    "rule_id": rule_id, "tracker_ids": ",".join(ids) or None,
+                    "list_source": list_source,
                 }
             )
-            if info:
+            if info and tracker_severity(info) is not None:
+                id_note = f" [{', '.join(ids)}]" if ids else ""
                 findings.append(
                     {
                         "scan_id": self.scan_id, "target_id": item.target_id,
-                        "source": "tracker", "rule_id": info.rule_id,
+                        "source": "tracker", "rule_id": rule_id,
                         "category": tracker_category(info), "practice": info.category,
-                        "severity": tracker_severity(info), "polarity": "risk",
+                        "severity": tracker_severity(info),
+                        "polarity": "neutral" if info.category == "consent" else "risk",
                         "data_types": "[]",
-                        "evidence": f"{via} {request_url} ({info.entity}, {info.category})",
+                        "evidence": f"{via} {request_url} ({info.entity}, {info.category}){id_note}",
                         "document_id": None, "start": None, "end": None, "url": page_url,
                     }
                 )
@@ -145,36 +150,96 @@ class StorePipeline:
     def _store_cookies(self, item) -> None:
         page_url = item.final_url or item.url
         page_host = urlsplit(page_url).hostname or ""
-        rows = [
-            {
-                "scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url,
-                "name": c.name, "domain": c.domain,
-                "third_party": int(is_third_party(c.domain, page_host, tracker_list())),
-                "expires": c.expires, "secure": int(c.secure), "samesite": c.samesite,
-                "http_only": int(c.http_only), "via": "header",
-            }
-            for c in item.cookies
-        ]
+        trackers = tracker_list()
+        rows, findings = [], []
+        for c in item.cookies:
+            third_party = is_third_party(c.domain, page_host, trackers)
+            # A tracker's cookie keeps its name when a first-party script or server sets it.
+            info = trackers.cookie_owner(c.name) or (trackers.lookup(c.domain) if third_party else None)
+            via = getattr(c, "via", "header")
+            rows.append(
+                {
+                    "scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url,
+                    "name": c.name, "domain": c.domain, "third_party": int(third_party),
+                    "expires": c.expires, "secure": int(c.secure), "samesite": c.samesite,
+                    "http_only": int(c.http_only), "via": via,
+                    "entity": info.entity if info else None,
+                    "category": info.category if info else None,
+                    "rule_id": info.rule_id if info else None,
+                }
+            )
+            if info and tracker_severity(info) is not None:
+                findings.append(
+                    {
+                        "scan_id": self.scan_id, "target_id": item.target_id,
+                        "source": "tracker", "rule_id": info.rule_id,
+                        "category": tracker_category(info), "practice": info.category,
+                        "severity": tracker_severity(info),
+                        "polarity": "neutral" if info.category == "consent" else "risk",
+                        "data_types": "[]",
+                        "evidence": f"cookie {c.name} for {c.domain} expires {c.expires or 'at session end'}"
+                                    f" ({info.entity}, {info.category})",
+                        "document_id": None, "start": None, "end": None, "url": page_url,
+                    }
+                )
         self.db["cookies"].insert_all(rows, batch_size=1000)
+        self.db["findings"].insert_all(findings, batch_size=1000)
 
 
-TRACKER_CATEGORY_TO_FINDING = {
-    "advertising": "behavioral_ads",
-    "data_broker": "sale",
+def classify_request(trackers: TrackerList, request_url: str, page_url: str, via: str):
+    """(TrackerInfo or None, rule id, list name): entity lists first, then ABP filter lists."""
+    host = urlsplit(request_url).hostname or ""
+    info = trackers.lookup(host)
+    if info:
+        return info, info.rule_id, info.source
+    matched = trackers.match_filters(request_url, page_url, abp_request_type(via))
+    if not matched:
+        return None, None, None
+    abp, rule = matched
+    entity = trackers.entity_of(host) or registrable_domain(host)
+    info = TrackerInfo(domain=registrable_domain(host), entity=entity, category=abp.category,
+                       is_data_broker=False, rule_id=f"abp:{rule}", source=abp.name,
+                       version=abp.version, license=abp.license)
+    return info, info.rule_id, abp.name
+
+
+# Finding category and severity per tracker category; None = recorded, not a finding.
+TRACKER_FINDINGS = {
+    "advertising": ("behavioral_ads", "high"),
+    "data_broker": ("sale", "high"),
+    "session_replay": ("tracking", "high"),
+    "fingerprinting": ("tracking", "high"),
+    "profiling": ("tracking", "high"),
+    "location": ("tracking", "high"),
+    "attribution": ("tracking", "medium"),
+    "analytics": ("tracking", "medium"),
+    "social": ("tracking", "medium"),
+    "tag_manager": ("tracking", "medium"),
+    "email": ("tracking", "medium"),
+    "identification": ("tracking", "medium"),
+    "cryptomining": ("tracking", "medium"),
+    "consent": ("tracking", "info"),
+    "content": ("tracking", "low"),
+    "anti_fraud": ("tracking", "low"),
+    "crash_reporting": ("tracking", "low"),
+    "unclassified": ("tracking", "low"),
+    "cdn": (None, None),
 }
 
 
 def tracker_category(info) -> str:
     if info.is_data_broker:
         return "sale"
-    return TRACKER_CATEGORY_TO_FINDING.get(info.category, "tracking")
+    if info.child_directed_adtech:
+        # Kid-safe ad networks say they serve contextual ads only: ad tech, not behavioural ads.
+        return "tracking"
+    return TRACKER_FINDINGS.get(info.category, ("tracking", "low"))[0] or "tracking"
 
 
-def tracker_severity(info) -> str:
-    if info.is_data_broker or info.category == "advertising":
+def tracker_severity(info) -> str | None:
+    """Severity of the tracker finding; None when the host is infrastructure (a CDN)."""
+    if info.is_data_broker:
         return "high"
-    if info.category in ("session_replay", "fingerprinting"):
-        return "high"
-    if info.category in ("analytics", "social"):
+    if info.child_directed_adtech:
         return "medium"
-    return "low"
+    return TRACKER_FINDINGS.get(info.category, ("tracking", "low"))[1]

@@ -123,6 +123,16 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_tracker_details(db: sqlite_utils.Database) -> None:
+    """Tracker IDs a request carries, which list classified it, and the owner of known cookies."""
+    db["third_parties"].add_column("tracker_ids", str)
+    db["third_parties"].add_column("list_source", str)
+    db["cookies"].add_column("entity", str)
+    db["cookies"].add_column("category", str)
+    db["cookies"].add_column("rule_id", str)
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
