@@ -15,10 +15,20 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian's Chromium for the browser tier (never `playwright install`: it downloads a browser).
+# Quiet and idempotent: nothing happens when it is there; apt's output is shown only on failure.
+CHROMIUM := /usr/bin/chromium
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; fi; }
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "browser tests need Debian's chromium: sudo make browser (or sudo apt-get install chromium)" >&2; \
+	  elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "browser tests need Chromium at $(CHROMIUM); apt-get not found to install it" >&2; \
+	  else \
+	    log=$$(mktemp); \
+	    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$$log" 2>&1 \
+	      && test -x $(CHROMIUM); then rm -f "$$log"; \
+	    else cat "$$log" >&2; rm -f "$$log"; echo "make browser: installing chromium failed" >&2; exit 1; fi; \
+	  fi; }
 
 demo: $(STAMP)
 	$(BIN)/scanner demo --db demo/results.db --report demo/report.html
