@@ -17,6 +17,7 @@ METADATA_FILE = PACKAGE_DIR / "datasette_metadata.yaml"
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
 
 _HEADING = re.compile(r"^#{2,3}\s+`?([A-Za-z_][A-Za-z0-9_]*)`?\s*$")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _VIEWS_HEADING = re.compile(r"^#{2,3}\s+Views\s*$", re.IGNORECASE)
 
 
@@ -36,7 +37,7 @@ def schema_column_descriptions(markdown: str) -> dict[str, dict[str, str]]:
             continue
         if not line.startswith("|") or set(line) <= set("|-: "):
             continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(line.strip("|"))]
         if in_views and len(cells) >= 3:
             table, column, meaning = cells[0], cells[1], " | ".join(cells[2:])
         elif current and len(cells) >= 2:

@@ -1,0 +1,189 @@
+"""`scanner report` in every format on the demo scan: content, escaping, self-containment."""
+
+import csv
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+from markupsafe import escape
+
+from reports import CSV_COLUMNS, render_report
+from scanner import store
+from scanner.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def esc(text) -> str:
+    return str(escape(text))
+
+
+def report(db_path, *args) -> str:
+    result = CliRunner().invoke(cli, ["report", "--db", str(db_path), *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def rendered(demo_scan_db):
+    return {fmt: report(demo_scan_db, "--format", fmt) for fmt in ("html", "md", "csv", "json")}
+
+
+def target_section(page: str, target_id: str) -> str:
+    start = page.index(f'<section class="target" id="target-{target_id}">')
+    return page[start:page.index("</section>", start)]
+
+
+def policy_evidence(db_path, target_id, category):
+    db = sqlite_utils.Database(db_path)
+    return [r[0] for r in db.execute(
+        "SELECT evidence FROM findings WHERE target_id = ? AND category = ? AND polarity = 'risk' "
+        "AND source = 'policy'", [target_id, category]).fetchall()]
+
+
+def test_html_shows_unreachable_target_as_unreachable_and_ungraded(rendered):
+    section = target_section(rendered["html"], "lost-lagoon")
+    assert 'data-status="unreachable"' in section
+    assert "Not graded" in section and "not a clean result" in section
+    assert 'class="grade ' not in section
+    assert "refused" in section.lower()
+    graded = target_section(rendered["html"], "happy-hippo")
+    assert 'data-status="scored"' in graded and 'class="grade grade-' in graded
+
+
+def test_html_explains_every_score_contribution(rendered, demo_scan_db):
+    db = sqlite_utils.Database(demo_scan_db)
+    for row in db["scores"].rows_where("status != 'unreachable'"):
+        section = target_section(rendered["html"], row["target_id"])
+        explanation = json.loads(row["explanation"])
+        for c in explanation["contributions"]:
+            assert f"<td class=\"num\">+{c['points']}</td><td><code class=\"rule\">{esc(c['rule_id'])}</code>" in section
+            assert esc(c["evidence"]) in section
+        total = sum(c["points"] for c in explanation["contributions"])
+        assert f'<th class="num">{total}</th>' in section, row["target_id"]
+
+
+def test_html_quotes_policy_sentences_and_tracker_requests(rendered, demo_scan_db):
+    section = target_section(rendered["html"], "pixel-pals")
+    sale = policy_evidence(demo_scan_db, "pixel-pals", "sale")
+    assert sale
+    for sentence in sale:
+        assert f"<blockquote>{esc(sentence)}</blockquote>" in section
+    assert "#:~:text=" in section  # the link scrolls to the quoted sentence
+    tiny = target_section(rendered["html"], "tiny-tunes-tv")
+    assert "<code>googletagmanager.com</code>" in tiny
+    policies = target_section(rendered["html"], "star-scribes")
+    assert "privacy-policy.pdf" in policies and "sha256" in policies.lower()
+
+
+def test_html_has_svg_charts_and_loads_nothing_from_outside(rendered):
+    page = rendered["html"]
+    assert page.count("<svg") >= 4
+    for title in ("Targets per grade", "Risk score per target", "Third-party domains by category",
+                  "Findings by category"):
+        assert f"<title>{title}" in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    for tag in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "<audio", "<video"):
+        assert tag not in page.lower(), tag
+    styles = " ".join(a + b for a, b in
+                      re.findall(r"<style>(.*?)</style>|style=\"([^\"]*)\"", page, flags=re.S))
+    assert "grade-A" in styles
+    assert "url(" not in styles and "@import" not in styles and "@font-face" not in styles
+    assert not re.search(r"\ssrc\s*=", page)
+    # The only http(s) URLs are the targets' own links and the evidence shown as text.
+    assert not re.search(r"(?:xmlns|xlink:href|srcset)\s*=\s*[\"']?https?:", page)
+
+
+def test_markdown_has_the_same_content_and_stable_tables(rendered, demo_scan_db):
+    md = rendered["md"]
+    lost = md[md.index("(`lost-lagoon`)\n"):]
+    assert "**UNREACHABLE**, not graded" in lost.split("\n## ")[0]
+    for sentence in policy_evidence(demo_scan_db, "pixel-pals", "sale"):
+        assert sentence.replace("_", r"\_") in md
+    assert "googletagmanager.com" in md
+    for block in re.findall(r"(?:^\|.*\|\n)+", md, flags=re.M):
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in block.splitlines()}
+        assert len(widths) == 1, block
+
+
+def test_csv_has_documented_columns_and_one_row_per_finding(rendered, demo_scan_db):
+    rows = list(csv.DictReader(io.StringIO(rendered["csv"])))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    db = sqlite_utils.Database(demo_scan_db)
+    scan_id = max(r["id"] for r in db["scans"].rows)
+    assert sum(1 for r in rows if r["rule_id"]) == db["findings"].count_where("scan_id = ?", [scan_id])
+    targets = {r["target_id"] for r in rows}
+    assert targets == {r["target_id"] for r in db["scores"].rows_where("scan_id = ?", [scan_id])}
+    (lost,) = [r for r in rows if r["target_id"] == "lost-lagoon"]
+    assert lost["status"] == "unreachable" and lost["grade"] == "" and lost["rule_id"] == ""
+    assert any(r["target_id"] == "pixel-pals" and r["category"] == "sale" and r["polarity"] == "risk"
+               for r in rows)
+
+
+def test_json_round_trips_with_documented_keys(rendered, demo_scan_db):
+    data = json.loads(rendered["json"])
+    assert json.loads(json.dumps(data)) == data
+    assert data["report_format"] == 1
+    assert {"scan", "summary", "targets"} <= set(data)
+    by_id = {t["id"]: t for t in data["targets"]}
+    assert by_id["lost-lagoon"]["status"] == "unreachable"
+    assert by_id["lost-lagoon"]["grade"] is None and by_id["lost-lagoon"]["score"] is None
+    assert "googletagmanager.com" in {p["domain"] for p in by_id["tiny-tunes-tv"]["third_parties"]}
+    assert any(f["category"] == "sale" and f["polarity"] == "risk"
+               for f in by_id["pixel-pals"]["findings"])
+    for t in data["targets"]:
+        contributions = t["explanation"].get("contributions", [])
+        assert t["points_total"] == sum(c["points"] for c in contributions)
+        if t["score"] is not None:
+            assert t["score"] == min(100, t["points_total"])
+    assert data["summary"]["statuses"]["unreachable"] >= 1
+    assert sum(data["summary"]["grades"].values()) == sum(1 for t in data["targets"] if t["grade"])
+    docs = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    for key in list(data) + list(data["targets"][0]) + list(data["summary"]):
+        assert f"`{key}`" in docs, f"JSON key {key!r} is not documented in docs/reports.md"
+
+
+def test_every_csv_column_is_documented():
+    docs = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    missing = [c for c in CSV_COLUMNS if f"| `{c}` |" not in docs]
+    assert not missing, f"CSV columns missing from docs/reports.md: {missing}"
+
+
+def test_report_for_one_target(demo_scan_db):
+    data = json.loads(report(demo_scan_db, "--format", "json", "--target", "pixel-pals"))
+    assert [t["id"] for t in data["targets"]] == ["pixel-pals"]
+    assert data["target_filter"] == "pixel-pals"
+    page = report(demo_scan_db, "--format", "html", "--target", "pixel-pals")
+    assert 'id="target-pixel-pals"' in page and 'id="target-tiny-tunes-tv"' not in page
+    result = CliRunner().invoke(cli, ["report", "--db", str(demo_scan_db), "--target", "nobody"])
+    assert result.exit_code == 2
+    assert "nobody" in result.output and result.output.strip().count("\n") == 0
+
+
+def test_untrusted_text_is_escaped_in_html_and_markdown(demo_scan_db, tmp_path):
+    db_path = tmp_path / "hostile.db"
+    shutil.copy(demo_scan_db, db_path)
+    db = store.open_db(db_path)
+    hostile = 'We <script>alert("x")</script> sell | your [data](javascript:alert(1)) data.'
+    finding_id = db.execute("SELECT id FROM findings WHERE target_id = 'pixel-pals' AND "
+                            "source = 'policy' LIMIT 1").fetchone()[0]
+    db["findings"].update(finding_id, {"evidence": hostile, "url": "javascript:alert(2)"})
+    db["targets"].update("pixel-pals", {"name": "Pixel <b>Pals</b> | x"})
+    scan_id = store.latest_scan_id(db)
+
+    page = render_report(db, scan_id, "html")
+    assert "<script>" not in page and "<b>Pals</b>" not in page
+    assert esc(hostile) in page
+    assert 'href="javascript:' not in page
+
+    md = render_report(db, scan_id, "md")
+    assert "<script>" not in md and "<b>" not in md
+    assert r"sell \| your \[data\](javascript:alert(1)) data." in md.replace("&lt;", "<")
+    table_line = next(line for line in md.splitlines() if "alert(1)" in line and line.startswith("|"))
+    header = next(line for line in md.splitlines() if line.startswith("| severity | polarity"))
+    assert len(re.findall(r"(?<!\\)\|", table_line)) == len(re.findall(r"(?<!\\)\|", header))
