@@ -13,16 +13,32 @@ class UnsafeAddress(IgnoreRequest):
     """A request refused by the address guard; the message says which address and why."""
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(addr):
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64), else the address."""
+    if addr.version != 6:
+        return addr
+    if addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    if addr.sixtofour:
+        return addr.sixtofour
+    if addr.teredo:
+        return addr.teredo[1]
+    if addr in NAT64:
+        return ipaddress.ip_address(int(addr) & 0xFFFFFFFF)
+    return addr
+
+
 def address_problem(ip: str, allow_private: bool) -> str | None:
     """Why a connection to this IP is refused, or None when it is allowed."""
-    addr = ipaddress.ip_address(ip)
-    if getattr(addr, "ipv4_mapped", None):
-        addr = addr.ipv4_mapped
+    addr = _embedded_ipv4(ipaddress.ip_address(ip.split("%")[0]))
     if addr.is_link_local:
         return f"{ip} is link-local (refused always)"
-    if addr.is_multicast or addr.is_unspecified or addr.is_reserved:
+    if addr.is_multicast or addr.is_unspecified:
         return f"{ip} is not a unicast address"
-    if (addr.is_private or addr.is_loopback) and not allow_private:
+    if (addr.is_private or addr.is_loopback or not addr.is_global) and not allow_private:
         return f"{ip} is a private or loopback address (use --allow-private)"
     return None
 
