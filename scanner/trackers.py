@@ -183,6 +183,9 @@ class TrackerList:
             return
         for raw in data.get("entities") or []:
             self._add_entity(path, raw, source, version, licence)
+        # Grouping only (DuckDuckGo `domains`, Disconnect entities.json): domain -> owner name.
+        for domain, owner in (data.get("owners") or {}).items():
+            self.owners.setdefault(str(domain).lower(), owner)
 
     def _add_entity(self, path, raw, source, version, licence) -> None:
         key = raw.get("id") or raw.get("name")
