@@ -285,5 +285,83 @@ def serve(db_path, host, port):
     run_datasette(db_path, host=host, port=port)
 
 
+@cli.group()
+def trackers():
+    """Tracker lists: import public lists, look up how a request is classified.
+
+    Example: scanner trackers import --format disconnect services.json
+    """
+
+
+@trackers.command("import")
+@click.option("--format", "fmt", required=True, type=click.Choice(["disconnect", "ddg", "exodus", "abp"]),
+              help="disconnect: services.json or entities.json; ddg: DuckDuckGo TDS (web or app); "
+                   "exodus: Exodus trackers JSON; abp: an Adblock Plus filter list (EasyPrivacy, ...).")
+@click.argument("list_file", type=click.Path(dir_okay=False))
+@click.option("--name", help="Name of the imported list and its file (default from the format or file).")
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="Where to write <name>.yaml (default rules/trackers/imported).")
+@click.option("--list-version", "list_version", help="Version to record (default: the list's own, else its sha256).")
+@click.option("--license", "licence", help="Licence of the data to record (default: what the list or its publisher states).")
+@click.option("--category", help="Tracker category for every entry (ABP lists: default guessed from the title).")
+def trackers_import(fmt, list_file, name, out_dir, list_version, licence, category):
+    """Import a public tracker list into the tracker rules (the list itself is not copied).
+
+    Domain lists become rules/trackers/imported/<name>.yaml in the project's model; a filter
+    list is referenced by its path and matched at scan time. See docs/trackers.md.
+
+    Example: scanner trackers import --format abp ~/lists/easyprivacy.txt
+    """
+    from scanner.importers import IMPORTED_DIR, ListImportError, import_list
+
+    try:
+        result = import_list(fmt, Path(list_file), Path(out_dir) if out_dir else IMPORTED_DIR,
+                             name=name, version=list_version, license=licence, category=category)
+    except ListImportError as exc:
+        fail(str(exc))
+    what = f"{result.domains} filters" if fmt == "abp" else f"{result.entities} entries, {result.domains} domains"
+    click.echo(f"imported {what} from {list_file} as '{result.name}' (version {result.version}, "
+               f"licence {result.license})")
+    if result.skipped:
+        click.echo(f"skipped {result.skipped} entries with no domain", err=True)
+    click.echo(f"wrote {result.path}")
+
+
+@trackers.command("lookup")
+@click.argument("url")
+@click.option("--page", "page_url", default="https://example.org/", show_default=True,
+              help="The page that makes the request (decides first or third party).")
+@click.option("--via", default="script", show_default=True, help="How the page loads it (for filter lists).")
+def trackers_lookup(url, page_url, via):
+    """Show how a request would be classified: party, entity, category, the rule that fires.
+
+    Example: scanner trackers lookup https://connect.facebook.net/en_US/fbevents.js
+    """
+    from urllib.parse import urlsplit
+
+    from scanner.pipelines import classify_request
+    from scanner.resources import tracker_ids
+    from scanner.trackers import TrackerList, TrackerListError, is_third_party, registrable_domain
+
+    host = urlsplit(url).hostname
+    if not host:
+        fail(f"{url}: not an absolute URL")
+    try:
+        tracker_list = TrackerList.load()
+    except TrackerListError as exc:
+        fail(str(exc))
+    third = is_third_party(host, urlsplit(page_url).hostname or "", tracker_list)
+    info, rule_id, list_source = classify_request(tracker_list, url, page_url, via)
+    click.echo(f"domain:      {registrable_domain(host)}")
+    click.echo(f"party:       {'third' if third else 'first'}")
+    click.echo(f"entity:      {info.entity if info else tracker_list.entity_of(host) or '-'}")
+    click.echo(f"category:    {info.category if info else '-'}")
+    click.echo(f"data broker: {'yes' if info and info.is_data_broker else 'no'}")
+    click.echo(f"rule:        {rule_id or '-'} ({list_source or 'no list'})")
+    ids = tracker_ids(url)
+    if ids:
+        click.echo(f"tracker ids: {', '.join(ids)}")
+
+
 if __name__ == "__main__":
     cli()
