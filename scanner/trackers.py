@@ -57,14 +57,22 @@ def registrable_domain(host: str) -> str:
     host = normalize_host(host)
     if not host or is_ip(host):
         return host
-    return _EXTRACT(host).top_domain_under_public_suffix or host
+    parts = _EXTRACT(host)
+    if not parts.suffix:
+        # Not a public suffix (.test, .example, .internal): treat the last label as one.
+        return ".".join(host.split(".")[-2:])
+    return parts.top_domain_under_public_suffix or host
 
 
 def domain_label(domain: str) -> str:
     """The name part of a registrable domain: 'bbc' for bbc.co.uk."""
     if is_ip(domain):
         return domain
-    return _EXTRACT(domain).domain or domain
+    parts = _EXTRACT(domain)
+    if not parts.suffix:
+        labels = domain.split(".")
+        return labels[-2] if len(labels) >= 2 else domain
+    return parts.domain or domain
 
 
 @dataclass(frozen=True)
