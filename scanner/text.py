@@ -26,18 +26,24 @@ BLOCK_TAGS = frozenset((
 CELL_TAGS = frozenset(("td", "th"))
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
-# Page furniture by class, id or role: menus, cookie banners, share bars.
+# Page furniture by class, id or role: menus, cookie banners, share bars. Bare "cookies",
+# "consent" or "sharing" are left alone: policies name their own sections that way.
 FURNITURE_TOKENS = re.compile(
     r"(?:^|[-_\s])(?:nav|navbar|navigation|menu|menubar|mega-?menu|breadcrumbs?|sidebar|"
-    r"site-?footer|footer|cookies?|cookie-?(?:banner|bar|notice|consent|law)|consent|gdpr|"
-    r"onetrust|ot-sdk|truste|cookiebot|cmp|usercentrics|didomi|osano|skip-?link|skip-?to|"
-    r"social|share|sharing|newsletter|subscribe|back-?to-?top)(?:$|[-_\s\d])",
+    r"site-?footer|footer|global-?footer|cookie-?(?:banner|bar|notice|consent|law|popup|modal|"
+    r"dialog|box|wrapper|container)|cookiebanner|cookieconsent|consent-?(?:banner|bar|manager|"
+    r"modal|dialog|popup)|gdpr-?(?:banner|consent|popup)|skip-?link|skip-?to-?content|"
+    r"back-?to-?top|share-?(?:bar|buttons|links|icons|tools)|social-?(?:share|links|icons|"
+    r"buttons|media-links|follow))(?:$|[-_\s\d])"
+    r"|onetrust|ot-sdk|cookiebot|usercentrics|didomi|osano|truste-|qc-cmp|cmplz|cky-consent|"
+    r"cc-window|cc-banner|iubenda",
     re.I,
 )
 # Weaker signs: removed only when they hold no heading (a section header keeps its title).
 WEAK_FURNITURE_TOKENS = re.compile(
     r"(?:^|[-_\s])(?:header|site-?header|masthead|topbar|top-?bar|banner|popup|modal|toolbar|"
-    r"related|announcement|promo|app-?download)(?:$|[-_\s\d])",
+    r"related|announcement|promo|app-?download|newsletter|subscribe|social|share)"
+    r"(?:$|[-_\s\d])",
     re.I,
 )
 FURNITURE_ROLES = {"navigation", "contentinfo", "search", "dialog", "alertdialog", "menu",

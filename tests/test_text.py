@@ -227,3 +227,17 @@ def test_thai_document_with_english_lines_splits_those_in_english():
     text = "นโยบายความเป็นส่วนตัวของเรา\nWe collect your name. We do not sell it."
     assert sentences(text, "th") == ["นโยบายความเป็นส่วนตัวของเรา", "We collect your name.",
                                      "We do not sell it."]
+
+
+def test_policy_sections_named_like_furniture_are_kept():
+    page = """<html><body><div id="CybotCookiebotDialog">This website uses cookies. Allow all</div>
+    <main><h1>Privacy Policy</h1>
+    <section id="cookies"><h2>Cookies</h2><p>We use cookies to keep you signed in.</p></section>
+    <section class="consent"><h2>Parental consent</h2><p>We ask a parent before we collect data.</p></section>
+    <div class="data-sharing"><h2>Sharing</h2><p>We share data with our host.</p></div>
+    <div class="social-share"><a href="#">Tweet</a></div></main></body></html>"""
+    text = extract_html_text(page).text
+    for kept in ("We use cookies to keep you signed in.", "Parental consent",
+                 "We ask a parent before we collect data.", "We share data with our host."):
+        assert kept in text
+    assert "Allow all" not in text and "Tweet" not in text
