@@ -229,6 +229,26 @@ def discover_continuation_links(html: str, page_url: str, homepage: str | None =
     return sorted(found.values(), key=lambda link: (-link.score, link.url))
 
 
+LEGAL_HUB_TEXT = re.compile(
+    r"^\s*(legal(\s*(notices?|information|info|center|centre|hub))?|policies|"
+    r"terms\s*(&|and)\s*policies|legal\s*(&|and)\s*(policies|terms)|ข้อกำหนด\s*(และ)?\s*นโยบาย|"
+    r"กฎหมาย|นโยบาย(ต่างๆ)?)\s*$",
+    re.I,
+)
+
+
+def discover_hub_links(html: str, base_url: str) -> list[str]:
+    """Same-site "Legal" or "Policies" pages, where a homepage without a privacy link sends users."""
+    sel = Selector(text=html or "<html></html>")
+    urls = []
+    for anchor in sel.css("a[href]"):
+        url = _clean_url(anchor.attrib.get("href"), base_url)
+        if url and url not in urls and LEGAL_HUB_TEXT.match(_anchor_text(anchor)) \
+                and same_site(url, base_url):
+            urls.append(url)
+    return urls[:2]
+
+
 POLICY_WORDS = re.compile(
     r"privacy|personal (data|information)|data protection|cookies?|information we collect|"
     r"ความเป็นส่วนตัว|ข้อมูลส่วนบุคคล|คุ้มครองข้อมูล|คุกกี้", re.I

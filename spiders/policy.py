@@ -13,7 +13,8 @@ from urllib.parse import urljoin
 import scrapy
 
 from scanner.discovery import (
-    COMMON_POLICY_PATHS, discover_continuation_links, discover_policy_links, looks_like_policy,
+    COMMON_POLICY_PATHS, discover_continuation_links, discover_hub_links, discover_policy_links,
+    looks_like_policy,
 )
 from scanner.text import (
     ExtractedText, PdfError, decode_body, detect_lang, extract_html_text, extract_pdf_text,
@@ -74,9 +75,38 @@ class PolicySpider(ScannerSpider):
             request = self.policy_request(target, link.url, link.how)
             if request:
                 yield request
-        if not links:
-            paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
+        if links:
+            return
+        paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
+        hubs = [url for url in discover_hub_links(html, response.url) if url not in self.seen[target.id]]
+        if hubs:
+            # A "Legal" page is one more hop to the policy; the common paths stay the fallback.
+            self.seen[target.id].add(hubs[0])
+            yield scrapy.Request(
+                hubs[0], callback=self.parse_hub, errback=self.hub_failed, dont_filter=True,
+                meta={"target": target, "discovered_by": "legal-hub", "fallback": paths},
+            )
+        else:
             yield from self.next_fallback(target, paths)
+
+    def parse_hub(self, response):
+        target = response.meta["target"]
+        yield self.fetch_item(response, "page")
+        links = []
+        if response.status < 400:
+            html = decode_body(response.body, content_type=_content_type(response))
+            links = discover_policy_links(html, response.url)
+        for link in links:
+            request = self.policy_request(target, link.url, link.how)
+            if request:
+                yield request
+        if not links:
+            yield from self.next_fallback(target, response.meta.get("fallback") or [])
+
+    def hub_failed(self, failure):
+        yield self.failed_fetch(failure, "page")
+        request = failure.request
+        yield from self.next_fallback(request.meta["target"], request.meta.get("fallback") or [])
 
     def next_fallback(self, target, urls):
         """Try the common policy paths one after another until one holds a policy."""

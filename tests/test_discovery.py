@@ -106,3 +106,13 @@ def test_looks_like_policy():
     assert looks_like_policy("We collect personal information. We use cookies.")
     assert looks_like_policy("เราเก็บข้อมูลส่วนบุคคล และใช้คุกกี้")
     assert not looks_like_policy("Welcome to Jungle Jumpers! Play now.", title="Jungle Jumpers")
+
+
+def test_legal_hub_links_are_same_site_and_named_legal_or_policies():
+    from scanner.discovery import discover_hub_links
+
+    html = """<footer><a href="/legal">Legal</a><a href="/policies">Policies</a>
+    <a href="https://other.example.org/legal">Legal</a><a href="/legal-stuff">Legal stuff</a>
+    <a href="/th/legal">ข้อกำหนดและนโยบาย</a></footer>"""
+    assert discover_hub_links(html, BASE) == ["https://kids.example.com/legal",
+                                              "https://kids.example.com/policies"]

@@ -91,6 +91,12 @@ SITES = {
         "/privacy-policy": page("<main><h1>Privacy Policy</h1><p>We collect personal information "
                                 "from parents only.</p></main>"),
     },
+    "legal-hub": {
+        "/": page("<footer><a href='/legal'>Legal</a> <a href='/contact'>Contact</a></footer>"),
+        "/legal": page("<main><h1>Legal</h1><ul><li><a href='/legal/terms'>Terms of Use</a></li>"
+                       "<li><a href='/legal/pn'>Privacy Notice</a></li></ul></main>"),
+        "/legal/pn": page("<main><h1>Privacy Notice</h1><p>We collect a login name.</p></main>"),
+    },
     "listed": {
         "/": page("<footer><a href='/privacy-a'>Privacy Policy</a></footer>"),
         "/privacy-a": page("<main><h1>Privacy Policy A</h1><p>Old policy text.</p></main>"),
@@ -211,6 +217,18 @@ def test_common_paths_are_tried_in_turn_when_nothing_is_linked(policy_scan):
     assert rows[0][2] == 404 and rows[0][9] is None
     assert rows[1][4] == "common-path" and "from parents only" in rows[1][5]
     assert "/privacy.html" not in sites["fallback"].requests  # stopped once found
+
+
+def test_a_legal_hub_page_leads_to_the_policy(policy_scan):
+    db, sites = policy_scan
+    [row] = policy_rows(db, "legal-hub")
+    assert row[0] == sites["legal-hub"].url + "/legal/pn"
+    assert "login name" in row[5]
+    found_by = {r[0] for r in db.execute(
+        "SELECT discovered_by FROM fetches WHERE target_id = 'legal-hub' AND url = ?",
+        [sites["legal-hub"].url + "/legal"])}
+    assert "legal-hub" in found_by
+    assert "/privacy" not in sites["legal-hub"].requests  # no common-path guessing needed
 
 
 def test_policy_urls_of_the_targets_file_win(policy_scan):
