@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -17,13 +18,27 @@ from scanner.safety import url_problem
 CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = "install Debian's chromium with `make browser` (never `playwright install`)"
 
-# The only hosts a confined browser may reach; the resolver rule below and the route
-# predicate share this list so the two walls agree.
+# Two walls keep the browser in bounds. The first, a route abort, sees each request's first
+# hop only: Playwright does not route redirect hops (checked), nor preconnects, popups or
+# workers. The second is Chromium's own resolver, which every connection goes through, IP
+# literals included (checked: 127.0.0.2 fails with ERR_NAME_NOT_RESOLVED, not
+# ERR_CONNECTION_REFUSED), so a host mapped to ~NOTFOUND gets neither a DNS query nor a
+# connection, whatever asked for it.
+
+# With --allow-private: the only hosts the confined browser may reach (both walls agree).
 CONFINED_HOSTS = ("127.0.0.1", "localhost")
-# Every host name, IP literals included (checked: 127.0.0.2 fails with
-# ERR_NAME_NOT_RESOLVED instead of ERR_CONNECTION_REFUSED), becomes unresolvable, so
-# nothing the route abort might miss (popups, workers) can reach DNS or another address.
 CONFINED_RESOLVER_RULES = "MAP * ~NOTFOUND , " + " , ".join(f"EXCLUDE {h}" for h in CONFINED_HOSTS)
+
+# Real scans: address literals in the ranges the address guard refuses, so a public page
+# cannot redirect the browser to 169.254.169.254 or a router. Patterns match the canonical
+# host (2852039166 becomes 169.254.169.254); the IPv6 ones contain a colon, which no host
+# name has. A name that resolves to such an address on a redirect hop is not caught here.
+PRIVATE_HOST_PATTERNS = (
+    "localhost", "*.localhost", "0.*", "10.*", "127.*", "169.254.*", "192.168.*",
+    *(f"172.{n}.*" for n in range(16, 32)),
+    "::", "::1", "::ffff:*", "fe8?:*", "fe9?:*", "fea?:*", "feb?:*", "fc??:*", "fd??:*",
+)
+PRIVATE_RESOLVER_RULES = " , ".join(f"MAP {p} ~NOTFOUND" for p in PRIVATE_HOST_PATTERNS)
 
 CHROMIUM_ARGS = (
     "--disable-gpu",
@@ -54,6 +69,8 @@ def launch_options(allow_private: bool) -> dict:
         args.append("--no-sandbox")
     if allow_private:
         args += [f"--host-resolver-rules={CONFINED_RESOLVER_RULES}", "--no-proxy-server"]
+    else:
+        args.append(f"--host-resolver-rules={PRIVATE_RESOLVER_RULES}")
     # Playwright's launch() gives every browser a fresh temporary profile and deletes it on
     # close; each target then gets its own context (cookies and storage of its own).
     return {"executable_path": CHROMIUM, "headless": True, "args": args,
@@ -126,9 +143,24 @@ async def abort_unsafe_address(request) -> bool:
 
 
 async def instrument_page(page, request) -> None:
-    """playwright_page_init_callback: note every request the page makes, in the Scrapy request."""
+    """playwright_page_init_callback: note every request the page makes, in the Scrapy request
+    (not the page's own navigation and its redirects: the fetch row records those)."""
     seen = request.meta.setdefault("browser_requests", [])
-    page.on("request", lambda browser_request: seen.append(browser_request.url))
+
+    def record(browser_request) -> None:
+        if not (browser_request.is_navigation_request() and frame_of(browser_request) is page.main_frame):
+            seen.append(browser_request.url)
+
+    page.on("request", record)
+
+
+def frame_of(browser_request):
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        return browser_request.frame
+    except PlaywrightError:  # a service worker's request belongs to no frame
+        return None
 
 
 async def settle(page) -> None:
@@ -139,6 +171,14 @@ async def settle(page) -> None:
         await page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
     except PlaywrightTimeout:
         pass
+
+
+def describe_browser_failure(message: str, confined: bool) -> str:
+    """One line for a failed page load: Playwright's message without its call log."""
+    line = re.sub(r"^\w+\.\w+: ", "", message.strip().splitlines()[0] if message.strip() else "")
+    if confined and ("net::ERR_FAILED" in line or "net::ERR_NAME_NOT_RESOLVED" in line):
+        line += " (under --allow-private the browser reaches 127.0.0.1 only)"
+    return f"browser: {line or 'page load failed'}"[:500]
 
 
 @dataclass(frozen=True)

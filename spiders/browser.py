@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from playwright.async_api import Error as PlaywrightError
 from scrapy_playwright.page import PageMethod
 
-from scanner.browser import browser_settings, cookie_record, settle
+from scanner.browser import browser_settings, cookie_record, describe_browser_failure, settle
 from scanner.items import FetchItem
 from spiders.site import SiteSpider
 
@@ -63,6 +64,13 @@ class BrowserSpider(SiteSpider):
         request = failure.request
         page = request.meta.get("playwright_page")
         for output in super().page_failed(failure):
+            if isinstance(output, FetchItem):
+                # A page that timed out or failed late may have fed trackers first.
+                output.resources = [(url, "browser") for url in
+                                    dict.fromkeys(request.meta.get("browser_requests", []))]
+                if failure.check(PlaywrightError):
+                    output.error = describe_browser_failure(
+                        str(failure.value), self.settings.getbool("SCANNER_ALLOW_PRIVATE"))
             yield output
         if page is not None:
             self.contexts[request.meta["target"].id] = page.context

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,7 @@ from conftest import LoopbackSite, run_cli
 
 from scanner.browser import (
     CONFINED_RESOLVER_RULES,
+    PRIVATE_RESOLVER_RULES,
     abort_outside_loopback,
     abort_unsafe_address,
     browser_problem,
@@ -56,20 +58,32 @@ GAMES_PAGE = """<!doctype html><html><body><h1>Games</h1>
 
 
 def tracked_site() -> LoopbackSite:
-    return LoopbackSite({
+    site = LoopbackSite({})
+    port = site.port
+    site.pages.update({
         "/": (200, {"Set-Cookie": "sid=abc123; Path=/; HttpOnly; SameSite=Strict"}, TRACKED_PAGE),
         "/games": GAMES_PAGE,
         "/api/progress.json": (200, {"Content-Type": "application/json"}, "{}"),
         "/seen?what=tag-failed": "ok",
         "/seen?what=beacon-failed": "ok",
+        "/leave": (302, {"Location": f"http://127.0.0.2:{port}/"}, ""),
     })
+    return site
 
 
-def write_targets(path, homepage: str) -> None:
-    path.write_text(
-        "targets:\n  - id: kids-maths\n    name: Kids Maths\n    audience: child-directed\n"
-        f"    homepage: {homepage}\n", encoding="utf-8",
-    )
+def write_targets(path, homepage: str, **more: str) -> None:
+    """A targets file: kids-maths at homepage, plus {id: homepage} child-directed targets."""
+    lines = ["targets:"]
+    for target_id, url in {"kids-maths": homepage, **more}.items():
+        lines += [f"  - id: {target_id}", f"    name: {target_id}", "    audience: child-directed",
+                  f"    homepage: {url}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +94,10 @@ def browser_scan(tmp_path_factory):
     site = tracked_site()
     tmp = tmp_path_factory.mktemp("browser")
     targets = tmp / "targets.yaml"
-    write_targets(targets, site.url + "/")
+    # Two that fail in the browser: nothing listening, and a redirect off 127.0.0.1 (127.0.0.2
+    # is loopback too, so even Scrapy's own plain-HTTP policy fetch of it stays on the machine).
+    write_targets(targets, site.url + "/", **{"closed-port": f"http://127.0.0.1:{free_port()}/",
+                                               "redirector": site.url + "/leave"})
     db_path = tmp / "results.db"
     try:
         # INFO: the crawl's closing stats dump is how the test sees the route aborts.
@@ -115,7 +132,7 @@ def test_tracker_findings_name_the_browser(browser_scan):
 @needs_chromium
 def test_first_party_requests_are_not_third_parties(browser_scan):
     hosts = {r["host"] for r in browser_scan.db["third_parties"].rows}
-    assert "127.0.0.1" not in hosts
+    assert "127.0.0.1" not in hosts and "127.0.0.2" not in hosts
     # ...yet the page's own fetch did run in the browser: JavaScript executed.
     assert "/api/progress.json" in browser_scan.site.requests
 
@@ -157,6 +174,20 @@ def test_requests_beyond_loopback_were_recorded_then_aborted(browser_scan):
 
 
 @needs_chromium
+def test_failed_page_loads_are_one_line_and_the_scan_goes_on(browser_scan):
+    errors = {r["target_id"]: r["error"] for r in browser_scan.db.query(
+        "SELECT target_id, error FROM fetches WHERE error LIKE 'browser: %'")}
+    assert errors["closed-port"].startswith("browser: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:")
+    # Playwright never routes a redirect hop: the resolver rule is what stopped this one.
+    assert errors["redirector"].startswith("browser: net::ERR_NAME_NOT_RESOLVED at ")
+    assert "reaches 127.0.0.1 only" in errors["redirector"]
+    assert all("\n" not in e for e in errors.values())
+    scores = {r["target_id"]: r["status"] for r in browser_scan.db["scores"].rows}
+    assert scores["closed-port"] == "unreachable"
+    assert scores["kids-maths"] != "unreachable"
+
+
+@needs_chromium
 def test_pages_are_fetched_and_followed_in_the_browser(browser_scan):
     fetched = {(r["url"].split("/", 3)[-1], r["status"]) for r in browser_scan.db["fetches"].rows_where(
         "kind = 'page' AND error IS NULL")}
@@ -195,6 +226,30 @@ def test_confined_browser_cannot_resolve_any_other_host(loopback_site):
     assert site.requests.count("/ok") == 1
 
 
+@needs_chromium
+def test_real_scan_browser_cannot_reach_private_address_literals(loopback_site):
+    """Without --allow-private the resolver rule refuses loopback, private and link-local
+    literals, so a redirect hop (which the route abort never sees) cannot reach them either."""
+    from playwright.sync_api import sync_playwright
+
+    site = loopback_site({"/ok": "ok"})
+    urls = [f"http://127.0.0.1:{site.port}/ok", f"http://[::1]:{site.port}/ok",
+            f"http://localhost:{site.port}/ok", f"http://2130706433:{site.port}/ok"]
+    failures = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(**launch_options(allow_private=False))
+        try:
+            page = browser.new_page()
+            page.on("requestfailed", lambda r: failures.append(r.failure))
+            page.set_content("<html><body>public page</body></html>")
+            for url in urls:
+                assert page.evaluate("u => fetch(u).then(r => r.status, e => 'failed')", url) == "failed"
+        finally:
+            browser.close()
+    assert failures == ["net::ERR_NAME_NOT_RESOLVED"] * len(urls)
+    assert site.requests == []
+
+
 def test_confinement_is_in_the_launch_options_only_with_allow_private():
     confined = browser_settings(allow_private=True)
     args = confined["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
@@ -203,7 +258,8 @@ def test_confinement_is_in_the_launch_options_only_with_allow_private():
     assert confined["PLAYWRIGHT_ABORT_REQUEST"] == "scanner.browser.abort_outside_loopback"
     assert confined["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == "/usr/bin/chromium"
     real = browser_settings(allow_private=False)
-    assert not any(a.startswith("--host-resolver-rules") for a in real["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"])
+    assert f"--host-resolver-rules={PRIVATE_RESOLVER_RULES}" in real["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
+    assert "MAP * " not in PRIVATE_RESOLVER_RULES
     assert real["PLAYWRIGHT_ABORT_REQUEST"] == "scanner.browser.abort_unsafe_address"
 
 
