@@ -36,7 +36,9 @@ CONFINED_RESOLVER_RULES = "MAP * ~NOTFOUND , " + " , ".join(f"EXCLUDE {h}" for h
 PRIVATE_HOST_PATTERNS = (
     "localhost", "*.localhost", "0.*", "10.*", "127.*", "169.254.*", "192.168.*",
     *(f"172.{n}.*" for n in range(16, 32)),
-    "::", "::1", "::ffff:*", "fe8?:*", "fe9?:*", "fea?:*", "feb?:*", "fc??:*", "fd??:*",
+    "::", "::1", "fe8?:*", "fe9?:*", "fea?:*", "feb?:*", "fc??:*", "fd??:*",
+    # IPv4 wrapped in IPv6 (mapped, NAT64, 6to4, Teredo): refused whatever they wrap.
+    "::ffff:*", "64:ff9b:*", "2002:*", "2001:0:*",
 )
 PRIVATE_RESOLVER_RULES = " , ".join(f"MAP {p} ~NOTFOUND" for p in PRIVATE_HOST_PATTERNS)
 
