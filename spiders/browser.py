@@ -4,6 +4,7 @@ and tag managers, and cookies set by JavaScript, are seen too (`scanner scan --b
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import suppress
 
 from playwright.async_api import Error as PlaywrightError
 from scrapy_playwright.page import PageMethod
@@ -50,20 +51,25 @@ class BrowserSpider(SiteSpider):
         page = response.meta["playwright_page"]
         self.contexts[target.id] = page.context
         try:
-            browser_cookies = await page.context.cookies()
+            try:
+                browser_cookies = await page.context.cookies()
+            finally:
+                await page.close()
+            # The static tier's reading of the rendered page: its resources and same-site links.
+            async for output in each(super().parse_page(response)):
+                if isinstance(output, FetchItem):
+                    output = self.with_browser_observations(output, response, browser_cookies)
+                yield output
         finally:
-            await page.close()
-        # The static tier's reading of the rendered page: its resources and same-site links.
-        for output in super().parse_page(response):
-            if isinstance(output, FetchItem):
-                output = self.with_browser_observations(output, response, browser_cookies)
-            yield output
-        await self.page_done(target.id)
+            await self.page_done(target.id)
 
     async def page_failed(self, failure):
         request = failure.request
         page = request.meta.get("playwright_page")
-        for output in super().page_failed(failure):
+        if page is not None:
+            self.contexts[request.meta["target"].id] = page.context
+            await page.close()
+        async for output in each(super().page_failed(failure)):
             if isinstance(output, FetchItem):
                 # A page that timed out or failed late may have fed trackers first.
                 output.resources = [(url, "browser") for url in
@@ -72,9 +78,6 @@ class BrowserSpider(SiteSpider):
                     output.error = describe_browser_failure(
                         str(failure.value), self.settings.getbool("SCANNER_ALLOW_PRIVATE"))
             yield output
-        if page is not None:
-            self.contexts[request.meta["target"].id] = page.context
-            await page.close()
         await self.page_done(request.meta["target"].id)
 
     def with_browser_observations(self, item: FetchItem, response, browser_cookies) -> FetchItem:
@@ -100,4 +103,15 @@ class BrowserSpider(SiteSpider):
         self.open_pages[target_id] -= 1
         if self.open_pages[target_id] <= 0 and target_id in self.contexts:
             # Free the target's browser context (and its memory) once its last page is read.
-            await self.contexts.pop(target_id).close()
+            with suppress(PlaywrightError):  # the browser may have gone already
+                await self.contexts.pop(target_id).close()
+
+
+async def each(outputs):
+    """The site spider's callback output, whether it is a generator or an async one."""
+    if hasattr(outputs, "__aiter__"):
+        async for output in outputs:
+            yield output
+    else:
+        for output in outputs or ():
+            yield output
