@@ -154,6 +154,11 @@ class TrackerList:
         self.abp_lists = abp_lists or []
         self.cookie_names: dict[str, TrackerInfo] = {}    # exact cookie name -> owner's rule
         self.cookie_prefixes: list[tuple[str, TrackerInfo]] = []   # from names ending in *
+        # Which file (in load order) gave each domain: an earlier list wins over a more
+        # specific host of a later one (curated googletagmanager.com over an imported www.).
+        self.entry_rank: dict[str, int] = {}
+        self.owner_rank: dict[str, int] = {}
+        self.files_loaded = 0
 
     @classmethod
     def load(cls, root: Path | None = None, extra: list[Path] | None = None) -> "TrackerList":
@@ -170,6 +175,7 @@ class TrackerList:
         return trackers
 
     def _load_file(self, path: Path) -> None:
+        self.files_loaded += 1
         try:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
@@ -193,7 +199,7 @@ class TrackerList:
             self._add_entity(path, raw, source, version, licence)
         # Grouping only (DuckDuckGo `domains`, Disconnect entities.json): domain -> owner name.
         for domain, owner in (data.get("owners") or {}).items():
-            self.owners.setdefault(str(domain).lower(), owner)
+            self._set_owner(str(domain).lower(), owner)
 
     def _add_entity(self, path, raw, source, version, licence) -> None:
         key = raw.get("id") or raw.get("name")
@@ -228,10 +234,12 @@ class TrackerList:
             )
 
         for domain in entity.domains:
-            self.entries.setdefault(domain, info(domain))
-            self.owners.setdefault(domain, entity.name)
+            if domain not in self.entries:
+                self.entries[domain] = info(domain)
+                self.entry_rank[domain] = self.files_loaded
+            self._set_owner(domain, entity.name)
         for domain in entity.properties:
-            self.owners.setdefault(domain, entity.name)
+            self._set_owner(domain, entity.name)
         first_domain = entity.domains[0] if entity.domains else entity.name
         for cookie in raw.get("cookies") or ():
             if cookie.endswith("*"):
@@ -250,12 +258,25 @@ class TrackerList:
         for i in range(len(labels)):
             yield ".".join(labels[i:])
 
+    def _set_owner(self, domain: str, owner: str) -> None:
+        if domain not in self.owners:
+            self.owners[domain] = owner
+            self.owner_rank[domain] = self.files_loaded
+
+    @staticmethod
+    def _first_by_rank(table: dict, ranks: dict, suffixes):
+        """The hit from the earliest-loaded file; within one file the most specific suffix."""
+        best, best_rank = None, None
+        for suffix in suffixes:
+            if suffix in table and (best_rank is None or ranks.get(suffix, 0) < best_rank):
+                best, best_rank = table[suffix], ranks.get(suffix, 0)
+        return best
+
     def lookup(self, host: str) -> TrackerInfo | None:
         """The tracker rule for this host: its own or a parent domain's, then host patterns."""
-        for suffix in self._suffixes(host):
-            info = self.entries.get(suffix)
-            if info:
-                return info
+        info = self._first_by_rank(self.entries, self.entry_rank, self._suffixes(host))
+        if info:
+            return info
         host = normalize_host(host)
         for pattern, info in self.patterns:
             if pattern.search(host):
@@ -270,11 +291,7 @@ class TrackerList:
         return next((i for prefix, i in self.cookie_prefixes if name.startswith(prefix)), None)
 
     def entity_of(self, host: str) -> str | None:
-        for suffix in self._suffixes(host):
-            owner = self.owners.get(suffix)
-            if owner:
-                return owner
-        return None
+        return self._first_by_rank(self.owners, self.owner_rank, self._suffixes(host))
 
     def match_filters(self, url: str, page_url: str, request_type: str) -> tuple[AbpList, str] | None:
         """The first ABP list and filter that block this request, if any."""

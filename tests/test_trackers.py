@@ -128,8 +128,12 @@ def test_curated_rules_win_over_imported(tmp_path):
     imported = tmp_path / "imported"
     imported.mkdir()
     (imported / "other.yaml").write_text(
-        "source: other\nentities:\n  - {id: b, name: Beta, category: advertising, domains: [alpha.test, beta.test]}\n",
+        "source: other\nentities:\n  - {id: b, name: Beta, category: advertising,"
+        " domains: [alpha.test, www.alpha.test, beta.test]}\n",
         encoding="utf-8")
     trackers = TrackerList.load(root=tmp_path, extra=[])
     assert trackers.lookup("x.alpha.test").rule_id == "curated:a"
+    # A more specific host in a later list does not override the curated parent domain.
+    assert trackers.lookup("www.alpha.test").rule_id == "curated:a"
+    assert trackers.entity_of("www.alpha.test") == "Alpha"
     assert trackers.lookup("beta.test").rule_id == "other:b"
