@@ -1,0 +1,245 @@
+"""Thai policy rules: their own examples, word-level ขาย, negation forms, a benign corpus, recall."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from scanner.matching import classify, load_rules, match_sentence, rule_files
+from scanner.paths import POLICY_RULES_DIR
+from scanner.rulecheck import check_rule_paths
+from scanner.text import decode_body, extract_html_text
+from scanner.thai import PRIVACY_TERMS, tokenized_form, tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+THAI_DIR = POLICY_RULES_DIR / "th"
+BENIGN = Path(__file__).parent / "data" / "benign_sentences_th.txt"
+DEMO_POLICY = ROOT / "scanner" / "demo" / "sites" / "dek-dee-thai" / "privacy.html"
+
+RULES = load_rules()
+THAI_RULES = [r for r in RULES if r.lang == "th"]
+
+
+def findings(text):
+    return classify(text, RULES, lang="th")
+
+
+def risks(text, category=None):
+    return [f for f in findings(text) if f.polarity == "risk" and category in (None, f.category)]
+
+
+def test_thai_rule_files_pass_rules_check():
+    problems, count = check_rule_paths([THAI_DIR])
+    assert problems == []
+    assert count == len(THAI_RULES) >= 40
+
+
+def test_every_category_has_thai_rules():
+    categories = {r.category for r in THAI_RULES}
+    assert categories == {"collection", "third_party_sharing", "sale", "behavioral_ads", "tracking",
+                          "children", "user_rights", "retention", "transfer"}
+    assert all(r.id.split(".")[1].startswith("th-") for r in THAI_RULES)
+    assert {p.name for p in rule_files(THAI_DIR)} >= {"collection.yaml", "sharing.yaml", "sale.yaml"}
+
+
+@pytest.mark.parametrize("rule", THAI_RULES, ids=lambda r: r.id)
+def test_thai_rule_examples(rule):
+    for sentence in rule.examples["match"]:
+        assert match_sentence(rule, sentence) == "hit", sentence
+    for sentence in rule.examples["no_match"]:
+        assert match_sentence(rule, sentence) != "hit", sentence
+
+
+@pytest.mark.parametrize("rule", [r for r in THAI_RULES if r.polarity == "risk"], ids=lambda r: r.id)
+def test_every_thai_risk_rule_has_a_denial_among_its_no_match(rule):
+    denied = [s for s in rule.examples["no_match"] if match_sentence(rule, s) == "denied"]
+    assert denied, f"{rule.id}: no no_match example is a denial the rule turns protective"
+
+
+# --- tokenisation ------------------------------------------------------------------------------
+
+def test_token_form_frames_words():
+    assert tokenized_form("เราจะไม่ขายข้อมูลส่วนบุคคลของท่าน") == "|เรา|จะ|ไม่|ขาย|ข้อมูลส่วนบุคคล|ของ|ท่าน|"
+
+
+@pytest.mark.parametrize("term", ["ข้อมูลส่วนบุคคล", "ผู้ปกครอง", "ความยินยอม", "ผู้ใช้อำนาจปกครอง",
+                                  "ส่งเสริมการขาย", "รายชื่อผู้ติดต่อ", "บริษัทในเครือ", "ถอนความยินยอม"])
+def test_custom_dictionary_keeps_privacy_terms_whole(term):
+    assert term in PRIVACY_TERMS
+    assert term in tokens(f"เราขอ{term}ของท่าน")
+
+
+def test_words_that_hide_verbs_are_split():
+    assert "|ประมวลผล|ข้อมูล|" in tokenized_form("บริษัทอาจประมวลผลข้อมูลของท่าน")
+    assert "|ร้องเรียน|" in tokenized_form("ท่านมีสิทธิร้องเรียนต่อสำนักงาน")
+
+
+# --- ขาย as a word -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "เราเก็บประวัติการซื้อขายสินค้าของท่านเพื่อออกใบกำกับภาษี",
+    "เราอาจใช้อีเมลของท่านเพื่อส่งข่าวสารส่งเสริมการขายของบริษัท",
+    "บริษัทจัดกิจกรรมส่งเสริมการขายร่วมกับร้านค้าพันธมิตร",
+    "ในกรณีที่มีการขายกิจการ บริษัทจะแจ้งให้ท่านทราบล่วงหน้า",
+    "ยอดขายของบริษัทเพิ่มขึ้นทุกปี",
+])
+def test_sell_inside_trade_words_raises_no_sale_finding(sentence):
+    assert [f for f in findings(sentence) if f.category == "sale"] == []
+
+
+def test_sale_as_a_word_is_a_risk():
+    assert risks("เราอาจขายข้อมูลการใช้งานของท่านให้แก่บริษัทวิจัยการตลาด", "sale")
+
+
+# --- negation ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "เราไม่ขายข้อมูลส่วนบุคคลของท่าน",
+    "เราจะไม่ขายข้อมูลส่วนบุคคลของท่าน",
+    "บริษัทมิได้ขายข้อมูลส่วนบุคคลของผู้ใช้",
+    "บริษัทไม่ได้ขายข้อมูลของท่าน",
+    "บริษัทไม่มีการขายข้อมูลส่วนบุคคลของลูกค้า",
+    "เราไม่เคยขายข้อมูลของเด็ก",
+    "ข้อมูลของท่านจะไม่ถูกขายให้แก่บุคคลใด",
+    "ข้อมูลของท่านจะไม่ถูกนำไปขายไม่ว่ากรณีใด ๆ",
+    "ห้ามมิให้ผู้ใดขายข้อมูลของลูกค้า",
+    "บริษัทไม่มีนโยบายในการขายข้อมูลส่วนบุคคล",
+    "เราจะไม่ขาย ให้เช่า หรือแลกเปลี่ยนข้อมูลส่วนบุคคลของท่าน",
+])
+def test_each_thai_denial_of_sale_is_protective_not_risk(sentence):
+    sale = [f for f in findings(sentence) if f.category == "sale"]
+    assert sale, sentence
+    assert all(f.polarity == "protective" for f in sale), [f.rule_id for f in sale]
+
+
+@pytest.mark.parametrize("sentence,category", [
+    ("เราจะไม่เปิดเผยข้อมูลส่วนบุคคลของท่านแก่ผู้โฆษณา", "third_party_sharing"),
+    ("เราไม่เก็บรวบรวมข้อมูลตำแหน่งที่ตั้งของอุปกรณ์", "collection"),
+    ("เราไม่แสดงโฆษณาที่ตรงกับความสนใจแก่ผู้ใช้", "behavioral_ads"),
+    ("เราไม่ใช้คุกกี้ของบุคคลที่สาม", "tracking"),
+    ("เราจะไม่ส่งหรือโอนข้อมูลส่วนบุคคลของท่านไปยังต่างประเทศ", "transfer"),
+])
+def test_denials_in_other_categories_are_protective(sentence, category):
+    found = [f for f in findings(sentence) if f.category == category]
+    assert found and all(f.polarity == "protective" for f in found), sentence
+
+
+@pytest.mark.parametrize("sentence,category", [
+    # ไม่ elsewhere in the sentence, not governing the practice
+    ("หากท่านไม่ให้ข้อมูล เราอาจเก็บรวบรวมอีเมลของท่านจากผู้ปกครอง", "collection"),
+    ("เราอาจเก็บตำแหน่งที่ตั้งของท่านโดยไม่ต้องขอความยินยอมในกรณีที่กฎหมายอนุญาต", "collection"),
+    ("เราอาจเปิดเผยข้อมูลแก่ผู้โฆษณา ไม่ว่าท่านจะใช้บริการแบบใด", "third_party_sharing"),
+    ("เราไม่ขายข้อมูลของท่าน แต่อาจแบ่งปันข้อมูลกับเครือข่ายโฆษณา", "third_party_sharing"),
+    ("เราจะไม่เปิดเผยข้อมูลแก่บุคคลภายนอก เว้นแต่ผู้ให้บริการที่ดำเนินการในนามของเรา", "third_party_sharing"),
+])
+def test_unrelated_negation_does_not_cancel_a_risk(sentence, category):
+    assert risks(sentence, category), sentence
+
+
+# --- benign corpus -----------------------------------------------------------------------------
+
+def benign_sentences():
+    lines = BENIGN.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_benign_corpus_is_substantial():
+    assert len(benign_sentences()) >= 40
+
+
+@pytest.mark.parametrize("sentence", benign_sentences())
+def test_benign_thai_sentence_raises_no_risk(sentence):
+    assert [f.rule_id for f in risks(sentence)] == []
+
+
+# --- the demo Thai site ------------------------------------------------------------------------
+
+def test_demo_thai_policy_findings():
+    page = extract_html_text(decode_body(DEMO_POLICY.read_bytes(), "cp874"))
+    found = classify(page.text, RULES, lang=page.lang)
+    assert page.lang == "th"
+    assert any(f.category == "third_party_sharing" and f.polarity == "risk" for f in found)
+    sale = [f for f in found if f.category == "sale"]
+    assert sale and all(f.polarity == "protective" for f in sale)
+    assert "เราจะไม่ขายข้อมูลส่วนบุคคลของท่าน" in {f.evidence for f in sale}
+    collected = {t for f in found if f.category == "collection" for t in f.data_types}
+    assert {"contact", "age", "location", "identifiers"} <= collected
+    assert any(f.category == "children" and f.polarity == "protective" for f in found)
+
+
+# --- topic and practice scores on a small labelled Thai set (written here, not read from shared/) --
+
+C, S, SA, A, T, K, U, R, X = ("collection", "third_party_sharing", "sale", "behavioral_ads", "tracking",
+                              "children", "user_rights", "retention", "transfer")
+LABELLED = [
+    ("เมื่อท่านสมัครสมาชิก เราจะเก็บชื่อ นามสกุล และหมายเลขโทรศัพท์มือถือของท่าน", {C}, {C}),
+    ("บริษัทจะจัดเก็บอีเมลของผู้ปกครองเพื่อใช้ในการยืนยันบัญชี", {C}, {C}),
+    ("ข้อมูลที่ท่านให้แก่เราโดยตรง ได้แก่ ชื่อ-นามสกุล ที่อยู่ และอีเมล", {C}, {C}),
+    ("เราอาจได้รับข้อมูลตำแหน่งที่ตั้งของท่านเมื่อท่านเปิดใช้ฟีเจอร์แผนที่", {C}, {C}),
+    ("แอปของเราจะขออนุญาตเข้าถึงไมโครโฟนเพื่อให้เด็กฝึกอ่านออกเสียง", {C}, {C}),
+    ("เราจะบันทึกที่อยู่ IP และประเภทอุปกรณ์ที่ท่านใช้เข้าสู่บริการ", {C}, {C}),
+    ("บริษัทอาจเก็บรวบรวมข้อมูลสุขภาพของนักเรียน เช่น ประวัติการแพ้ยา", {C, K}, {C, K}),
+    ("เราไม่เก็บรวบรวมข้อมูลที่สามารถระบุตัวตนของเด็กได้", {C, K}, set()),
+    ("บริษัทจะไม่ขอข้อมูลตำแหน่งที่ตั้งของอุปกรณ์", {C}, set()),
+    ("เราอาจเปิดเผยข้อมูลของท่านแก่ผู้ให้บริการชำระเงินเพื่อดำเนินการตามคำสั่งซื้อ", {S}, {S}),
+    ("ข้อมูลของท่านอาจถูกแบ่งปันให้แก่บริษัทในเครือของเราเพื่อให้บริการที่ดียิ่งขึ้น", {S}, {S}),
+    ("เราอาจส่งข้อมูลของท่านให้หน่วยงานราชการเมื่อได้รับหมายศาล", {S}, {S}),
+    ("เราอาจแบ่งปันข้อมูลที่เก็บรวบรวมผ่านคุกกี้กับเครือข่ายโฆษณา", {S, T}, {S, T}),
+    ("บริษัทจะไม่แบ่งปันข้อมูลส่วนบุคคลของท่านกับบุคคลภายนอกเพื่อการตลาดของบุคคลดังกล่าว", {S}, set()),
+    ("ข้อมูลของท่านจะไม่ถูกเปิดเผยต่อบุคคลที่สามโดยไม่ได้รับความยินยอมจากท่าน", {S}, set()),
+    ("ในกรณีที่บริษัทมีการควบรวมกิจการกับบริษัทอื่น ข้อมูลของท่านอาจถูกโอนไปยังบริษัทดังกล่าว", {S}, {S}),
+    ("เราอาจขายข้อมูลที่ไม่ระบุตัวตนให้แก่บริษัทวิจัย", {SA}, {SA}),
+    ("บริษัทจะไม่นำข้อมูลส่วนบุคคลของท่านไปจำหน่ายหรือให้เช่าแก่ผู้อื่น", {SA}, set()),
+    ("เรามิได้ขายข้อมูลส่วนบุคคลของผู้ใช้ที่อายุต่ำกว่า 16 ปี", {SA, K}, set()),
+    ("เราอาจได้รับค่าตอบแทนจากพันธมิตรเมื่อเปิดเผยข้อมูลการใช้งานของท่านให้แก่พันธมิตรดังกล่าว", {SA, S}, {SA, S}),
+    ("เราอาจใช้ข้อมูลของท่านเพื่อแสดงโฆษณาที่ท่านน่าจะสนใจ", {A}, {A}),
+    ("พันธมิตรด้านโฆษณาของเราอาจใช้คุกกี้เพื่อแสดงโฆษณาที่ตรงกับความสนใจของท่านบนเว็บไซต์อื่น", {A, T}, {A, T}),
+    ("เราไม่ใช้ข้อมูลของนักเรียนเพื่อการโฆษณาแบบเจาะจงกลุ่มเป้าหมาย", {A, K}, set()),
+    ("โฆษณาในแอปเป็นโฆษณาตามบริบทเท่านั้น", {A}, set()),
+    ("เว็บไซต์ของเราใช้คุกกี้เพื่อให้เว็บไซต์ทำงานได้อย่างมีประสิทธิภาพ", {T}, {T}),
+    ("เราใช้ Google Analytics เพื่อวิเคราะห์การใช้งานเว็บไซต์", {T}, {T}),
+    ("เราไม่ใช้คุกกี้ในแอปพลิเคชันสำหรับเด็ก", {T, K}, set()),
+    ("เราไม่ติดตามผู้ใช้ข้ามเว็บไซต์ของบุคคลภายนอก", {T}, set()),
+    ("หากบุตรหลานของท่านมีอายุต่ำกว่า 10 ปี ผู้ปกครองต้องให้ความยินยอมก่อนใช้บริการ", {K}, set()),
+    ("บริการนี้ไม่ได้มีวัตถุประสงค์สำหรับผู้เยาว์", {K}, set()),
+    ("หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เราโดยไม่ได้รับอนุญาต โปรดแจ้งเราเพื่อให้เราลบข้อมูลดังกล่าว", {K, U}, set()),
+    ("ท่านมีสิทธิขอแก้ไขข้อมูลส่วนบุคคลของท่านให้ถูกต้องและเป็นปัจจุบัน", {U}, set()),
+    ("ท่านสามารถเพิกถอนความยินยอมได้ตลอดเวลาผ่านหน้าการตั้งค่าบัญชี", {U}, set()),
+    ("หากท่านไม่ต้องการรับอีเมลทางการตลาด ท่านสามารถยกเลิกการสมัครได้", {U}, set()),
+    ("เราจะเก็บรักษาข้อมูลส่วนบุคคลของท่านไว้เป็นระยะเวลา 5 ปีนับจากวันที่ท่านยุติการใช้บริการ", {R}, set()),
+    ("เมื่อพ้นระยะเวลาดังกล่าว เราจะลบหรือทำลายข้อมูลส่วนบุคคลของท่าน", {R}, set()),
+    ("ข้อมูลของท่านอาจถูกจัดเก็บไว้บนระบบคลาวด์ที่ตั้งอยู่นอกประเทศไทย", {X}, {X}),
+    ("ในการโอนข้อมูลไปยังต่างประเทศ บริษัทจะดำเนินการให้ประเทศปลายทางมีมาตรฐานการคุ้มครองข้อมูลที่เพียงพอ", {X}, {X}),
+    ("นโยบายความเป็นส่วนตัวฉบับนี้ใช้บังคับกับเว็บไซต์และแอปพลิเคชันของบริษัท", set(), set()),
+    ("โปรดอ่านนโยบายนี้อย่างละเอียดก่อนใช้บริการ", set(), set()),
+    ("หากมีข้อสงสัยกรุณาติดต่อฝ่ายบริการลูกค้าที่หมายเลข 02-000-0000", set(), set()),
+    ("บริษัทได้แต่งตั้งเจ้าหน้าที่คุ้มครองข้อมูลส่วนบุคคลเพื่อกำกับดูแลการปฏิบัติตามกฎหมาย", set(), set()),
+    ("ราคาแพ็กเกจรายเดือนเริ่มต้นที่ 99 บาท", set(), set()),
+    ("บริษัทจัดกิจกรรมส่งเสริมการขายร่วมกับร้านค้าพันธมิตรเป็นประจำ", set(), set()),
+]
+CATEGORIES = (C, S, SA, A, T, K, U, R, X)
+
+
+def write_labelled(path, practice):
+    with path.open("w", encoding="utf-8") as out:
+        for number, (text, topic, risk) in enumerate(LABELLED):
+            wanted = risk if practice else topic
+            labels = {c: c in wanted for c in CATEGORIES}
+            out.write(json.dumps({"id": f"th:{number}", "policy": "th", "text": text,
+                                  "labels": labels}, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize("mode", ["topic", "practice"])
+def test_rules_eval_on_labelled_thai_sentences(tmp_path, mode):
+    path = tmp_path / f"thai-{mode}.jsonl"
+    write_labelled(path, practice=mode == "practice")
+    result = run_cli("rules", "eval", path, "--mode", mode, "--lang", "th", "--format", "json")
+    scores = json.loads(result.stdout)
+    for category in CATEGORIES:
+        score = scores[category]
+        if score["support"]:
+            assert score["recall"] >= 0.75, (category, score)
+        assert score["fp"] <= 1, (category, score)
