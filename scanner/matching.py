@@ -74,7 +74,7 @@ class Rule:
     near: list = field(default_factory=list)
     exceptions: list = field(default_factory=list)
     description: str = ""
-    keys: frozenset | None = None  # word prefixes, one of which any match must contain
+    keys: tuple | None = None  # per pattern: groups of word prefixes that must all appear
 
     @property
     def practice(self) -> str:
@@ -271,87 +271,129 @@ def _leading_keys(items) -> set | None:
             if op2 != _LITERAL or not _is_word_char(av2):
                 break
             chars.append(chr(av2).lower())
-        return {"".join(chars)}
+        prefix, rest = "".join(chars), items[len(chars):]
+        # The parser folds `sold|sell` into 's' + (old|ell): extend the prefix through it.
+        if rest and rest[0][0] in (_BRANCH, _SUBPATTERN):
+            tails = _leading_keys(rest[:1])
+            if tails and len(tails) <= 16:
+                return {prefix + tail for tail in tails}
+        return {prefix}
+    if op == _AT:  # zero-width: \b, ^
+        return _leading_keys(items[1:])
     if op == _SUBPATTERN:
-        return _leading_keys(av[-1])
+        return _leading_keys(list(av[-1]) + items[1:])
     if op == _ATOMIC:
-        return _leading_keys(av)
+        return _leading_keys(list(av) + items[1:])
     if op == _BRANCH:
         keys = set()
         for alternative in av[1]:
-            sub = _leading_keys(alternative)
+            sub = _leading_keys(list(alternative) + items[1:])
             if not sub:
                 return None
             keys |= sub
         return keys
     if op in _REPEATS or op == _POSSESSIVE:
         low, _high, item = av
-        return _leading_keys(item) if low >= 1 else None
+        if low >= 1:
+            return _leading_keys(item)
+        # Optional: a match starts with the item or with what follows it.
+        first, after = _leading_keys(item), _leading_keys(items[1:])
+        return first | after if first and after else None
     return None
 
 
-def _required_keys(items) -> set | None:
-    """The most selective set of word-start keys one of which every match must contain."""
+def _required_groups(items) -> list[set]:
+    """Sets of word-start keys; every match contains at least one key of each set."""
     items = list(items)
-    candidates = []
+    groups = []
     boundary = False
     for i, (op, av) in enumerate(items):
         if boundary:
             keys = _leading_keys(items[i:])
             if keys:
-                candidates.append(keys)
+                groups.append(keys)
         if op == _SUBPATTERN:
-            keys = _required_keys(av[-1])
-            if keys:
-                candidates.append(keys)
+            groups.extend(_required_groups(av[-1]))
         elif op == _BRANCH:
             union = set()
             for alternative in av[1]:
-                sub = _required_keys(alternative)
+                sub = _required_groups(alternative)
                 if not sub:
                     union = None
                     break
-                union |= sub
+                union |= max(sub, key=_selectivity)
             if union:
-                candidates.append(union)
+                groups.append(union)
         elif op in _REPEATS and av[0] >= 1:
-            keys = _required_keys(av[2])
-            if keys:
-                candidates.append(keys)
-        boundary = (op == _AT and av == _AT_BOUNDARY) or (op == _LITERAL and not _is_word_char(av))
-    if not candidates:
-        return None
-    return max(candidates, key=_selectivity)
+            groups.extend(_required_groups(av[2]))
+        if op not in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            boundary = _ends_at_word_start(op, av, boundary)
+    return groups
 
 
 # Words on nearly every line of a policy make poor keys: prefer any other required word.
 COMMON_WORDS = frozenset("a an and any data for from information of on or our personal the to "
-                         "use used we with you your is are be may".split())
+                         "use used we with you your is are be may how this that do when it as in "
+                         "all such other can will not by at".split())
 
 
 def _selectivity(keys) -> tuple:
-    return (not (keys & COMMON_WORDS), min(len(k) for k in keys), -len(keys))
+    shortest = min(len(k) for k in keys)
+    return (not (keys & COMMON_WORDS), min(shortest, 4), -len(keys), shortest)
 
 
-def pattern_keys(compiled: re.Pattern) -> set | None:
-    return _required_keys(sre_parse.parse(compiled.pattern, compiled.flags))
+_NON_WORD_CLASSES = {(sre_constants.CATEGORY, sre_constants.CATEGORY_SPACE),
+                     (sre_constants.CATEGORY, sre_constants.CATEGORY_NOT_WORD)}
 
 
-def rule_keys(rule: Rule) -> frozenset | None:
-    """None when some pattern has no derivable key: the rule is then tried on every sentence."""
-    keys = set()
+def _is_non_word_class(op, av) -> bool:
+    if op == _LITERAL:
+        return not _is_word_char(av)
+    if op == sre_constants.IN:
+        return all((o, a) in _NON_WORD_CLASSES or (o == _LITERAL and not _is_word_char(a))
+                   for o, a in av)
+    return False
+
+
+def _ends_at_word_start(op, av, boundary: bool) -> bool:
+    """Whether a word character right after this item must begin a word."""
+    if op == _AT:
+        return av in (_AT_BOUNDARY, sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
+    if _is_non_word_class(op, av):
+        return True
+    if op in _REPEATS and len(av[2]) == 1 and _is_non_word_class(*av[2][0]):
+        return boundary or av[0] >= 1
+    return False
+
+
+MAX_GROUPS = 3  # checking more required words per pattern costs more than it saves
+
+
+def _best_groups(groups: list[set]) -> tuple:
+    unique = {frozenset(g) for g in groups}
+    return tuple(sorted(unique, key=_selectivity, reverse=True)[:MAX_GROUPS])
+
+
+def pattern_keys(compiled: re.Pattern) -> tuple:
+    """The required key groups of one regex (empty when none can be derived)."""
+    return _best_groups(_required_groups(sre_parse.parse(compiled.pattern, compiled.flags)))
+
+
+def rule_keys(rule: Rule) -> tuple | None:
+    """One alternative per pattern or near clause: a tuple of key groups that must all appear.
+    None when some alternative has no derivable key: the rule is then tried on every sentence."""
+    alternatives = []
     for pattern in rule.patterns:
-        found = pattern_keys(pattern)
-        if not found:
+        groups = pattern_keys(pattern)
+        if not groups:
             return None
-        keys |= found
+        alternatives.append(groups)
     for clause in rule.near:
-        options = [pattern_keys(t) for t in clause.terms]
-        options = [o for o in options if o]
-        if not options:
+        groups = [g for term in clause.terms for g in pattern_keys(term)]
+        if not groups:
             return None
-        keys |= max(options, key=_selectivity)
-    return frozenset(keys)
+        alternatives.append(_best_groups(groups))
+    return tuple(alternatives)
 
 
 WORD = re.compile(r"\w+")
@@ -363,14 +405,18 @@ class CompiledRules:
     def __init__(self, rules: list[Rule]):
         self.rules = rules
         self.always = [i for i, r in enumerate(rules) if r.keys is None]
-        self.by_key: dict[str, list[int]] = {}
+        self.by_key: dict[str, list[tuple]] = {}
+        self.group_counts: dict[tuple, int] = {}
         for i, rule in enumerate(rules):
-            for key in rule.keys or ():
-                self.by_key.setdefault(key, []).append(i)
+            for a, groups in enumerate(rule.keys or ()):
+                self.group_counts[(i, a)] = len(groups)
+                for g, keys in enumerate(groups):
+                    for key in keys:
+                        self.by_key.setdefault(key, []).append((i, a, g))
         self.max_key = max((len(k) for k in self.by_key), default=0)
         self._word_cache: dict[str, tuple] = {}
 
-    def _rules_for_word(self, word: str) -> tuple:
+    def _hits_for_word(self, word: str) -> tuple:
         hit = self._word_cache.get(word)
         if hit is None:
             found = []
@@ -381,11 +427,17 @@ class CompiledRules:
                 self._word_cache[word] = hit
         return hit
 
-    def candidates(self, sentence: str) -> list[Rule]:
-        chosen = set(self.always)
+    def candidates(self, sentence: str) -> list[tuple[Rule, set | None]]:
+        """(rule, indices of its patterns / near clauses worth trying; None = all) pairs."""
+        present: dict[tuple, set] = {}
         for word in set(WORD.findall(sentence.lower())):
-            chosen.update(self._rules_for_word(word))
-        return [self.rules[i] for i in sorted(chosen)]
+            for rule_index, alternative, group in self._hits_for_word(word):
+                present.setdefault((rule_index, alternative), set()).add(group)
+        chosen: dict[int, set | None] = {i: None for i in self.always}
+        for (rule_index, alternative), groups in present.items():
+            if len(groups) == self.group_counts[(rule_index, alternative)]:
+                chosen.setdefault(rule_index, set()).add(alternative)
+        return [(self.rules[i], chosen[i]) for i in sorted(chosen)]
 
 
 _compiled_cache: dict[tuple, CompiledRules] = {}
@@ -404,53 +456,55 @@ def compiled_for(rules: list[Rule], lang: str) -> CompiledRules:
 
 # --- matching -----------------------------------------------------------------------------------
 
+def _words_between(sentence: str, start: int, end: int, limit: int) -> int:
+    if end - start > limit * 25:  # far beyond any plausible word count: skip the counting
+        return limit + 1
+    return len(WORD.findall(sentence, start, end))
+
+
 def _near_match(clause: Proximity, sentence: str) -> tuple[int, int] | None:
-    """The span where every term occurs within clause.within words, or None."""
+    """The span where every term occurs within clause.within words of the first, or None."""
     hits = []
     for term in clause.terms:
-        spans = [(m.start(), m.end()) for m in term.finditer(sentence)]
+        spans = [m.span() for m in term.finditer(sentence)]
         if not spans:
             return None
         hits.append(spans)
-    word_starts = [m.start() for m in WORD.finditer(sentence)]
-
-    def word_index(offset):
-        lo, hi = 0, len(word_starts)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if word_starts[mid] <= offset:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    first, rest = hits[0], hits[1:]
-    for start, end in first:
-        lo, hi, ok = start, end, True
-        for spans in rest:
+    within = clause.within
+    for lo, hi in hits[0]:
+        for spans in hits[1:]:
             best = None
             for s, e in spans:
-                gap = max(word_index(s) - word_index(hi), word_index(lo) - word_index(e), 0)
-                if gap <= clause.within and (best is None or gap < best[0]):
+                if s >= hi:
+                    gap = _words_between(sentence, hi, s, within)
+                elif e <= lo:
+                    gap = _words_between(sentence, e, lo, within)
+                else:
+                    gap = 0
+                if gap <= within and (best is None or gap < best[0]):
                     best = (gap, s, e)
             if best is None:
-                ok = False
                 break
             lo, hi = min(lo, best[1]), max(hi, best[2])
-        if ok:
+        else:
             return lo, hi
     return None
 
 
-def find_match(rule: Rule, sentence: str) -> tuple[int, int] | None:
-    for pattern in rule.patterns:
-        m = pattern.search(sentence)
-        if m:
-            return m.start(), m.end()
-    for clause in rule.near:
-        span = _near_match(clause, sentence)
-        if span:
-            return span
+def find_match(rule: Rule, sentence: str, only: set | None = None) -> tuple[int, int] | None:
+    """Span of the first pattern or near clause that matches; `only` limits which are tried
+    (indices over patterns then near clauses, as the prefilter numbers them)."""
+    for index, pattern in enumerate(rule.patterns):
+        if only is None or index in only:
+            m = pattern.search(sentence)
+            if m:
+                return m.start(), m.end()
+    offset = len(rule.patterns)
+    for index, clause in enumerate(rule.near, offset):
+        if only is None or index in only:
+            span = _near_match(clause, sentence)
+            if span:
+                return span
     return None
 
 
@@ -462,9 +516,9 @@ def _rule_form(rule: Rule, sentence: str) -> str:
     return sentence
 
 
-def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple[int, int] | None]:
+def judge(rule: Rule, sentence: str, only: set | None = None) -> tuple[str | None, tuple | None]:
     """('hit' | 'denied' | None, matched span) for one rule on one sentence (rule's own form)."""
-    span = find_match(rule, sentence)
+    span = find_match(rule, sentence, only)
     if span is None:
         return None, None
     if any(e.search(sentence) for e in rule.exceptions):
@@ -516,11 +570,11 @@ def classify(text: str, rules: list[Rule], lang: str = "auto") -> list[Finding]:
         if lang == "th":
             from scanner.thai import tokenized_form
 
-            form, candidates = tokenized_form(sentence), compiled.rules
+            form, candidates = tokenized_form(sentence), [(r, None) for r in compiled.rules]
         else:
             form, candidates = sentence, compiled.candidates(sentence)
-        for rule in candidates:
-            outcome, match_span = judge(rule, form)
+        for rule, only in candidates:
+            outcome, match_span = judge(rule, form, only)
             if outcome is None or (outcome == "denied" and rule.polarity != "risk"):
                 continue
             if form is not sentence:
