@@ -167,9 +167,8 @@ def report(db_path, scan, fmt, output, target_id):
               type=click.Path(dir_okay=False))
 @click.option("--report", "report_path", default="demo/report.html", show_default=True,
               type=click.Path(dir_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--browser", is_flag=True, help="Also load the demo pages in Chromium.")
-def demo(db_path, report_path, host, browser):
+def demo(db_path, report_path, browser):
     """Serve the bundled sample child-app sites on loopback, scan them, write the report.
 
     Example: scanner demo --db demo/results.db --report demo/report.html
@@ -186,11 +185,11 @@ def demo(db_path, report_path, host, browser):
 
         if problem := browser_problem():
             fail(problem)
-    with serve_demo_sites(host=host) as servers:
-        click.echo(f"serving {len(servers)} demo sites on {host}", err=True)
+    with serve_demo_sites() as servers:
+        click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
         targets = load_targets(DEMO_TARGETS_FILE)
         scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), allow_private=True,
-                              max_pages=5, browser=browser)
+                              max_pages=5, browser=browser, loopback_only=True)
     db = store.open_db(db_path)
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(render_report(db, scan_id, "html"), encoding="utf-8")

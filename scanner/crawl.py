@@ -11,7 +11,8 @@ from scanner.postprocess import finish_scan_analysis
 
 
 def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
-                   browser: bool, fast: bool, log_level: str, ignore_robots: bool = False):
+                   browser: bool, fast: bool, log_level: str, ignore_robots: bool = False,
+                   loopback_only: bool = False):
     import os
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
@@ -22,6 +23,8 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
     settings.set("SCANNER_MAX_PAGES", max_pages)
     settings.set("SCANNER_BROWSER", browser)
     settings.set("LOG_LEVEL", log_level)
+    if loopback_only:
+        settings.set("SCANNER_LOOPBACK_ONLY", True)
     if ignore_robots:
         settings.set("ROBOTSTXT_OBEY", False)
     if fast:
@@ -35,8 +38,17 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
     return settings
 
 
+def all_on_loopback(targets) -> bool:
+    """True when every URL of every target is on loopback: our own test or demo sites."""
+    from scanner.safety import loopback_problem
+
+    return all(loopback_problem(url) is None
+               for t in targets for url in [t.homepage, *t.policy_urls])
+
+
 def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
-             browser=False, log_level="CRITICAL", ignore_robots=False) -> tuple[int, list[dict]]:
+             browser=False, log_level="CRITICAL", ignore_robots=False,
+             loopback_only=False) -> tuple[int, list[dict]]:
     """Crawl every target once; return the scan id and its scores rows."""
     from spiders.policy import PolicySpider
     from spiders.site import SiteSpider
@@ -52,8 +64,9 @@ def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pa
                                options=options)
     store.upsert_targets(db, targets, scan_id)
     settings = crawl_settings(db_path, scan_id, allow_private=allow_private, max_pages=max_pages,
-                              browser=browser, fast=allow_private, log_level=log_level,
-                              ignore_robots=ignore_robots)
+                              browser=browser, fast=allow_private and all_on_loopback(targets),
+                              log_level=log_level, ignore_robots=ignore_robots,
+                              loopback_only=loopback_only)
     process = CrawlerProcess(settings, install_root_handler=True)
     crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
     for crawler in crawlers:

@@ -72,18 +72,41 @@ def url_problem(url: str, allow_private: bool, resolver=resolve) -> str | None:
     return None
 
 
-class AddressGuardMiddleware:
-    """Downloader middleware: every request, redirects included, passes the address check."""
+LOOPBACK_NAMES = ("localhost",)
 
-    def __init__(self, allow_private: bool):
+
+def loopback_problem(url: str) -> str | None:
+    """Why a URL is not on 127.0.0.0/8 or ::1, judged without any DNS lookup."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return f"{host or url}: not a loopback address (this run is confined to loopback)"
+
+
+class AddressGuardMiddleware:
+    """Downloader middleware: every request, redirects included, passes the address check.
+
+    With SCANNER_LOOPBACK_ONLY (tests, the demo) anything but a loopback literal is refused
+    before a DNS lookup, so a stray link, meta refresh or redirect never leaves the machine.
+    """
+
+    def __init__(self, allow_private: bool, loopback_only: bool = False):
         self.allow_private = allow_private
+        self.loopback_only = loopback_only
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings.getbool("SCANNER_ALLOW_PRIVATE"))
+        return cls(crawler.settings.getbool("SCANNER_ALLOW_PRIVATE"),
+                   crawler.settings.getbool("SCANNER_LOOPBACK_ONLY"))
 
     def process_request(self, request, spider=None):
-        problem = url_problem(request.url, self.allow_private)
+        problem = loopback_problem(request.url) if self.loopback_only else None
+        problem = problem or url_problem(request.url, self.allow_private)
         if problem:
             raise UnsafeAddress(f"refused {request.url}: {problem}")
         return None

@@ -1,5 +1,7 @@
 """Scrapy settings for the scanner: polite defaults for real sites (see docs/crawling.md)."""
 
+import os
+
 from scanner import __version__
 
 BOT_NAME = "child-privacy-scanner"
@@ -39,6 +41,9 @@ ITEM_PIPELINES = {
 
 # Scanner options (set from the CLI).
 SCANNER_ALLOW_PRIVATE = False
+# Tests and the demo confine every request to loopback (no DNS, no other host), whatever a page
+# links or redirects to: set from the environment so subprocess crawls inherit it.
+SCANNER_LOOPBACK_ONLY = os.environ.get("SCANNER_LOOPBACK_ONLY") == "1"
 SCANNER_MAX_PAGES = 5          # same-site pages the site spider visits per target
 SCANNER_MAX_POLICY_PAGES = 8   # policy documents (split policies, notices) per target
 SCANNER_DB = "results.db"

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every crawl the tests start, in this process or a subprocess, is confined to loopback.
+os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
 SCANNER = [sys.executable, "-m", "scanner.cli"]
 
 _real_connect = socket.socket.connect
@@ -127,7 +129,7 @@ def demo_targets_file(demo_sites, tmp_path_factory):
 
 def run_cli(*args, check=True, timeout=300, input=None) -> subprocess.CompletedProcess:
     """Run `scanner ARGS` in a subprocess (one Twisted reactor per process)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCANNER_LOOPBACK_ONLY": "1"}
     result = subprocess.run(SCANNER + [str(a) for a in args], capture_output=True, text=True,
                             timeout=timeout, cwd=ROOT, env=env, input=input)
     if check and result.returncode != 0:

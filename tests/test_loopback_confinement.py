@@ -1,0 +1,42 @@
+"""Tests and the demo are confined to loopback: any other host is refused before DNS."""
+
+import sqlite_utils
+import yaml
+
+from scanner.safety import AddressGuardMiddleware, UnsafeAddress, loopback_problem
+from conftest import run_cli
+
+
+def test_loopback_problem_judges_without_dns():
+    assert loopback_problem("http://127.0.0.1:8000/") is None
+    assert loopback_problem("http://127.9.9.9/") is None
+    assert loopback_problem("http://localhost/x") is None
+    assert loopback_problem("http://[::1]:80/") is None
+    for url in ("http://10.0.0.1/", "https://www.googletagmanager.com/gtm.js", "http://169.254.169.254/"):
+        assert "not a loopback address" in loopback_problem(url)
+
+
+def test_guard_refuses_public_host_when_confined_even_with_allow_private():
+    import pytest
+    from scrapy import Request
+
+    guard = AddressGuardMiddleware(allow_private=True, loopback_only=True)
+    with pytest.raises(UnsafeAddress, match="not a loopback address"):
+        guard.process_request(Request("https://connect.facebook.net/en_US/fbevents.js"))
+    assert guard.process_request(Request("http://127.0.0.1:1/")) is None
+
+
+def test_a_meta_refresh_to_a_public_host_is_recorded_as_refused(loopback_site, tmp_path):
+    site = loopback_site({
+        "/": '<html><head><meta http-equiv="refresh" content="0; url=https://tracker.example.com/x">'
+             '</head><body><a href="/privacy">Privacy Policy</a></body></html>',
+        "/privacy": "<html><body><main><h1>Privacy</h1><p>We do not sell your data.</p></main></body></html>",
+    })
+    targets = tmp_path / "t.yaml"
+    targets.write_text(yaml.safe_dump({"targets": [
+        {"id": "refresh", "audience": "mixed", "homepage": site.url + "/"}]}))
+    db_path = tmp_path / "r.db"
+    run_cli("scan", targets, "--db", db_path, "--allow-private")
+    db = sqlite_utils.Database(db_path)
+    errors = [r["error"] for r in db["fetches"].rows if r["error"]]
+    assert any("tracker.example.com" in e and "loopback" in e for e in errors), errors
