@@ -121,15 +121,15 @@ def _compile_list(raw, key, where):
     return [_compile(p, f"{where}: {key}[{i}]") for i, p in enumerate(value)]
 
 
-def _check_string_list(raw, key, where, allowed=None, minimum=0):
-    value = raw.get(key, [])
+def _check_string_list(raw, key, where, allowed=None, minimum=0, label=None):
+    value, label = raw.get(key, []), label or key
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RuleError(f"{where}: {key}: expected a list of strings")
+        raise RuleError(f"{where}: {label}: expected a list of strings")
     if len(value) < minimum:
-        raise RuleError(f"{where}: {key}: needs at least {minimum}")
+        raise RuleError(f"{where}: {label}: needs at least {minimum}")
     for v in value:
         if allowed and v not in allowed:
-            raise RuleError(f"{where}: {key}: {v!r} unknown (one of {', '.join(allowed)})")
+            raise RuleError(f"{where}: {label}: {v!r} unknown (one of {', '.join(allowed)})")
     return value
 
 
@@ -160,7 +160,7 @@ def _check_examples(raw, where):
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
         raise RuleError(f"{where}: examples: expected a mapping with match and no_match lists")
     for key in ("match", "no_match"):
-        _check_string_list(examples, key, f"{where}: examples", minimum=2)
+        _check_string_list(examples, key, where, minimum=2, label=f"examples.{key}")
     return examples
 
 
