@@ -41,13 +41,19 @@ def cli():
               help="Same-site pages to visit per target for third parties.")
 @click.option("--allow-private", is_flag=True,
               help="Allow private and loopback addresses (tests, demo, intranet registries).")
-@click.option("--resume", is_flag=True, help="Continue the last interrupted scan of this database.")
+@click.option("--resume", is_flag=True,
+              help="Continue the database's last scan if it did not complete (only the targets "
+                   "not yet done are crawled); otherwise start a new scan.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Batches of targets crawled at once, each by a process of its own.")
+@click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 10000),
+              help="Targets per worker process.")
 @click.option("--ignore-robots", is_flag=True,
               help="Fetch pages robots.txt disallows (a regulator's mandate); see docs/crawling.md.")
 @click.option("--log-level", default="CRITICAL", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
-def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_level,
-         ignore_robots):
+def scan(targets_file, db_path, browser, max_pages, allow_private, resume, workers, batch_size,
+         log_level, ignore_robots):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 
     Exit 0 when the scan ran (unreachable targets are reported as such), 2 on bad input.
@@ -61,17 +67,32 @@ def scan(targets_file, db_path, browser, max_pages, allow_private, resume, log_l
         targets = load_targets(targets_file)
     except TargetsError as exc:
         fail(str(exc))
-    if resume:
-        fail("--resume: no interrupted scan to resume in this version")
     if browser:
         from scanner.browser import browser_problem
 
         if problem := browser_problem():
             fail(problem)
-    scan_id, scores = run_scan(db_path, targets, str(targets_file), allow_private=allow_private,
-                               max_pages=max_pages, browser=browser, log_level=log_level,
-                               ignore_robots=ignore_robots)
-    from scanner.summary import print_summary
+    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
+               "ignore_robots": ignore_robots}
+    resume_scan_id = None
+    if resume:
+        from scanner import store
+        from scanner.crawl import resumable_scan
+
+        unfinished = resumable_scan(store.open_db(db_path))
+        if unfinished:
+            resume_scan_id = unfinished["id"]
+            # A resumed scan keeps the options it was started with.
+            options.update({k: v for k, v in unfinished["options"].items() if k in options})
+            click.echo(f"resuming scan {resume_scan_id} ({unfinished['status']})", err=True)
+        else:
+            click.echo("no unfinished scan to resume: starting a new one", err=True)
+    from scanner.summary import print_summary, scan_progress
+
+    with scan_progress(len(targets)) as advance:
+        scan_id, scores = run_scan(db_path, targets, str(targets_file), log_level=log_level,
+                                   workers=workers, batch_size=batch_size,
+                                   resume_scan_id=resume_scan_id, progress=advance, **options)
 
     print_summary(db_path, scan_id)
 

@@ -1,19 +1,36 @@
-"""Run one scan: open the scan row, crawl with both spiders in one Scrapy process, analyse."""
+"""Run one scan: targets are crawled in batches, each batch by a worker process of its own.
+
+A worker runs both spiders (policy + site, or browser) over its batch in one Scrapy process and
+exits; only then are its targets marked done in `scan_targets`. So a crash or a Ctrl-C loses at
+most the batches in flight, `--resume` crawls just the targets not done, and `--workers N` crawls
+N batches at once (one Twisted reactor per process, as Scrapy requires).
+"""
 
 from __future__ import annotations
 
-from scrapy.crawler import CrawlerProcess
-from scrapy.utils.project import get_project_settings
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 from scanner import store
 from scanner.matching import rules_version
 from scanner.postprocess import finish_scan_analysis
+from scanner.targets import Target
+
+DEFAULT_BATCH_SIZE = 25
+# Rows a batch left behind when it did not finish: deleted before its targets are crawled again.
+PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
 
 
 def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
                    browser: bool, fast: bool, log_level: str, ignore_robots: bool = False,
                    loopback_only: bool = False):
-    import os
+    from scrapy.utils.project import get_project_settings
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
     settings = get_project_settings()
@@ -46,39 +63,152 @@ def all_on_loopback(targets) -> bool:
                for t in targets for url in [t.homepage, *t.policy_urls])
 
 
-def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
-             browser=False, log_level="CRITICAL", ignore_robots=False,
-             loopback_only=False) -> tuple[int, list[dict]]:
-    """Crawl every target once; return the scan id and its scores rows."""
+def crawl_batch(job: dict) -> str:
+    """Crawl one batch of targets in this process (a worker); return the crawl's finish reason."""
+    from scrapy.crawler import CrawlerProcess
+
     from spiders.policy import PolicySpider
     from spiders.site import SiteSpider
 
+    targets = [Target(**t) for t in job["targets"]]
+    options = job["options"]
     page_spider = SiteSpider
-    if browser:
+    if options["browser"]:
         from spiders.browser import BrowserSpider as page_spider
-
-    db = store.open_db(db_path)
-    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
-               "ignore_robots": ignore_robots}
-    scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
-                               options=options)
-    store.upsert_targets(db, targets, scan_id)
-    settings = crawl_settings(db_path, scan_id, allow_private=allow_private, max_pages=max_pages,
-                              browser=browser, fast=allow_private and all_on_loopback(targets),
-                              log_level=log_level, ignore_robots=ignore_robots,
-                              loopback_only=loopback_only)
+    settings = crawl_settings(
+        job["db"], job["scan_id"], allow_private=options["allow_private"],
+        max_pages=options["max_pages"], browser=options["browser"],
+        fast=options["allow_private"] and all_on_loopback(targets), log_level=job["log_level"],
+        ignore_robots=options["ignore_robots"], loopback_only=options["loopback_only"],
+    )
     process = CrawlerProcess(settings, install_root_handler=True)
     crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
     for crawler in crawlers:
         process.crawl(crawler, targets=targets)
-    status = "complete"
-    try:
-        process.start()
-    except KeyboardInterrupt:
-        status = "interrupted"
+    process.start()
     reasons = {c.stats.get_value("finish_reason") for c in crawlers}
-    if reasons - {"finished"}:
+    return "finished" if reasons == {"finished"} else ",".join(sorted(map(str, reasons)))
+
+
+def worker_main(job_path: str) -> int:
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    return 0 if crawl_batch(job) == "finished" else 3
+
+
+def _batches(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _mark(db, scan_id: int, target_ids, status: str) -> None:
+    with db.conn:
+        for target_id in target_ids:
+            db["scan_targets"].upsert(
+                {"scan_id": scan_id, "target_id": target_id, "status": status,
+                 "finished_at": store.now() if status != "pending" else None},
+                pk=("scan_id", "target_id"),
+            )
+
+
+def _forget_partial_rows(db, scan_id: int, target_ids) -> None:
+    """Rows of targets whose batch never finished: they are crawled again from scratch."""
+    with db.conn:
+        for table in PER_TARGET_TABLES:
+            for target_id in target_ids:
+                db.execute(f"DELETE FROM {table} WHERE scan_id = ? AND target_id = ?",
+                           [scan_id, target_id])
+
+
+def resumable_scan(db) -> dict | None:
+    """The latest scan that did not complete, if it is the latest scan of the database."""
+    row = db.execute("SELECT id, status, options FROM scans ORDER BY id DESC LIMIT 1").fetchone()
+    if row and row[1] in ("running", "interrupted"):
+        return {"id": row[0], "status": row[1], "options": json.loads(row[2] or "{}")}
+    return None
+
+
+def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
+             browser=False, log_level="CRITICAL", ignore_robots=False, loopback_only=False,
+             workers=1, batch_size=DEFAULT_BATCH_SIZE, resume_scan_id: int | None = None,
+             progress=None) -> tuple[int, list[dict]]:
+    """Crawl every target once (or, resuming, every target not done); return scan id and scores."""
+    db = store.open_db(db_path)
+    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
+               "ignore_robots": ignore_robots, "loopback_only": loopback_only}
+    if resume_scan_id is None:
+        scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
+                                   options=options)
+        done = set()
+    else:
+        scan_id = resume_scan_id
+        db["scans"].update(scan_id, {"status": "running", "finished_at": None})
+        done = {r["target_id"] for r in db["scan_targets"].rows_where(
+            "scan_id = ? AND status = 'done'", [scan_id])}
+    store.upsert_targets(db, targets, scan_id)
+    pending = [t for t in targets if t.id not in done]
+    _forget_partial_rows(db, scan_id, [t.id for t in pending])
+    _mark(db, scan_id, [t.id for t in pending], "pending")
+    db.close()
+
+    status = _run_batches(db_path, scan_id, pending, options, log_level, workers, batch_size,
+                          progress)
+    db = store.open_db(db_path)
+    finished = {r["target_id"] for r in db["scan_targets"].rows_where(
+        "scan_id = ? AND status = 'done'", [scan_id])}
+    scores = finish_scan_analysis(db, scan_id, [t for t in targets if t.id in finished])
+    if status == "complete" and len(finished) < len(targets):
         status = "interrupted"
-    scores = finish_scan_analysis(db, scan_id, targets)
     store.finish_scan(db, scan_id, status)
+    db.close()
     return scan_id, scores
+
+
+def _run_batches(db_path, scan_id, pending, options, log_level, workers, batch_size,
+                 progress) -> str:
+    """Start a worker per batch, at most `workers` at once; 'complete' or 'interrupted'."""
+    queue = _batches(pending, batch_size)
+    running: list[tuple[subprocess.Popen, list[Target], Path]] = []
+    status = "complete"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory(prefix="scanner-jobs-") as jobs_dir:
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    batch = queue.pop(0)
+                    job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
+                    job_path.write_text(json.dumps({
+                        "db": str(db_path), "scan_id": scan_id, "options": options,
+                        "log_level": log_level,
+                        "targets": [dataclasses.asdict(t) for t in batch],
+                    }), encoding="utf-8")
+                    proc = subprocess.Popen([sys.executable, "-m", "scanner.crawl", str(job_path)],
+                                            env=env)
+                    running.append((proc, batch, job_path))
+                for entry in list(running):
+                    proc, batch, _ = entry
+                    if proc.poll() is None:
+                        continue
+                    running.remove(entry)
+                    db = store.open_db(db_path)
+                    _mark(db, scan_id, [t.id for t in batch],
+                          "done" if proc.returncode == 0 else "failed")
+                    db.close()
+                    if proc.returncode != 0:
+                        status = "interrupted"
+                    if progress:
+                        progress(len(batch))
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            for proc, _, _ in running:
+                proc.terminate()
+            for proc, _, _ in running:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            status = "interrupted"
+    return status
+
+
+if __name__ == "__main__":  # a worker: python -m scanner.crawl JOB.json
+    sys.exit(worker_main(sys.argv[1]))

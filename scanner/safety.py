@@ -75,6 +75,14 @@ def url_problem(url: str, allow_private: bool, resolver=resolve) -> str | None:
 LOOPBACK_NAMES = ("localhost",)
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def loopback_problem(url: str) -> str | None:
     """Why a URL is not on 127.0.0.0/8 or ::1, judged without any DNS lookup."""
     host = (urlsplit(url).hostname or "").strip("[]").lower()
@@ -105,8 +113,14 @@ class AddressGuardMiddleware:
                    crawler.settings.getbool("SCANNER_LOOPBACK_ONLY"))
 
     def process_request(self, request, spider=None):
-        problem = loopback_problem(request.url) if self.loopback_only else None
-        problem = problem or url_problem(request.url, self.allow_private)
+        problem = None
+        if self.loopback_only and (problem := loopback_problem(request.url)):
+            # An address literal keeps its own reason (link-local, private) when it has one.
+            host = (urlsplit(request.url).hostname or "").strip("[]")
+            if _is_ip_literal(host):
+                problem = url_problem(request.url, self.allow_private) or problem
+        else:
+            problem = url_problem(request.url, self.allow_private)
         if problem:
             raise UnsafeAddress(f"refused {request.url}: {problem}")
         return None

@@ -133,6 +133,16 @@ def m002_tracker_details(db: sqlite_utils.Database) -> None:
     db["cookies"].add_column("rule_id", str)
 
 
+@migrations()
+def m003_scan_targets(db: sqlite_utils.Database) -> None:
+    """Which targets of a scan have been crawled: what `scanner scan --resume` skips."""
+    db["scan_targets"].create(
+        {"scan_id": int, "target_id": str, "status": str, "finished_at": str},
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

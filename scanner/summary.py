@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scanner import store
@@ -38,3 +41,15 @@ def print_summary(db_path, scan_id: int) -> None:
                       ", ".join(row["top_findings"]) or "-")
     Console(width=160).print(table)
     print(f"scan id: {scan_id}")
+
+
+@contextlib.contextmanager
+def scan_progress(total: int):
+    """Yield advance(n): a progress bar of targets crawled, on a terminal only."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    columns = (TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("crawl", total=total)
+        yield lambda n: progress.advance(task, n)

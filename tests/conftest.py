@@ -42,7 +42,8 @@ def network_guard(monkeypatch):
 
 
 class LoopbackSite:
-    """A site served on 127.0.0.1 from a dict: path -> (status, headers, body) or body."""
+    """A site served on 127.0.0.1 from a dict: path -> (status, headers, body) or body, or a
+    function returning one of those, called per request."""
 
     def __init__(self, pages: dict):
         self.pages = dict(pages)
@@ -56,6 +57,8 @@ class LoopbackSite:
             def do_GET(self):
                 site.requests.append(self.path)
                 page = site.pages.get(self.path)
+                if callable(page):  # a page computed per request (slow pages, counters, ...)
+                    page = page()
                 if page is None:
                     page = (404, {"Content-Type": "text/html"}, b"not found")
                 if not isinstance(page, tuple):
