@@ -15,7 +15,7 @@ RECORDS = [
     {"id": "b", "text": "We do not sell your personal information.",
      "labels": {"sale": True, "children": None}},
     {"id": "c", "text": "Contact us by email.", "labels": {"sale": False, "children": False}},
-    {"id": "d", "text": "Children love our games.", "labels": {"sale": None, "children": True}},
+    {"id": "d", "text": "Our games are fun for everyone.", "labels": {"sale": None, "children": True}},
 ]
 
 
@@ -45,7 +45,7 @@ def test_null_labels_are_left_out(labelled):
     assert result.scores["sale"].support == 2  # a and b; d is null
     children = result.scores["children"]
     assert children.tp + children.fp + children.fn + children.tn == 3  # b is null
-    assert children.support == 1 and children.fn == 1  # "Children love our games." says nothing
+    assert children.support == 1 and children.fn == 1  # record d names no child
 
 
 def test_cli_json_format(labelled):
