@@ -81,7 +81,7 @@ def crawl_batch(job: dict) -> str:
         fast=options["allow_private"] and all_on_loopback(targets), log_level=job["log_level"],
         ignore_robots=options["ignore_robots"], loopback_only=options["loopback_only"],
     )
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
     for crawler in crawlers:
         process.crawl(crawler, targets=targets)

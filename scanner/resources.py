@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
+from scanner.trackers import has_known_suffix
+
 VIA_KINDS = {
     "script": "<script src>",
     "img": "<img src>, <input type=image src>",
@@ -294,7 +296,9 @@ def _extract_inline_script(script: str, out: _Collector) -> None:
     for url in inline_tracker_urls(script):
         out.add(url, "inline")
     for match in SCRIPT_URL.finditer(script):
-        out.add(match.group(1), "inline.url")
+        # 'https://www.googletagmanager' + '.com/...' is half a URL: its "TLD" is no suffix.
+        if has_known_suffix(urlsplit(urljoin("https:", match.group(1))).hostname or ""):
+            out.add(match.group(1), "inline.url")
 
 
 def coarse_via(via: str) -> str:

@@ -39,7 +39,10 @@ def print_summary(db_path, scan_id: int) -> None:
         table.add_row(row["target_id"], row["audience"], row["status"], row["grade"] or "-",
                       "-" if row["score"] is None else str(row["score"]),
                       ", ".join(row["top_findings"]) or "-")
-    Console(width=160).print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # a log file or pipe: keep rows on one line
+    console.print(table)
     print(f"scan id: {scan_id}")
 
 

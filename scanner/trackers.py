@@ -51,6 +51,16 @@ def is_ip(host: str) -> bool:
     return True
 
 
+RESERVED_TLDS = ("test", "example", "invalid", "localhost")  # RFC 2606: test and demo hosts
+
+
+@lru_cache(maxsize=65536)
+def has_known_suffix(host: str) -> bool:
+    """True for a host under a public suffix (or a reserved test TLD): a name that can exist."""
+    host = normalize_host(host)
+    return bool(_EXTRACT(host).suffix) or host.rsplit(".", 1)[-1] in RESERVED_TLDS
+
+
 @lru_cache(maxsize=65536)
 def registrable_domain(host: str) -> str:
     """example.co.uk for www.example.co.uk; the host itself for IPs, localhost and bare suffixes."""

@@ -188,3 +188,12 @@ def test_extraction_is_fast_on_a_tag_dense_page():
         extract_resources(html, PAGE_URL)
     per_page = (time.perf_counter() - start) / 5
     assert per_page < 0.1, f"{per_page * 1000:.1f} ms for a 20-fold page"
+
+
+def test_half_urls_in_inline_scripts_are_not_hosts():
+    """A loader that builds its URL by concatenation leaves string pieces that are no host."""
+    html = ("<script>var u='https://www.googletagmanager'+'.com/gtm.js';"
+            "var s=\"https://cdn.segment\";"
+            "var h='https://static.hotjar.com/c/hotjar-'+id+'.js';</script>")
+    found = {(r.url, r.via) for r in extract_resources(html, "https://kids.example/")}
+    assert found == {("https://static.hotjar.com/c/hotjar-", "inline.url")}
