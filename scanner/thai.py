@@ -66,6 +66,10 @@ CONTINUATION_WORDS = (
 )
 # Exceptions stay with their negation however long the sentence grows.
 EXCEPTION_WORDS = ("เว้นแต่", "ยกเว้น", "แต่", "หรือ", "นอกเหนือจาก")
+# A leading condition ("ในกรณีที่มีการควบรวมกิจการ", "หากผู้ปกครองพบว่า...") is cut off by the CRF
+# cutter from the main clause it governs; it continues into the next piece.
+CONDITION_OPENERS = ("ในกรณี", "กรณี", "หาก", "ถ้า", "เมื่อ", "หลังจาก", "ภายหลังจาก", "ก่อนที่")
+MAX_CONDITION = 200
 MIN_THAI_SENTENCE = 12
 MAX_MERGED_SENTENCE = 800
 
@@ -85,7 +89,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Cuts before a conjunction or exception (เว้นแต่, หรือ, ...), inside a list of short words, or
     after an abbreviation like พ.ศ. are undone, so a negation keeps its exception.
     """
-    pieces: list[list[int]] = []
+    pieces: list[list[int]] = []  # [start, end, number of CRF segments merged]
     position = 0
     for segment in _crf_segments(text):
         found = text.find(segment, position)
@@ -95,11 +99,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         body = segment.strip()
         start = found + len(segment) - len(segment.lstrip())
         end = start + len(body)
-        if pieces and _continues(text[pieces[-1][0]:pieces[-1][1]], body):
+        if pieces and (_continues(text[pieces[-1][0]:pieces[-1][1]], body)
+                       or _is_leading_condition(text[pieces[-1][0]:pieces[-1][1]], pieces[-1][2])):
             pieces[-1][1] = end
+            pieces[-1][2] += 1
         else:
-            pieces.append([start, end])
-    return [(s, e) for s, e in pieces]
+            pieces.append([start, end, 1])
+    return [(s, e) for s, e, _ in pieces]
+
+
+def _is_leading_condition(previous: str, segments: int) -> bool:
+    """A lone condition clause, not yet joined to the main clause that follows it."""
+    return segments == 1 and previous.startswith(CONDITION_OPENERS) and len(previous) <= MAX_CONDITION
 
 
 def _continues(previous: str, segment: str) -> bool:

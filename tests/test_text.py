@@ -241,3 +241,21 @@ def test_policy_sections_named_like_furniture_are_kept():
                  "We ask a parent before we collect data.", "We share data with our host."):
         assert kept in text
     assert "Allow all" not in text and "Tweet" not in text
+
+
+def test_thai_leading_condition_stays_with_its_main_clause():
+    from scanner.thai import sentence_spans
+
+    text = ("ในกรณีที่มีการควบรวมกิจการกับบริษัทอื่น ข้อมูลของท่านอาจถูกโอนไปยังผู้ซื้อกิจการ "
+            "เราเก็บข้อมูลไว้ไม่เกินห้าปี")
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    assert sentences[0] == "ในกรณีที่มีการควบรวมกิจการกับบริษัทอื่น ข้อมูลของท่านอาจถูกโอนไปยังผู้ซื้อกิจการ"
+    assert sentences[-1] == "เราเก็บข้อมูลไว้ไม่เกินห้าปี"
+
+
+def test_thai_condition_already_joined_does_not_swallow_the_next_sentence():
+    from scanner.thai import _is_leading_condition
+
+    assert _is_leading_condition("หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา", 1)
+    assert not _is_leading_condition("หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา โปรดติดต่อเรา", 2)
+    assert not _is_leading_condition("เราเก็บรวบรวมชื่อและอีเมลของท่าน", 1)
