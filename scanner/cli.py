@@ -24,6 +24,15 @@ def fail(message: str, code: int = 2):
     sys.exit(code)
 
 
+def write_output(content: str, output: str | None, what: str) -> None:
+    """Write to the -o file (and say so on stderr), or to stdout."""
+    if output:
+        Path(output).write_text(content, encoding="utf-8")
+        click.echo(f"wrote {output} ({what})", err=True)
+    else:
+        click.echo(content, nl=False)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="scanner")
 def cli():
@@ -176,11 +185,7 @@ def report(db_path, scan, fmt, output, target_id):
         content = render_report(db, scan_id, fmt, target_id)
     except LookupError as exc:
         fail(f"{db_path}: {exc}")
-    if output:
-        Path(output).write_text(content, encoding="utf-8")
-        click.echo(f"wrote {output} (scan {scan_id})", err=True)
-    else:
-        click.echo(content, nl=False)
+    write_output(content, output, f"scan {scan_id}")
 
 
 @cli.command()
@@ -281,11 +286,7 @@ def diff(db_path, from_scan, to_scan, fmt, target_ids, show_all, output):
         fail(f"{db_path}: {exc}")
     result = diff_scans(db, from_id, to_id, target_ids=list(target_ids) or None)
     content = render_diff(result, fmt, only_changed=not show_all)
-    if output:
-        Path(output).write_text(content, encoding="utf-8")
-        click.echo(f"wrote {output} (scan {from_id} -> {to_id})", err=True)
-    else:
-        click.echo(content, nl=False)
+    write_output(content, output, f"scan {from_id} -> {to_id}")
 
 
 @cli.command()

@@ -71,10 +71,7 @@ class PolicySpider(ScannerSpider):
             return
         html = decode_body(response.body, content_type=_content_type(response))
         links = discover_policy_links(html, response.url)
-        for link in links:
-            request = self.policy_request(target, link.url, link.how)
-            if request:
-                yield request
+        yield from self.follow_policy_links(target, links)
         if links:
             return
         paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
@@ -89,6 +86,12 @@ class PolicySpider(ScannerSpider):
         else:
             yield from self.next_fallback(target, paths)
 
+    def follow_policy_links(self, target, links):
+        for link in links:
+            request = self.policy_request(target, link.url, link.how)
+            if request:
+                yield request
+
     def parse_hub(self, response):
         target = response.meta["target"]
         yield self.fetch_item(response, "page")
@@ -96,10 +99,7 @@ class PolicySpider(ScannerSpider):
         if response.status < 400:
             html = decode_body(response.body, content_type=_content_type(response))
             links = discover_policy_links(html, response.url)
-        for link in links:
-            request = self.policy_request(target, link.url, link.how)
-            if request:
-                yield request
+        yield from self.follow_policy_links(target, links)
         if not links:
             yield from self.next_fallback(target, response.meta.get("fallback") or [])
 
