@@ -421,11 +421,30 @@ ABBREVIATIONS = frozenset(
     "dept est fig jr sr u.s u.k e.u u.s.a sec art para pp p ca viz jan feb mar apr jun jul aug "
     "sep sept oct nov dec govt int'l a.m p.m ph.d b.v n.v s.a pty pte bhd".split()
 )
-SENTENCE_CANDIDATE = re.compile(r"[.!?]+[\"')\]”’]*(?=\s+)")
+# A run of end punctuation and closing quotes; it ends a sentence only when whitespace follows.
+# (Matched without a lookahead so a long run of dots is scanned once, not once per dot.)
+SENTENCE_CANDIDATE = re.compile(r"[.!?]+[\"')\]”’]*")
+WHITESPACE = re.compile(r"\s")
 NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'(\[“‘]?[A-Z0-9\u0E00-\u0E7F•●▪\-]")
 LIST_MARKER = re.compile(r"^\s*(?:[-•●▪◦*·–]|\(?\d{1,3}(?:\.\d{1,3})*[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s*$")
 BULLET_LINE = re.compile(r"^\s*[-•●▪◦*·–]\s+")
 LIST_ITEM_LINE = re.compile(r"^\s*(?:[-•●▪◦*·–]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
+ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+TOKEN_CHARS = ASCII_LETTERS | {".", "'"}
+INITIAL = re.compile(r"[a-z]|(?:[a-z]\.)+[a-z]")
+
+
+def _token_before(line: str, end: int) -> str:
+    """The word (letters, dots, apostrophes; starting with a letter) that ends at `end`, lower case.
+
+    Scans back from `end` instead of searching the whole prefix, so a long line stays linear.
+    """
+    start = end
+    while start > 0 and line[start - 1] in TOKEN_CHARS:
+        start -= 1
+    while start < end and line[start] not in ASCII_LETTERS:
+        start += 1
+    return line[start:end].lower()
 
 
 def _english_boundaries(line: str) -> list[int]:
@@ -433,16 +452,15 @@ def _english_boundaries(line: str) -> list[int]:
     cuts = []
     for match in SENTENCE_CANDIDATE.finditer(line):
         end = match.end()
-        if not NEXT_STARTS_SENTENCE.match(line, end):
+        if not WHITESPACE.match(line, end) or not NEXT_STARTS_SENTENCE.match(line, end):
             continue
         if line[match.start()] == ".":
-            word = re.search(r"([A-Za-z][A-Za-z.']*)$", line[:match.start()])
-            token = word.group(1).lower() if word else ""
+            token = _token_before(line, match.start())
             if token in ABBREVIATIONS or token.rstrip(".") in ABBREVIATIONS:
                 continue
-            if re.fullmatch(r"[a-z]", token) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
+            if INITIAL.fullmatch(token):
                 continue  # initials and dotted acronyms: J. Smith, U.S.
-            if LIST_MARKER.match(line[:end]):
+            if LIST_MARKER.match(line, 0, end):
                 continue  # "1. " or "a. " opening a list item
         cuts.append(end)
     return cuts
