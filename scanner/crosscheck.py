@@ -27,6 +27,20 @@ CATEGORY_DESCRIPTIONS = {
     "profiling": r"\bprofil(e|ing)\b",
 }
 GENERIC_DESCRIPTION = r"\bthird[- ]party (services?|providers?|partners?)\b|\bservice providers?\b"
+# The same descriptions in Thai policies (no word boundaries in Thai script).
+THAI_DESCRIPTIONS = {
+    "advertising": "โฆษณา",
+    "analytics": "วิเคราะห์|สถิติ",
+    "tag_manager": "วิเคราะห์|สถิติ",
+    "social": "สื่อสังคม|โซเชียล|เครือข่ายสังคม",
+    "data_broker": "นายหน้าข้อมูล|ผู้ค้าข้อมูล",
+    "consent": "ความยินยอม.{0,20}คุกกี้|คุกกี้.{0,20}ความยินยอม",
+    "location": "ตำแหน่ง",
+}
+THAI_GENERIC = "บุคคลภายนอก|บุคคลที่สาม|ผู้ให้บริการภายนอก"
+for _category, _thai in THAI_DESCRIPTIONS.items():
+    CATEGORY_DESCRIPTIONS[_category] += "|" + _thai
+GENERIC_DESCRIPTION += "|" + THAI_GENERIC
 
 # Which denials an ad or data-broker tracker contradicts.
 DENIALS_CONTRADICTED = {

@@ -134,3 +134,14 @@ def test_child_directed_target_whose_policy_disclaims_children(db):
     assert "not directed to children" in text[row["start"]:row["end"]]
     general_scan, general = scan_with(db, audience="general", policy=policy)
     assert by_rule(run(db, general_scan, general), "crosscheck.child-directed-disclaimer") == []
+
+
+def test_a_thai_policy_describing_advertising_partners_discloses_an_ad_tracker():
+    import re
+
+    from scanner.crosscheck import CATEGORY_DESCRIPTIONS, GENERIC_DESCRIPTION
+
+    thai_policy = "เราอาจเปิดเผยข้อมูลส่วนบุคคลของท่านให้แก่พันธมิตรทางธุรกิจเพื่อวัตถุประสงค์ทางการโฆษณา"
+    assert re.search(CATEGORY_DESCRIPTIONS["advertising"], thai_policy, re.I)
+    assert not re.search(CATEGORY_DESCRIPTIONS["analytics"], thai_policy, re.I)
+    assert re.search(GENERIC_DESCRIPTION, "เราอาจเปิดเผยข้อมูลแก่บุคคลภายนอก", re.I)
