@@ -211,11 +211,16 @@ def demo(db_path, report_path, browser):
 
         if problem := browser_problem():
             fail(problem)
-    with serve_demo_sites() as servers:
-        click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
-        targets = load_targets(DEMO_TARGETS_FILE)
-        scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), allow_private=True,
-                              max_pages=5, browser=browser, loopback_only=True)
+    from scanner.demo.server import DemoPortError
+
+    try:
+        with serve_demo_sites() as servers:
+            click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
+            targets = load_targets(DEMO_TARGETS_FILE)
+            scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), allow_private=True,
+                                  max_pages=5, browser=browser, loopback_only=True)
+    except DemoPortError as exc:
+        fail(str(exc))
     db = store.open_db(db_path)
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(render_report(db, scan_id, "html"), encoding="utf-8")

@@ -23,6 +23,10 @@ DEMO_TARGETS_FILE = TARGETS_DIR / "demo.yaml"
 MANIFEST = DEMO_SITES_DIR.parent / "sites.yaml"
 
 
+class DemoPortError(OSError):
+    """A demo site's port is taken; the message is the one line shown to the user."""
+
+
 def demo_sites() -> list[dict]:
     """[{id, port, dir}] from the manifest; the demo targets file uses the same ports."""
     return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["sites"]
@@ -95,7 +99,11 @@ def serve_demo_sites(host: str = "127.0.0.1", ports: dict | None = None):
     try:
         for site in demo_sites():
             port = site["port"] if ports is None else ports.get(site["id"], 0)
-            server = ThreadingHTTPServer((host, port), make_handler(DEMO_SITES_DIR / site["dir"]))
+            try:
+                server = ThreadingHTTPServer((host, port), make_handler(DEMO_SITES_DIR / site["dir"]))
+            except OSError as exc:
+                raise DemoPortError(f"cannot serve demo site {site['id']} on {host}:{port}: "
+                                    f"{exc.strerror} (is another demo running?)") from None
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append(server)

@@ -1,0 +1,35 @@
+"""`scanner demo` (what `make demo` runs): serves the sample sites, scans, writes db and report."""
+
+import socket
+
+import sqlite_utils
+
+from conftest import run_cli
+
+
+def test_demo_writes_database_report_and_summary(tmp_path):
+    db_path, report = tmp_path / "results.db", tmp_path / "report.html"
+    result = run_cli("demo", "--db", db_path, "--report", report)
+    db = sqlite_utils.Database(db_path)
+    statuses = {r["target_id"]: (r["status"], r["grade"]) for r in db["scores"].rows}
+    assert len(statuses) == 7
+    assert statuses["lost-lagoon"] == ("unreachable", None)
+    assert statuses["jungle-jumpers"][0] == "no_policy"
+    html = report.read_text(encoding="utf-8")
+    assert "Happy Hippo Learning" in html and "<svg" in html
+    for target_id in statuses:
+        assert target_id in result.stdout
+    assert "unreachable" in result.stdout
+
+
+def test_demo_with_a_port_taken_is_a_one_line_error(tmp_path):
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 8701))
+        taken.listen()
+        result = run_cli("demo", "--db", tmp_path / "r.db", "--report", tmp_path / "r.html",
+                         check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot serve demo site")
+    assert "8701" in result.stderr
+    assert not (tmp_path / "r.db").exists()
