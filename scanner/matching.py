@@ -396,48 +396,218 @@ def rule_keys(rule: Rule) -> tuple | None:
     return tuple(alternatives)
 
 
+def _starts_at_word_boundary(items) -> bool:
+    """Whether every match of this sequence begins right after a \\b (so at a word start)."""
+    items = list(items)
+    if not items:
+        return False
+    op, av = items[0]
+    if op == _AT:
+        return av == _AT_BOUNDARY or _starts_at_word_boundary(items[1:])
+    if op == _SUBPATTERN:
+        return _starts_at_word_boundary(list(av[-1]) + items[1:])
+    if op == _ATOMIC:
+        return _starts_at_word_boundary(list(av) + items[1:])
+    if op == _BRANCH:
+        return all(_starts_at_word_boundary(list(alt) + items[1:]) for alt in av[1])
+    return False
+
+
+def anchor(compiled: re.Pattern) -> tuple | None:
+    """(keys, at_word_start) when every match begins with one of the keys (ASCII, lower case);
+    a match can then be looked for only where a key occurs. None when no such keys exist."""
+    parsed = list(sre_parse.parse(compiled.pattern, compiled.flags))
+    keys = _leading_keys(parsed)
+    if not keys or not all(k.isascii() for k in keys):
+        return None
+    return tuple(sorted(keys)), _starts_at_word_boundary(parsed)
+
+
 WORD = re.compile(r"\w+")
+# Characters that str.lower() maps differently from the regex engine's case folding (dotted I,
+# dotless i, long s, Kelvin sign). A sentence holding one is judged the straightforward way,
+# since lower-case key positions might not be where a case-insensitive match starts.
+FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
+ANCHOR_LIMIT = 12  # more key positions than this: one search from the first is cheaper
 
 
 class CompiledRules:
-    """Rules of one language indexed by key, so each sentence is tried only on likely rules."""
+    """Rules of one language indexed by key, so each sentence is tried only on likely rules.
+
+    Every (rule, alternative, key group) is one bit; a word's bits are cached, so a sentence's
+    candidates are the alternatives whose bits all turn up among its words.
+    """
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
         self.always = [i for i, r in enumerate(rules) if r.keys is None]
-        self.by_key: dict[str, list[tuple]] = {}
-        self.group_counts: dict[tuple, int] = {}
+        key_bits: dict[str, int] = {}
+        key_proposals: dict[str, list] = {}
+        self.alternatives: list[tuple] = []  # (rule index, alternative index, bits of its groups)
+        bit = 0
         for i, rule in enumerate(rules):
             for a, groups in enumerate(rule.keys or ()):
-                self.group_counts[(i, a)] = len(groups)
+                number, mask = len(self.alternatives), 0
                 for g, keys in enumerate(groups):
+                    mask |= 1 << bit
                     for key in keys:
-                        self.by_key.setdefault(key, []).append((i, a, g))
-        self.max_key = max((len(k) for k in self.by_key), default=0)
+                        key_bits[key] = key_bits.get(key, 0) | 1 << bit
+                        if g == 0:  # the most selective group proposes the alternative
+                            key_proposals.setdefault(key, []).append(number)
+                    bit += 1
+                self.alternatives.append((i, a, mask))
+        # Anchors: per regex, the keys one of which begins every match. Anchors at a word start
+        # are numbered, so the pass over a sentence's words finds every anchor's positions.
+        self.anchors: dict[int, tuple | None] = {}
+        numbers: dict[tuple, int] = {}
+        anchor_keys: dict[str, list] = {}
+        for rule in rules:
+            if rule.lang != "en":
+                continue
+            for pattern in _rule_regexes(rule):
+                lead = anchor(pattern)
+                if lead is not None and lead[1]:
+                    if lead not in numbers:
+                        numbers[lead] = len(numbers)
+                        for key in lead[0]:
+                            anchor_keys.setdefault(key, []).append(numbers[lead])
+                    lead = (lead[0], numbers[lead])
+                elif lead is not None:
+                    lead = (lead[0], None)
+                self.anchors[id(pattern)] = lead
+        self.key_bits, self.key_proposals, self.anchor_keys = key_bits, key_proposals, anchor_keys
+        self.max_key = max((len(k) for k in (*key_bits, *anchor_keys)), default=0)
         self._word_cache: dict[str, tuple] = {}
 
-    def _hits_for_word(self, word: str) -> tuple:
+    def word_hits(self, word: str) -> tuple:
+        """(key group bits, proposed alternatives, anchor numbers) of the keys beginning word."""
         hit = self._word_cache.get(word)
         if hit is None:
-            found = []
+            bits, proposed, anchors = 0, [], []
             for n in range(1, min(len(word), self.max_key) + 1):
-                found.extend(self.by_key.get(word[:n], ()))
-            hit = tuple(found)
+                prefix = word[:n]
+                bits |= self.key_bits.get(prefix, 0)
+                proposed.extend(self.key_proposals.get(prefix, ()))
+                anchors.extend(self.anchor_keys.get(prefix, ()))
+            hit = (bits, tuple(proposed), tuple(anchors))
             if len(self._word_cache) < 200_000:
                 self._word_cache[word] = hit
         return hit
 
-    def candidates(self, sentence: str) -> list[tuple[Rule, set | None]]:
+    def candidates(self, scan: SentenceScan) -> list[tuple[Rule, set | None]]:
         """(rule, indices of its patterns / near clauses worth trying; None = all) pairs."""
-        present: dict[tuple, set] = {}
-        for word in set(WORD.findall(sentence.lower())):
-            for rule_index, alternative, group in self._hits_for_word(word):
-                present.setdefault((rule_index, alternative), set()).add(group)
+        present = scan.present
         chosen: dict[int, set | None] = {i: None for i in self.always}
-        for (rule_index, alternative), groups in present.items():
-            if len(groups) == self.group_counts[(rule_index, alternative)]:
+        for number in scan.proposed:
+            rule_index, alternative, mask = self.alternatives[number]
+            if present & mask == mask:
                 chosen.setdefault(rule_index, set()).add(alternative)
         return [(self.rules[i], chosen[i]) for i in sorted(chosen)]
+
+
+def _rule_regexes(rule: Rule):
+    yield from rule.patterns
+    for clause in rule.near:
+        yield from clause.terms
+    yield from rule.unless
+    yield from rule.exceptions
+
+
+class SentenceScan:
+    """One sentence and what its rules share: lower case, words, where each anchor's keys occur,
+    and each regex's result (rules reuse terms like the collection verbs or {NEG} denials)."""
+
+    __slots__ = ("text", "lower", "anchors", "present", "proposed", "_by_anchor", "_positions",
+                 "_found", "_spans")
+
+    def __init__(self, text: str, compiled: CompiledRules):
+        self.text = text
+        self.lower = lower = text.lower()
+        self.anchors = compiled.anchors
+        occurrences: dict[str, list] = {}
+        for m in WORD.finditer(lower):
+            starts = occurrences.get(m.group())
+            if starts is None:
+                occurrences[m.group()] = [m.start()]
+            else:
+                starts.append(m.start())
+        present, proposed, by_anchor = 0, set(), {}
+        word_hits = compiled.word_hits
+        for word, starts in occurrences.items():
+            bits, alternatives, anchors = word_hits(word)
+            if bits:
+                present |= bits
+                proposed.update(alternatives)
+            for n in anchors:
+                if n in by_anchor:
+                    by_anchor[n] = sorted(by_anchor[n] + starts)
+                else:
+                    by_anchor[n] = starts
+        self.present, self.proposed, self._by_anchor = present, proposed, by_anchor
+        self._positions: dict[tuple, list] = {}
+        self._found: dict[int, tuple | None] = {}
+        self._spans: dict[int, list] = {}
+
+    def _starts(self, lead: tuple) -> list[int]:
+        """Offsets where a match of a regex with this anchor can begin, ascending."""
+        keys, number = lead
+        if number is not None:  # keys at a word start: found in the pass over the words
+            return self._by_anchor.get(number, ())
+        positions = self._positions.get(keys)
+        if positions is None:
+            found = set()
+            for key in keys:
+                p = self.lower.find(key)
+                while p >= 0:
+                    found.add(p)
+                    p = self.lower.find(key, p + 1)
+            positions = self._positions[keys] = sorted(found)
+        return positions
+
+    def search(self, pattern: re.Pattern) -> tuple[int, int] | None:
+        """Span of pattern.search(text), trying only where the pattern's key words begin."""
+        key = id(pattern)
+        if key in self._found:
+            return self._found[key]
+        lead = self.anchors.get(key)
+        span = None
+        if lead is None:
+            m = pattern.search(self.text)
+            span = m.span() if m else None
+        else:
+            starts = self._starts(lead)
+            if len(starts) > ANCHOR_LIMIT:
+                m = pattern.search(self.text, starts[0])
+                span = m.span() if m else None
+            else:
+                for p in starts:
+                    m = pattern.match(self.text, p)
+                    if m:
+                        span = m.span()
+                        break
+        self._found[key] = span
+        return span
+
+    def spans(self, pattern: re.Pattern) -> list[tuple[int, int]]:
+        """The spans pattern.finditer(text) yields, trying only where its key words begin."""
+        key = id(pattern)
+        found = self._spans.get(key)
+        if found is not None:
+            return found
+        lead = self.anchors.get(key)
+        if lead is None:
+            found = [m.span() for m in pattern.finditer(self.text)]
+        else:
+            found, after = [], 0
+            match, text = pattern.match, self.text
+            for p in self._starts(lead):
+                if p >= after:
+                    m = match(text, p)
+                    if m:
+                        found.append(m.span())
+                        after = m.end()  # a leading key makes every match non-empty
+        self._spans[key] = found
+        return found
 
 
 _compiled_cache: dict[tuple, CompiledRules] = {}
@@ -462,11 +632,12 @@ def _words_between(sentence: str, start: int, end: int, limit: int) -> int:
     return len(WORD.findall(sentence, start, end))
 
 
-def _near_match(clause: Proximity, sentence: str) -> tuple[int, int] | None:
+def _near_match(clause: Proximity, sentence: str, scan: SentenceScan | None = None
+                ) -> tuple[int, int] | None:
     """The span where every term occurs within clause.within words of the first, or None."""
     hits = []
     for term in clause.terms:
-        spans = [m.span() for m in term.finditer(sentence)]
+        spans = scan.spans(term) if scan else [m.span() for m in term.finditer(sentence)]
         if not spans:
             return None
         hits.append(spans)
@@ -557,8 +728,59 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def classify(text: str, rules: list[Rule], lang: str = "auto") -> list[Finding]:
-    """Findings of every rule on every sentence of text; a denied risk becomes protective."""
+def _judge_scan(rule: Rule, scan: SentenceScan, only: set | None) -> tuple[str | None, tuple | None]:
+    """judge() on a SentenceScan: the same outcome, with key-anchored and shared regex work."""
+    span = None
+    for index, pattern in enumerate(rule.patterns):
+        if only is None or index in only:
+            span = scan.search(pattern)
+            if span:
+                break
+    if span is None:
+        for index, clause in enumerate(rule.near, len(rule.patterns)):
+            if only is None or index in only:
+                span = _near_match(clause, scan.text, scan)
+                if span:
+                    break
+    if span is None:
+        return None, None
+    if any(scan.search(e) for e in rule.exceptions):
+        return None, None
+    if any(scan.search(u) for u in rule.unless):
+        return "denied", span
+    return "hit", span
+
+
+def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str, fast: bool):
+    """(rule, outcome, span in the judged form, judged form) for each rule that fires."""
+    if lang == "th":
+        from scanner.thai import tokenized_form
+
+        form = tokenized_form(sentence)
+        for rule in compiled.rules:
+            outcome, span = judge(rule, form)
+            if outcome:
+                yield rule, outcome, span, form
+        return
+    if not fast or FOLD_MISMATCH.search(sentence):
+        for rule in compiled.rules:
+            outcome, span = judge(rule, sentence)
+            if outcome:
+                yield rule, outcome, span, sentence
+        return
+    scan = SentenceScan(sentence, compiled)
+    for rule, only in compiled.candidates(scan):
+        outcome, span = _judge_scan(rule, scan, only)
+        if outcome:
+            yield rule, outcome, span, sentence
+
+
+def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
+    """Findings of every rule on every sentence of text; a denied risk becomes protective.
+
+    fast=False tries every rule on every sentence with plain regex searches: the reference the
+    prefilter, key anchoring and shared results of the default path must agree with exactly.
+    """
     if lang == "auto":
         lang = detect_lang(text)
     lang = "th" if lang == "th" else "en"
@@ -567,15 +789,8 @@ def classify(text: str, rules: list[Rule], lang: str = "auto") -> list[Finding]:
     for span in split_sentences(text, lang):
         start, end = _trimmed(text, *span)
         sentence = text[start:end]
-        if lang == "th":
-            from scanner.thai import tokenized_form
-
-            form, candidates = tokenized_form(sentence), [(r, None) for r in compiled.rules]
-        else:
-            form, candidates = sentence, compiled.candidates(sentence)
-        for rule, only in candidates:
-            outcome, match_span = judge(rule, form, only)
-            if outcome is None or (outcome == "denied" and rule.polarity != "risk"):
+        for rule, outcome, match_span, form in _judged_sentence(sentence, compiled, lang, fast):
+            if outcome == "denied" and rule.polarity != "risk":
                 continue
             if form is not sentence:
                 match_span = None  # token-form offsets do not map back onto the text
