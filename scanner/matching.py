@@ -253,6 +253,8 @@ _REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
 _AT, _AT_BOUNDARY = sre_constants.AT, sre_constants.AT_BOUNDARY
 _POSSESSIVE = getattr(sre_constants, "POSSESSIVE_REPEAT", None)
 _ATOMIC = getattr(sre_constants, "ATOMIC_GROUP", None)
+_LOOKAROUNDS = (sre_constants.ASSERT, sre_constants.ASSERT_NOT)
+_AT_BEGIN = (sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)  # ^ and \A
 
 
 def _is_word_char(code: int) -> bool:
@@ -278,7 +280,7 @@ def _leading_keys(items) -> set | None:
             if tails and len(tails) <= 16:
                 return {prefix + tail for tail in tails}
         return {prefix}
-    if op == _AT:  # zero-width: \b, ^
+    if op == _AT or op in _LOOKAROUNDS:  # zero-width: \b, ^, (?<!...), (?=...)
         return _leading_keys(items[1:])
     if op == _SUBPATTERN:
         return _leading_keys(list(av[-1]) + items[1:])
@@ -366,7 +368,7 @@ def _ends_at_word_start(op, av, boundary: bool) -> bool:
     return False
 
 
-MAX_GROUPS = 3  # checking more required words per pattern costs more than it saves
+MAX_GROUPS = 6  # a bit each: more groups cost nothing per sentence, but bits per word
 
 
 def _best_groups(groups: list[set]) -> tuple:
@@ -379,48 +381,84 @@ def pattern_keys(compiled: re.Pattern) -> tuple:
     return _best_groups(_required_groups(sre_parse.parse(compiled.pattern, compiled.flags)))
 
 
-def rule_keys(rule: Rule) -> tuple | None:
-    """One alternative per pattern or near clause: a tuple of key groups that must all appear.
-    None when some alternative has no derivable key: the rule is then tried on every sentence."""
-    alternatives = []
-    for pattern in rule.patterns:
-        groups = pattern_keys(pattern)
-        if not groups:
-            return None
-        alternatives.append(groups)
-    for clause in rule.near:
-        groups = [g for term in clause.terms for g in pattern_keys(term)]
-        if not groups:
-            return None
-        alternatives.append(_best_groups(groups))
-    return tuple(alternatives)
+def alternative_keys(regexes) -> tuple:
+    """Key groups that must all appear for these regexes (one pattern, or a near clause's terms)
+    to match: each regex's required words, and the words one of which begins every match."""
+    groups = [g for regex in regexes for g in pattern_keys(regex)]
+    for regex in regexes:
+        lead = anchor(regex)
+        if lead and lead[0] and not lead[1] and not lead[2]:
+            groups.append(frozenset(lead[0]))
+    return _best_groups(groups)
 
 
-def _starts_at_word_boundary(items) -> bool:
-    """Whether every match of this sequence begins right after a \\b (so at a word start)."""
+def rule_keys(rule: Rule) -> tuple:
+    """Per pattern, then per near clause, the key groups a sentence needs for it to match;
+    an empty tuple when none can be derived: that pattern is tried on every sentence."""
+    return (tuple(alternative_keys([pattern]) for pattern in rule.patterns)
+            + tuple(alternative_keys(clause.terms) for clause in rule.near))
+
+
+MAX_ANCHOR_KEYS = 64
+MULTILINE_FLAG = re.compile(r"\(\?[a-zA-Z]*m")
+BEGINNING = ""  # the anchor key of a match that can only start at the beginning: ^, \A
+
+
+def _match_starts(items, bounded: bool = False) -> set | None:
+    """(key, at_word_start) pairs, one of which begins every match of this sequence: a lower-case
+    ASCII literal, found right after a \\b when at_word_start; BEGINNING for ^ and \\A. None
+    when a match may begin with anything else."""
     items = list(items)
     if not items:
-        return False
+        return None
     op, av = items[0]
+    rest = items[1:]
+    if op == _LITERAL and _is_word_char(av):
+        keys = _leading_keys(items)
+        return {(k, bounded) for k in keys} if keys else None
+    if op == _LITERAL:
+        return {(chr(av).lower(), False)}
+    if op == sre_constants.IN and av and all(o == _LITERAL for o, _ in av) and len(av) <= 8:
+        return {(chr(a).lower(), bounded and _is_word_char(a)) for _, a in av}
     if op == _AT:
-        return av == _AT_BOUNDARY or _starts_at_word_boundary(items[1:])
+        if av in _AT_BEGIN:
+            return {(BEGINNING, False)}
+        return _match_starts(rest, av == _AT_BOUNDARY or bounded and av != sre_constants.AT_NON_BOUNDARY)
+    if op in _LOOKAROUNDS:
+        return _match_starts(rest, bounded)
     if op == _SUBPATTERN:
-        return _starts_at_word_boundary(list(av[-1]) + items[1:])
+        return _match_starts(list(av[-1]) + rest, bounded)
     if op == _ATOMIC:
-        return _starts_at_word_boundary(list(av) + items[1:])
+        return _match_starts(list(av) + rest, bounded)
     if op == _BRANCH:
-        return all(_starts_at_word_boundary(list(alt) + items[1:]) for alt in av[1])
-    return False
+        found = set()
+        for alternative in av[1]:
+            sub = _match_starts(list(alternative) + rest, bounded)
+            if sub is None:
+                return None
+            found |= sub
+        return found
+    if op in _REPEATS or op == _POSSESSIVE:
+        low, _high, item = av
+        first = _match_starts(item, bounded)
+        if low >= 1 or first is None:
+            return first
+        after = _match_starts(rest, bounded)
+        return first | after if after is not None else None
+    return None
 
 
 def anchor(compiled: re.Pattern) -> tuple | None:
-    """(keys, at_word_start) when every match begins with one of the keys (ASCII, lower case);
-    a match can then be looked for only where a key occurs. None when no such keys exist."""
-    parsed = list(sre_parse.parse(compiled.pattern, compiled.flags))
-    keys = _leading_keys(parsed)
-    if not keys or not all(k.isascii() for k in keys):
+    """(keys at a word start, other keys, may start at the beginning) when every match begins
+    with one of them, so a match is looked for only there. None when no such keys exist."""
+    starts = _match_starts(sre_parse.parse(compiled.pattern, compiled.flags))
+    if not starts or len(starts) > MAX_ANCHOR_KEYS or not all(k.isascii() for k, _ in starts):
         return None
-    return tuple(sorted(keys)), _starts_at_word_boundary(parsed)
+    if (BEGINNING, False) in starts and (compiled.flags & re.M or MULTILINE_FLAG.search(compiled.pattern)):
+        return None  # ^ also matches after a newline there
+    word_keys = tuple(sorted(k for k, bounded in starts if bounded))
+    other_keys = tuple(sorted({k for k, bounded in starts if not bounded and k} - set(word_keys)))
+    return word_keys, other_keys, (BEGINNING, False) in starts
 
 
 WORD = re.compile(r"\w+")
@@ -440,13 +478,16 @@ class CompiledRules:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self.always = [i for i, r in enumerate(rules) if r.keys is None]
+        self.always: dict[int, set] = {}  # rule index -> its alternatives without keys
         key_bits: dict[str, int] = {}
         key_proposals: dict[str, list] = {}
         self.alternatives: list[tuple] = []  # (rule index, alternative index, bits of its groups)
         bit = 0
         for i, rule in enumerate(rules):
             for a, groups in enumerate(rule.keys or ()):
+                if not groups:
+                    self.always.setdefault(i, set()).add(a)
+                    continue
                 number, mask = len(self.alternatives), 0
                 for g, keys in enumerate(groups):
                     mask |= 1 << bit
@@ -456,8 +497,8 @@ class CompiledRules:
                             key_proposals.setdefault(key, []).append(number)
                     bit += 1
                 self.alternatives.append((i, a, mask))
-        # Anchors: per regex, the keys one of which begins every match. Anchors at a word start
-        # are numbered, so the pass over a sentence's words finds every anchor's positions.
+        # Anchors: per regex, the keys one of which begins every match. Key sets at a word start
+        # are numbered, so the pass over a sentence's words finds where each of them occurs.
         self.anchors: dict[int, tuple | None] = {}
         numbers: dict[tuple, int] = {}
         anchor_keys: dict[str, list] = {}
@@ -466,14 +507,16 @@ class CompiledRules:
                 continue
             for pattern in _rule_regexes(rule):
                 lead = anchor(pattern)
-                if lead is not None and lead[1]:
-                    if lead not in numbers:
-                        numbers[lead] = len(numbers)
-                        for key in lead[0]:
-                            anchor_keys.setdefault(key, []).append(numbers[lead])
-                    lead = (lead[0], numbers[lead])
-                elif lead is not None:
-                    lead = (lead[0], None)
+                if lead is not None:
+                    word_keys, other_keys, at_beginning = lead
+                    number = None
+                    if word_keys:
+                        if word_keys not in numbers:
+                            numbers[word_keys] = len(numbers)
+                            for key in word_keys:
+                                anchor_keys.setdefault(key, []).append(numbers[word_keys])
+                        number = numbers[word_keys]
+                    lead = (number, other_keys, at_beginning)
                 self.anchors[id(pattern)] = lead
         self.key_bits, self.key_proposals, self.anchor_keys = key_bits, key_proposals, anchor_keys
         self.max_key = max((len(k) for k in (*key_bits, *anchor_keys)), default=0)
@@ -494,10 +537,10 @@ class CompiledRules:
                 self._word_cache[word] = hit
         return hit
 
-    def candidates(self, scan: SentenceScan) -> list[tuple[Rule, set | None]]:
-        """(rule, indices of its patterns / near clauses worth trying; None = all) pairs."""
+    def candidates(self, scan: SentenceScan) -> list[tuple[Rule, set]]:
+        """(rule, indices of its patterns / near clauses worth trying) pairs, in rule order."""
         present = scan.present
-        chosen: dict[int, set | None] = {i: None for i in self.always}
+        chosen = {i: set(alternatives) for i, alternatives in self.always.items()}
         for number in scan.proposed:
             rule_index, alternative, mask = self.alternatives[number]
             if present & mask == mask:
@@ -540,9 +583,9 @@ class SentenceScan:
                 proposed.update(alternatives)
             for n in anchors:
                 if n in by_anchor:
-                    by_anchor[n] = sorted(by_anchor[n] + starts)
+                    by_anchor[n].append(starts)
                 else:
-                    by_anchor[n] = starts
+                    by_anchor[n] = [starts]
         self.present, self.proposed, self._by_anchor = present, proposed, by_anchor
         self._positions: dict[tuple, list] = {}
         self._found: dict[int, tuple | None] = {}
@@ -550,18 +593,24 @@ class SentenceScan:
 
     def _starts(self, lead: tuple) -> list[int]:
         """Offsets where a match of a regex with this anchor can begin, ascending."""
-        keys, number = lead
-        if number is not None:  # keys at a word start: found in the pass over the words
-            return self._by_anchor.get(number, ())
-        positions = self._positions.get(keys)
-        if positions is None:
-            found = set()
-            for key in keys:
+        positions = self._positions.get(lead)
+        if positions is not None:
+            return positions
+        number, other_keys, at_beginning = lead
+        lists = self._by_anchor.get(number, ()) if number is not None else ()
+        if len(lists) == 1 and not other_keys and not at_beginning:
+            positions = lists[0]  # one word's starts: ascending already
+        else:
+            found = {p for starts in lists for p in starts}
+            if at_beginning:
+                found.add(0)
+            for key in other_keys:
                 p = self.lower.find(key)
                 while p >= 0:
                     found.add(p)
                     p = self.lower.find(key, p + 1)
-            positions = self._positions[keys] = sorted(found)
+            positions = sorted(found)
+        self._positions[lead] = positions
         return positions
 
     def search(self, pattern: re.Pattern) -> tuple[int, int] | None:
