@@ -304,22 +304,23 @@ def _leading_keys(items) -> set | None:
     return None
 
 
-def _required_groups(items) -> list[set]:
-    """Sets of word-start keys; every match contains at least one key of each set."""
+def _required_groups(items, boundary: bool = False) -> list[set]:
+    """Sets of word-start keys; every match contains at least one key of each set.
+    `boundary`: a word character at the start of items must begin a word."""
     items = list(items)
     groups = []
-    boundary = False
     for i, (op, av) in enumerate(items):
         if boundary:
             keys = _leading_keys(items[i:])
             if keys:
                 groups.append(keys)
+        # A group, each alternative and the first repetition start where this item starts.
         if op == _SUBPATTERN:
-            groups.extend(_required_groups(av[-1]))
+            groups.extend(_required_groups(av[-1], boundary))
         elif op == _BRANCH:
             union = set()
             for alternative in av[1]:
-                sub = _required_groups(alternative)
+                sub = _required_groups(alternative, boundary)
                 if not sub:
                     union = None
                     break
@@ -327,7 +328,7 @@ def _required_groups(items) -> list[set]:
             if union:
                 groups.append(union)
         elif op in _REPEATS and av[0] >= 1:
-            groups.extend(_required_groups(av[2]))
+            groups.extend(_required_groups(av[2], boundary))
         if op not in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
             boundary = _ends_at_word_start(op, av, boundary)
     return groups
@@ -470,10 +471,12 @@ ANCHOR_LIMIT = 12  # more key positions than this: one search from the first is 
 
 
 class CompiledRules:
-    """Rules of one language indexed by key, so each sentence is tried only on likely rules.
+    """Rules of one language indexed for the fast path.
 
-    Every (rule, alternative, key group) is one bit; a word's bits are cached, so a sentence's
-    candidates are the alternatives whose bits all turn up among its words.
+    Prefilter: every (rule, alternative, key group) is one bit; a word's bits are cached, so a
+    sentence's candidates are the alternatives whose bits all turn up among its words.
+    Probes: every distinct regex of the rules, numbered, with its anchor, so a sentence looks
+    for a regex once however many rules share it, and only where its leading key occurs.
     """
 
     def __init__(self, rules: list[Rule]):
@@ -497,55 +500,78 @@ class CompiledRules:
                             key_proposals.setdefault(key, []).append(number)
                     bit += 1
                 self.alternatives.append((i, a, mask))
-        # Anchors: per regex, the keys one of which begins every match. Key sets at a word start
-        # are numbered, so the pass over a sentence's words finds where each of them occurs.
-        self.anchors: dict[int, tuple | None] = {}
-        numbers: dict[tuple, int] = {}
-        anchor_keys: dict[str, list] = {}
-        for rule in rules:
-            if rule.lang != "en":
-                continue
-            for pattern in _rule_regexes(rule):
-                lead = anchor(pattern)
-                if lead is not None:
-                    word_keys, other_keys, at_beginning = lead
-                    number = None
-                    if word_keys:
-                        if word_keys not in numbers:
-                            numbers[word_keys] = len(numbers)
-                            for key in word_keys:
-                                anchor_keys.setdefault(key, []).append(numbers[word_keys])
-                        number = numbers[word_keys]
-                    lead = (number, other_keys, at_beginning)
-                self.anchors[id(pattern)] = lead
-        self.key_bits, self.key_proposals, self.anchor_keys = key_bits, key_proposals, anchor_keys
-        self.max_key = max((len(k) for k in (*key_bits, *anchor_keys)), default=0)
+        self.key_bits, self.key_proposals = key_bits, key_proposals
+        self.anchor_keys: dict[str, list] = {}  # word key -> numbers of the key sets holding it
+        self.regexes: list[re.Pattern] = []
+        self.probe_leads: list[int] = []  # probe -> index into self.leads, or -1: plain search
+        self.leads: list[tuple] = []  # (word key set number or None, other keys, at beginning)
+        self.anchors: dict[int, tuple | None] = {}  # id(regex) -> its lead, for inspection
+        self._probes: dict[int, int] = {}
+        self._key_sets: dict[tuple, int] = {}
+        self._lead_numbers: dict[tuple, int] = {}
+        self.plans = [self._plan(rule) for rule in rules]
+        self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
         self._word_cache: dict[str, tuple] = {}
 
+    def _probe(self, regex: re.Pattern) -> int:
+        probe = self._probes.get(id(regex))
+        if probe is not None:
+            return probe
+        lead = anchor(regex) if not self.rules or self.rules[0].lang == "en" else None
+        if lead is not None:
+            word_keys, other_keys, at_beginning = lead
+            number = None
+            if word_keys:
+                if word_keys not in self._key_sets:
+                    self._key_sets[word_keys] = len(self._key_sets)
+                    for key in word_keys:
+                        self.anchor_keys.setdefault(key, []).append(self._key_sets[word_keys])
+                number = self._key_sets[word_keys]
+            lead = (number, other_keys, at_beginning)
+        self.anchors[id(regex)] = lead
+        self._probes[id(regex)] = probe = len(self.regexes)
+        self.regexes.append(regex)
+        self.probe_leads.append(-1 if lead is None else
+                                self._lead_numbers.setdefault(lead, len(self._lead_numbers)))
+        if lead is not None and len(self.leads) < len(self._lead_numbers):
+            self.leads.append(lead)
+        return probe
+
+    def _plan(self, rule: Rule) -> tuple:
+        """(pattern probes, near clauses as (within, term probes), except probes, unless probes)."""
+        return (tuple(self._probe(p) for p in rule.patterns),
+                tuple((c.within, tuple(self._probe(t) for t in c.terms)) for c in rule.near),
+                tuple(self._probe(e) for e in rule.exceptions),
+                tuple(self._probe(u) for u in rule.unless))
+
     def word_hits(self, word: str) -> tuple:
-        """(key group bits, proposed alternatives, anchor numbers) of the keys beginning word."""
+        """(key group bits, proposed alternatives, anchor key sets) of the keys beginning word."""
         hit = self._word_cache.get(word)
         if hit is None:
-            bits, proposed, anchors = 0, [], []
+            bits, proposed, key_sets = 0, [], []
             for n in range(1, min(len(word), self.max_key) + 1):
                 prefix = word[:n]
                 bits |= self.key_bits.get(prefix, 0)
                 proposed.extend(self.key_proposals.get(prefix, ()))
-                anchors.extend(self.anchor_keys.get(prefix, ()))
-            hit = (bits, tuple(proposed), tuple(anchors))
+                key_sets.extend(self.anchor_keys.get(prefix, ()))
+            hit = (bits, tuple(proposed), tuple(key_sets))
             if len(self._word_cache) < 200_000:
                 self._word_cache[word] = hit
         return hit
 
-    def candidates(self, scan: SentenceScan) -> list[tuple[Rule, set]]:
-        """(rule, indices of its patterns / near clauses worth trying) pairs, in rule order."""
+    def candidates(self, scan: SentenceScan) -> list[tuple[int, list]]:
+        """(rule index, indices of its patterns / near clauses worth trying) pairs, in order."""
         present = scan.present
         chosen = {i: set(alternatives) for i, alternatives in self.always.items()}
+        alternatives = self.alternatives
         for number in scan.proposed:
-            rule_index, alternative, mask = self.alternatives[number]
+            rule_index, alternative, mask = alternatives[number]
             if present & mask == mask:
-                chosen.setdefault(rule_index, set()).add(alternative)
-        return [(self.rules[i], chosen[i]) for i in sorted(chosen)]
+                if rule_index in chosen:
+                    chosen[rule_index].add(alternative)
+                else:
+                    chosen[rule_index] = {alternative}
+        return [(i, sorted(chosen[i])) for i in sorted(chosen)]
 
 
 def _rule_regexes(rule: Rule):
@@ -558,46 +584,52 @@ def _rule_regexes(rule: Rule):
 
 class SentenceScan:
     """One sentence and what its rules share: lower case, words, where each anchor's keys occur,
-    and each regex's result (rules reuse terms like the collection verbs or {NEG} denials)."""
+    and each probe's result (rules reuse terms like the collection verbs or {NEG} denials)."""
 
-    __slots__ = ("text", "lower", "anchors", "present", "proposed", "_by_anchor", "_positions",
-                 "_found", "_spans")
+    __slots__ = ("text", "lower", "compiled", "present", "proposed", "_by_key_set",
+                 "_positions", "_found", "_spans")
 
     def __init__(self, text: str, compiled: CompiledRules):
         self.text = text
         self.lower = lower = text.lower()
-        self.anchors = compiled.anchors
+        self.compiled = compiled
+        # Each word's starts. WORD.findall runs in C; a word's next occurrence is found with
+        # str.find, which cannot land in the non-word gap before it.
         occurrences: dict[str, list] = {}
-        for m in WORD.finditer(lower):
-            starts = occurrences.get(m.group())
+        at = 0
+        find = lower.find
+        for word in WORD.findall(lower):
+            at = find(word, at)
+            starts = occurrences.get(word)
             if starts is None:
-                occurrences[m.group()] = [m.start()]
+                occurrences[word] = [at]
             else:
-                starts.append(m.start())
-        present, proposed, by_anchor = 0, set(), {}
+                starts.append(at)
+            at += len(word)
+        present, proposed, by_key_set = 0, set(), {}
         word_hits = compiled.word_hits
         for word, starts in occurrences.items():
-            bits, alternatives, anchors = word_hits(word)
+            bits, alternatives, key_sets = word_hits(word)
             if bits:
                 present |= bits
                 proposed.update(alternatives)
-            for n in anchors:
-                if n in by_anchor:
-                    by_anchor[n].append(starts)
+            for n in key_sets:
+                if n in by_key_set:
+                    by_key_set[n].append(starts)
                 else:
-                    by_anchor[n] = [starts]
-        self.present, self.proposed, self._by_anchor = present, proposed, by_anchor
-        self._positions: dict[tuple, list] = {}
+                    by_key_set[n] = [starts]
+        self.present, self.proposed, self._by_key_set = present, proposed, by_key_set
+        self._positions: dict[int, list] = {}
         self._found: dict[int, tuple | None] = {}
         self._spans: dict[int, list] = {}
 
-    def _starts(self, lead: tuple) -> list[int]:
-        """Offsets where a match of a regex with this anchor can begin, ascending."""
-        positions = self._positions.get(lead)
+    def _starts(self, lead_index: int) -> list[int]:
+        """Offsets where a match of a probe with this lead can begin, ascending."""
+        positions = self._positions.get(lead_index)
         if positions is not None:
             return positions
-        number, other_keys, at_beginning = lead
-        lists = self._by_anchor.get(number, ()) if number is not None else ()
+        number, other_keys, at_beginning = self.compiled.leads[lead_index]
+        lists = self._by_key_set.get(number, ()) if number is not None else ()
         if len(lists) == 1 and not other_keys and not at_beginning:
             positions = lists[0]  # one word's starts: ascending already
         else:
@@ -610,53 +642,97 @@ class SentenceScan:
                     found.add(p)
                     p = self.lower.find(key, p + 1)
             positions = sorted(found)
-        self._positions[lead] = positions
+        self._positions[lead_index] = positions
         return positions
 
-    def search(self, pattern: re.Pattern) -> tuple[int, int] | None:
-        """Span of pattern.search(text), trying only where the pattern's key words begin."""
-        key = id(pattern)
-        if key in self._found:
-            return self._found[key]
-        lead = self.anchors.get(key)
+    def find(self, probe: int) -> tuple[int, int] | None:
+        """Span of the probe's regex.search(text), tried only where its leading key begins."""
+        found = self._found
+        if probe in found:
+            return found[probe]
+        regex = self.compiled.regexes[probe]
+        lead = self.compiled.probe_leads[probe]
         span = None
-        if lead is None:
-            m = pattern.search(self.text)
-            span = m.span() if m else None
+        if lead < 0:
+            m = regex.search(self.text)
+            if m:
+                span = m.span()
         else:
             starts = self._starts(lead)
             if len(starts) > ANCHOR_LIMIT:
-                m = pattern.search(self.text, starts[0])
-                span = m.span() if m else None
+                m = regex.search(self.text, starts[0])
+                if m:
+                    span = m.span()
             else:
+                match, text = regex.match, self.text
                 for p in starts:
-                    m = pattern.match(self.text, p)
+                    m = match(text, p)
                     if m:
                         span = m.span()
                         break
-        self._found[key] = span
+        found[probe] = span
         return span
 
-    def spans(self, pattern: re.Pattern) -> list[tuple[int, int]]:
-        """The spans pattern.finditer(text) yields, trying only where its key words begin."""
-        key = id(pattern)
-        found = self._spans.get(key)
+    def find_all(self, probe: int) -> list[tuple[int, int]]:
+        """The spans the probe's regex.finditer(text) yields, tried only where its key begins."""
+        found = self._spans.get(probe)
         if found is not None:
             return found
-        lead = self.anchors.get(key)
-        if lead is None:
-            found = [m.span() for m in pattern.finditer(self.text)]
+        regex = self.compiled.regexes[probe]
+        lead = self.compiled.probe_leads[probe]
+        if lead < 0:
+            found = [m.span() for m in regex.finditer(self.text)]
         else:
             found, after = [], 0
-            match, text = pattern.match, self.text
+            match, text = regex.match, self.text
             for p in self._starts(lead):
                 if p >= after:
                     m = match(text, p)
                     if m:
                         found.append(m.span())
                         after = m.end()  # a leading key makes every match non-empty
-        self._spans[key] = found
+        self._spans[probe] = found
         return found
+
+    def search(self, regex: re.Pattern) -> tuple[int, int] | None:
+        """find() for a regex of the compiled rules."""
+        return self.find(self.compiled._probes[id(regex)])
+
+    def spans(self, regex: re.Pattern) -> list[tuple[int, int]]:
+        """find_all() for a regex of the compiled rules."""
+        return self.find_all(self.compiled._probes[id(regex)])
+
+    def judge(self, plan: tuple, only: list) -> tuple[str | None, tuple | None]:
+        """judge() of one rule (its plan) on this sentence: the same outcome and span."""
+        patterns, clauses, exceptions, unless = plan
+        span = None
+        count = len(patterns)
+        for index in only:
+            if index < count:
+                span = self.find(patterns[index])
+            else:
+                within, terms = clauses[index - count]
+                span = self._near(within, terms)
+            if span:
+                break
+        if span is None:
+            return None, None
+        for probe in exceptions:
+            if self.find(probe):
+                return None, None
+        for probe in unless:
+            if self.find(probe):
+                return "denied", span
+        return "hit", span
+
+    def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
+        hits = []
+        for probe in terms:
+            spans = self.find_all(probe)
+            if not spans:
+                return None
+            hits.append(spans)
+        return _nearest(hits, self.text, within)
 
 
 _compiled_cache: dict[tuple, CompiledRules] = {}
@@ -681,16 +757,19 @@ def _words_between(sentence: str, start: int, end: int, limit: int) -> int:
     return len(WORD.findall(sentence, start, end))
 
 
-def _near_match(clause: Proximity, sentence: str, scan: SentenceScan | None = None
-                ) -> tuple[int, int] | None:
+def _near_match(clause: Proximity, sentence: str) -> tuple[int, int] | None:
     """The span where every term occurs within clause.within words of the first, or None."""
     hits = []
     for term in clause.terms:
-        spans = scan.spans(term) if scan else [m.span() for m in term.finditer(sentence)]
+        spans = [m.span() for m in term.finditer(sentence)]
         if not spans:
             return None
         hits.append(spans)
-    within = clause.within
+    return _nearest(hits, sentence, clause.within)
+
+
+def _nearest(hits: list, sentence: str, within: int) -> tuple[int, int] | None:
+    """From each term's spans: the first span of term 1 with every other term near it."""
     for lo, hi in hits[0]:
         for spans in hits[1:]:
             best = None
@@ -777,29 +856,6 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _judge_scan(rule: Rule, scan: SentenceScan, only: set | None) -> tuple[str | None, tuple | None]:
-    """judge() on a SentenceScan: the same outcome, with key-anchored and shared regex work."""
-    span = None
-    for index, pattern in enumerate(rule.patterns):
-        if only is None or index in only:
-            span = scan.search(pattern)
-            if span:
-                break
-    if span is None:
-        for index, clause in enumerate(rule.near, len(rule.patterns)):
-            if only is None or index in only:
-                span = _near_match(clause, scan.text, scan)
-                if span:
-                    break
-    if span is None:
-        return None, None
-    if any(scan.search(e) for e in rule.exceptions):
-        return None, None
-    if any(scan.search(u) for u in rule.unless):
-        return "denied", span
-    return "hit", span
-
-
 def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str, fast: bool):
     """(rule, outcome, span in the judged form, judged form) for each rule that fires."""
     if lang == "th":
@@ -818,10 +874,11 @@ def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str, fast: bo
                 yield rule, outcome, span, sentence
         return
     scan = SentenceScan(sentence, compiled)
-    for rule, only in compiled.candidates(scan):
-        outcome, span = _judge_scan(rule, scan, only)
+    rules, plans = compiled.rules, compiled.plans
+    for rule_index, only in compiled.candidates(scan):
+        outcome, span = scan.judge(plans[rule_index], only)
         if outcome:
-            yield rule, outcome, span, sentence
+            yield rules[rule_index], outcome, span, sentence
 
 
 def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
