@@ -129,9 +129,25 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> l
         for f in classify(text, rules, lang=lang):
             if f.polarity != "risk" or f.match_start is None:
                 continue
-            if NEGATION_BEFORE.search(text[f.start:f.match_start]):
+            if negation_governs(text[f.start:f.match_start]):
                 bad.append((record.get("id"), f.rule_id, f.evidence))
     return bad
+
+
+# A negation in an earlier clause ("..., however we may share") or in an idiom ("including but
+# not limited to", "whether or not", "if you do not opt out") does not deny what follows it.
+CLAUSE_BREAK = re.compile(r"[;:.!?]\s|,\s*(?:however|but|except|unless|although|though|and)\b"
+                          r"|\b(?:however|but|except|unless|although)\b", re.I)
+NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:always|only|just)\b"
+                          r"|\b(?:if|unless|when|where) (?:you|users?|they|we)\s+(?:do|does|did|have|has)"
+                          r"\s*(?:not|n't)\b[^,;]*,?", re.I)
+
+
+def negation_governs(before_match: str) -> bool:
+    """Whether a negation in the same clause, shortly before the matched phrase, denies it."""
+    clauses = CLAUSE_BREAK.split(before_match)
+    window = NOT_A_DENIAL.sub(" ", clauses[-1] if clauses else before_match)
+    return bool(NEGATION_BEFORE.search(window))
 
 
 def format_table(evaluation: Evaluation, title: str = "") -> str:

@@ -73,3 +73,15 @@ def test_bad_line_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["rules", "eval", str(path)])
     assert result.exit_code == 2
     assert "bad.jsonl:2" in result.output
+
+
+def test_negation_check_sees_denials_but_not_idioms_or_earlier_clauses():
+    from scanner.evaluate import negation_governs
+
+    assert negation_governs("We do not ")
+    assert negation_governs("We will never ")
+    assert negation_governs("Acme does not, and will not, ")
+    assert not negation_governs("This includes but is not limited to cookies, and we ")
+    assert not negation_governs("It does not identify you; however, we may ")
+    assert not negation_governs("If you have not opted out, we may ")
+    assert not negation_governs("Whether or not you register, we ")
