@@ -329,8 +329,7 @@ def _required_groups(items, boundary: bool = False) -> list[set]:
                 groups.append(union)
         elif op in _REPEATS and av[0] >= 1:
             groups.extend(_required_groups(av[2], boundary))
-        if op not in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-            boundary = _ends_at_word_start(op, av, boundary)
+        boundary = _ends_at_word_start(op, av, boundary)
     return groups
 
 
@@ -359,14 +358,31 @@ def _is_non_word_class(op, av) -> bool:
 
 
 def _ends_at_word_start(op, av, boundary: bool) -> bool:
-    """Whether a word character right after this item must begin a word."""
+    """Whether a word character right after this item must begin a word (`boundary`: the same
+    for the position before it)."""
     if op == _AT:
         return av in (_AT_BOUNDARY, sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
     if _is_non_word_class(op, av):
         return True
-    if op in _REPEATS and len(av[2]) == 1 and _is_non_word_class(*av[2][0]):
-        return boundary or av[0] >= 1
+    if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+        return boundary
+    if op == _SUBPATTERN:
+        return _sequence_ends_at_word_start(av[-1], boundary)
+    if op == _BRANCH:
+        return all(_sequence_ends_at_word_start(alt, boundary) for alt in av[1])
+    if op in _REPEATS:
+        # After one or more rounds the body's own end decides (assumed from a mid-word start);
+        # with none, what came before does.
+        low, _high, body = av
+        after_rounds = _sequence_ends_at_word_start(body, False)
+        return after_rounds if low >= 1 else after_rounds and boundary
     return False
+
+
+def _sequence_ends_at_word_start(items, boundary: bool) -> bool:
+    for op, av in items:
+        boundary = _ends_at_word_start(op, av, boundary)
+    return boundary
 
 
 MAX_GROUPS = 6  # a bit each: more groups cost nothing per sentence, but bits per word
