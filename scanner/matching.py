@@ -364,6 +364,8 @@ def _ends_at_word_start(op, av, boundary: bool) -> bool:
         return av in (_AT_BOUNDARY, sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
     if _is_non_word_class(op, av):
         return True
+    if op == sre_constants.ASSERT and av[0] < 0 and len(av[1]) and _is_non_word_class(*av[1][-1]):
+        return True  # (?<=["\s]): what follows comes after a non-word character
     if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
         return boundary
     if op == _SUBPATTERN:
@@ -442,7 +444,7 @@ def _match_starts(items, bounded: bool = False) -> set | None:
             return {(BEGINNING, False)}
         return _match_starts(rest, av == _AT_BOUNDARY or bounded and av != sre_constants.AT_NON_BOUNDARY)
     if op in _LOOKAROUNDS:
-        return _match_starts(rest, bounded)
+        return _match_starts(rest, _ends_at_word_start(op, av, bounded))
     if op == _SUBPATTERN:
         return _match_starts(list(av[-1]) + rest, bounded)
     if op == _ATOMIC:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.matching import (FOLD_MISMATCH, CompiledRules, SentenceScan, anchor, classify,
-                              load_rule_file, load_rules)
+from scanner.matching import (FOLD_MISMATCH, CompiledRules, SentenceScan, _near_match, anchor,
+                              classify, load_rule_file, load_rules)
 from scanner.text import extract_html_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,8 @@ rules:
     polarity: risk
     status: experimental
     patterns: ['sell', '(?<!\bnot\s)\b(?:our\s+)?(?:data|information)\s+(?:is\s+)?sold\b',
-               '(?<!un)sold\b']
+               '(?<!un)sold\b', '\b(?:un|re)?sold\b', '(?:\s+|xy)sold\b', '(?<=a)sell',
+               '\d(?:sold)+\b']
     unless: ['{NEG}\s+{LIST}sell']
     except: ['\bupsell']
     examples:
@@ -41,7 +42,8 @@ rules:
     status: experimental
     patterns: ['^[\W\d]*(?:[a-h]\.\s*)?(?:sale|selling)\s+of\b', '(?m)^\s*sold\b',
                '(?:^|[:|]\s*|(?:to|with)\s*[\s:])(?:our\s+)?(?:partners|vendors)\b',
-               '[“"](?:sold|sale)[”"]', '[a-z]\s+shared\b']
+               '[“"](?:sold|sale)[”"]', '[a-z]\s+shared\b', '(?<=[“"\s])(?:sold|sale)[”"]',
+               '(?<=a)sell']
     examples:
       match: ["Sale of data", "3. Sale of personal information"]
       no_match: ["We do not sell.", "Nothing here."]
@@ -62,6 +64,19 @@ rules:
       no_match: ["We never collect email data.", "Nothing here."]
     references: ["COPPA 16 CFR 312.2"]
 """
+
+# Sentences where a wrong anchor or key would show: keys inside words, after quotes and
+# lookbehinds, at the beginning, abutting matches, long runs of common words.
+EDGE_SENTENCES = [
+    "We upsell. Sold to: brokers. Data: sold", "Sold\nto us", "3. Sale of personal data",
+    "Sharing with: partners and vendors", "|vendors| and our partners", 'The word "sold".',
+    "They also collect e-mail and phone data. We NEVER collect email data.",
+    "Age is asked; aged users", "We \u017fell data to \u212aids.", "Our information is sold.",
+    "Not our data is sold", "I shared it", "It was resold, unsold and sold.",
+    'It was “sold” and "sale" and sale" and asell or a sell.', "We xysold it", "asell", "Item 1sold out",
+    "It was resold.", "We collect email datadata; they sellsell it, resold and sold.",
+    "; ".join(["we share it with them and with us to you"] * 6),
+]
 
 FOLD_CHARS = "\u0130\u0131\u017f\u212a"  # İ ı ſ K
 
@@ -127,14 +142,7 @@ def test_fast_path_equals_reference_on_edge_rules(tmp_path):
     path = tmp_path / "edge.yaml"
     path.write_text(EDGE_RULES, encoding="utf-8")
     rules = load_rule_file(path)
-    corpus = varied_corpus(seed=9) + [
-        "We upsell. Sold to: brokers. Data: sold", "Sold\nto us", "3. Sale of personal data",
-        "Sharing with: partners and vendors", "|vendors| and our partners", 'The word "sold".',
-        "They also collect e-mail and phone data. We NEVER collect email data.",
-        "Age is asked; aged users", "We \u017fell data to \u212aids.", "Our information is sold.",
-        "Not our data is sold", "I shared it", "It was resold, unsold and sold.",
-        "We collect email datadata and phone data; they collect sellsell data.",
-    ]
+    corpus = varied_corpus(seed=9) + EDGE_SENTENCES
     fired = set()
     for document in corpus:
         fast = findings(document, rules, fast=True)
@@ -153,8 +161,7 @@ def test_anchored_search_equals_plain_search_for_every_regex(tmp_path):
     regexes = {id(r): r for rule in rules for r in (
         *rule.patterns, *(t for c in rule.near for t in c.terms), *rule.unless, *rule.exceptions)}
     sentences = [s for d in varied_corpus(seed=2)[:60] for s in re.split(r"(?<=[.!?])\s+", d)]
-    sentences += ["We collect email datadata; they sellsell it, resold and sold.",
-                  "; ".join(["we share it with them and with us to you"] * 6)]
+    sentences += EDGE_SENTENCES
     sentences = [s for s in sentences if s and not FOLD_MISMATCH.search(s)]
     anchored = 0
     for sentence in sentences:
@@ -165,6 +172,27 @@ def test_anchored_search_equals_plain_search_for_every_regex(tmp_path):
             assert scan.spans(regex) == [m.span() for m in regex.finditer(sentence)]
             anchored += compiled.anchors[id(regex)] is not None
     assert anchored > len(sentences) * len(regexes) * 0.8  # most regexes are anchored
+
+
+def test_prefilter_proposes_every_pattern_and_clause_that_matches(tmp_path):
+    """Whenever a pattern or near clause matches a sentence, the prefilter lists it among the
+    sentence's candidates (checked per pattern, so another pattern of the rule cannot hide it)."""
+    path = tmp_path / "edge.yaml"
+    path.write_text(EDGE_RULES, encoding="utf-8")
+    rules = ENGLISH + load_rule_file(path)
+    compiled = CompiledRules(rules)
+    sentences = [s for d in varied_corpus(seed=5)[:80] for s in re.split(r"(?<=[.!?])\s+", d)]
+    sentences = [s for s in sentences + EDGE_SENTENCES if s and not FOLD_MISMATCH.search(s)]
+    matched = 0
+    for sentence in sentences:
+        proposed = dict(compiled.candidates(SentenceScan(sentence, compiled)))
+        for index, rule in enumerate(rules):
+            hits = [i for i, p in enumerate(rule.patterns) if p.search(sentence)]
+            hits += [len(rule.patterns) + i for i, clause in enumerate(rule.near)
+                     if _near_match(clause, sentence)]
+            assert set(hits) <= set(proposed.get(index, ())), (rule.id, hits, sentence)
+            matched += len(hits)
+    assert matched > 200
 
 
 @pytest.mark.parametrize("pattern, expected", [
