@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import reduce
+from itertools import accumulate, chain, islice
+from operator import or_
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -481,11 +484,13 @@ def anchor(compiled: re.Pattern) -> tuple | None:
 
 
 WORD = re.compile(r"\w+")
+WORD_SPLIT = re.compile(r"(\w+)")
 # Characters that str.lower() maps differently from the regex engine's case folding (dotted I,
 # dotless i, long s, Kelvin sign). A sentence holding one is judged the straightforward way,
 # since lower-case key positions might not be where a case-insensitive match starts.
 FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
 ANCHOR_LIMIT = 12  # more key positions than this: one search from the first is cheaper
+WORD_CACHE_LIMIT = 200_000  # words whose key hits are remembered; then the cache starts over
 
 
 class CompiledRules:
@@ -521,7 +526,7 @@ class CompiledRules:
         self.key_bits, self.key_proposals = key_bits, key_proposals
         self.anchor_keys: dict[str, list] = {}  # word key -> numbers of the key sets holding it
         self.regexes: list[re.Pattern] = []
-        self.probe_leads: list[int] = []  # probe -> index into self.leads, or -1: plain search
+        self.probes: list[tuple] = []  # probe -> (regex, index into self.leads or -1: search)
         self.leads: list[tuple] = []  # (word key set number or None, other keys, at beginning)
         self.anchors: dict[int, tuple | None] = {}  # id(regex) -> its lead, for inspection
         self._probes: dict[int, int] = {}
@@ -529,7 +534,10 @@ class CompiledRules:
         self._lead_numbers: dict[tuple, int] = {}
         self.plans = [self._plan(rule) for rule in rules]
         self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
-        self._word_cache: dict[str, tuple] = {}
+        self.word_bits: dict[str, int] = {}
+        self.word_proposals: dict[str, tuple] = {}
+        self.word_key_sets: dict[str, tuple] = {}
+        self.anchored_words: set[str] = set()  # words beginning with some anchor key
 
     def _probe(self, regex: re.Pattern) -> int:
         probe = self._probes.get(id(regex))
@@ -549,10 +557,10 @@ class CompiledRules:
         self.anchors[id(regex)] = lead
         self._probes[id(regex)] = probe = len(self.regexes)
         self.regexes.append(regex)
-        self.probe_leads.append(-1 if lead is None else
-                                self._lead_numbers.setdefault(lead, len(self._lead_numbers)))
-        if lead is not None and len(self.leads) < len(self._lead_numbers):
+        lead_index = -1 if lead is None else self._lead_numbers.setdefault(lead, len(self.leads))
+        if lead is not None and lead_index == len(self.leads):
             self.leads.append(lead)
+        self.probes.append((regex, lead_index))
         return probe
 
     def _plan(self, rule: Rule) -> tuple:
@@ -564,18 +572,28 @@ class CompiledRules:
 
     def word_hits(self, word: str) -> tuple:
         """(key group bits, proposed alternatives, anchor key sets) of the keys beginning word."""
-        hit = self._word_cache.get(word)
-        if hit is None:
-            bits, proposed, key_sets = 0, [], []
-            for n in range(1, min(len(word), self.max_key) + 1):
-                prefix = word[:n]
-                bits |= self.key_bits.get(prefix, 0)
-                proposed.extend(self.key_proposals.get(prefix, ()))
-                key_sets.extend(self.anchor_keys.get(prefix, ()))
-            hit = (bits, tuple(proposed), tuple(key_sets))
-            if len(self._word_cache) < 200_000:
-                self._word_cache[word] = hit
-        return hit
+        bits, proposed, key_sets = 0, [], []
+        for n in range(1, min(len(word), self.max_key) + 1):
+            prefix = word[:n]
+            bits |= self.key_bits.get(prefix, 0)
+            proposed.extend(self.key_proposals.get(prefix, ()))
+            key_sets.extend(self.anchor_keys.get(prefix, ()))
+        return bits, tuple(proposed), tuple(key_sets)
+
+    def learn(self, words) -> None:
+        """Cache the hits of words not seen before, so a sentence's words map in C (map, set)."""
+        if len(self.word_bits) > WORD_CACHE_LIMIT:
+            self.word_bits.clear()
+            self.word_proposals.clear()
+            self.word_key_sets.clear()
+            self.anchored_words.clear()
+        for word in words:
+            bits, proposed, key_sets = self.word_hits(word)
+            self.word_bits[word] = bits
+            self.word_proposals[word] = proposed
+            self.word_key_sets[word] = key_sets
+            if key_sets:
+                self.anchored_words.add(word)
 
     def candidates(self, scan: SentenceScan) -> list[tuple[int, list]]:
         """(rule index, indices of its patterns / near clauses worth trying) pairs, in order."""
@@ -604,54 +622,60 @@ class SentenceScan:
     """One sentence and what its rules share: lower case, words, where each anchor's keys occur,
     and each probe's result (rules reuse terms like the collection verbs or {NEG} denials)."""
 
-    __slots__ = ("text", "lower", "compiled", "present", "proposed", "_by_key_set",
-                 "_positions", "_found", "_spans")
+    __slots__ = ("text", "lower", "compiled", "present", "proposed", "_parts", "_anchored",
+                 "_by_key_set", "_positions", "_found", "_spans")
 
     def __init__(self, text: str, compiled: CompiledRules):
         self.text = text
         self.lower = lower = text.lower()
         self.compiled = compiled
-        # Each word's starts. WORD.findall runs in C; a word's next occurrence is found with
-        # str.find, which cannot land in the non-word gap before it.
-        occurrences: dict[str, list] = {}
-        at = 0
-        find = lower.find
-        for word in WORD.findall(lower):
-            at = find(word, at)
-            starts = occurrences.get(word)
-            if starts is None:
-                occurrences[word] = [at]
-            else:
-                starts.append(at)
-            at += len(word)
-        present, proposed, by_key_set = 0, set(), {}
-        word_hits = compiled.word_hits
-        for word, starts in occurrences.items():
-            bits, alternatives, key_sets = word_hits(word)
-            if bits:
-                present |= bits
-                proposed.update(alternatives)
-            for n in key_sets:
-                if n in by_key_set:
-                    by_key_set[n].append(starts)
-                else:
-                    by_key_set[n] = [starts]
-        self.present, self.proposed, self._by_key_set = present, proposed, by_key_set
+        self._parts = parts = WORD_SPLIT.split(lower)  # gap, word, gap, word, ..., gap
+        unique = set(parts[1::2])
+        unseen = unique.difference(compiled.word_bits)
+        if unseen:
+            compiled.learn(unseen)
+        # Per word in C: the OR of the key group bits, the alternatives proposed.
+        self.present = reduce(or_, map(compiled.word_bits.__getitem__, unique), 0)
+        self.proposed = set(chain.from_iterable(map(compiled.word_proposals.__getitem__, unique)))
+        self._anchored = unique.intersection(compiled.anchored_words)
+        self._by_key_set: dict[int, list] | None = None
         self._positions: dict[int, list] = {}
         self._found: dict[int, tuple | None] = {}
         self._spans: dict[int, list] = {}
 
+    def _key_set_starts(self) -> dict[int, list]:
+        """Anchor key set number -> the starts of each sentence word that begins with its keys."""
+        anchored, starts_of, parts = self._anchored, {}, self._parts
+        word_starts = accumulate(map(len, parts))  # every other sum is where a word starts
+        for word, at in zip(parts[1::2], islice(word_starts, 0, None, 2)):
+            if word in anchored:
+                if word in starts_of:
+                    starts_of[word].append(at)
+                else:
+                    starts_of[word] = [at]
+        by_key_set: dict[int, list] = {}
+        key_sets_of = self.compiled.word_key_sets
+        for word, starts in starts_of.items():
+            for n in key_sets_of[word]:
+                if n in by_key_set:
+                    by_key_set[n].append(starts)
+                else:
+                    by_key_set[n] = [starts]
+        return by_key_set
+
     def _starts(self, lead_index: int) -> list[int]:
         """Offsets where a match of a probe with this lead can begin, ascending."""
-        positions = self._positions.get(lead_index)
-        if positions is not None:
-            return positions
         number, other_keys, at_beginning = self.compiled.leads[lead_index]
-        lists = self._by_key_set.get(number, ()) if number is not None else ()
-        if len(lists) == 1 and not other_keys and not at_beginning:
-            positions = lists[0]  # one word's starts: ascending already
+        lists = ()
+        if number is not None:
+            if self._by_key_set is None:
+                self._by_key_set = self._key_set_starts()
+            lists = self._by_key_set.get(number, ())
+        if not other_keys and not at_beginning:
+            # Distinct words start at distinct offsets: merging needs no de-duplication.
+            positions = lists[0] if len(lists) == 1 else sorted(chain.from_iterable(lists))
         else:
-            found = {p for starts in lists for p in starts}
+            found = set(chain.from_iterable(lists))
             if at_beginning:
                 found.add(0)
             for key in other_keys:
@@ -668,20 +692,21 @@ class SentenceScan:
         found = self._found
         if probe in found:
             return found[probe]
-        regex = self.compiled.regexes[probe]
-        lead = self.compiled.probe_leads[probe]
+        regex, lead = self.compiled.probes[probe]
         span = None
         if lead < 0:
             m = regex.search(self.text)
             if m:
                 span = m.span()
         else:
-            starts = self._starts(lead)
+            starts = self._positions.get(lead)
+            if starts is None:
+                starts = self._starts(lead)
             if len(starts) > ANCHOR_LIMIT:
                 m = regex.search(self.text, starts[0])
                 if m:
                     span = m.span()
-            else:
+            elif starts:
                 match, text = regex.match, self.text
                 for p in starts:
                     m = match(text, p)
@@ -696,14 +721,16 @@ class SentenceScan:
         found = self._spans.get(probe)
         if found is not None:
             return found
-        regex = self.compiled.regexes[probe]
-        lead = self.compiled.probe_leads[probe]
+        regex, lead = self.compiled.probes[probe]
         if lead < 0:
             found = [m.span() for m in regex.finditer(self.text)]
         else:
+            starts = self._positions.get(lead)
+            if starts is None:
+                starts = self._starts(lead)
             found, after = [], 0
             match, text = regex.match, self.text
-            for p in self._starts(lead):
+            for p in starts:
                 if p >= after:
                     m = match(text, p)
                     if m:
