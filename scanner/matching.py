@@ -489,7 +489,7 @@ WORD_SPLIT = re.compile(r"(\w+)")
 # dotless i, long s, Kelvin sign). A sentence holding one is judged the straightforward way,
 # since lower-case key positions might not be where a case-insensitive match starts.
 FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
-ANCHOR_LIMIT = 12  # more key positions than this: one search from the first is cheaper
+ANCHOR_LIMIT = 64  # more key positions than this: one search from the first is cheaper
 WORD_CACHE_LIMIT = 200_000  # words whose key hits are remembered; then the cache starts over
 
 

@@ -75,7 +75,7 @@ EDGE_SENTENCES = [
     "Not our data is sold", "I shared it", "It was resold, unsold and sold.",
     'It was “sold” and "sale" and sale" and asell or a sell.', "We xysold it", "asell", "Item 1sold out",
     "It was resold.", "We collect email datadata; they sellsell it, resold and sold.",
-    "; ".join(["we share it with them and with us to you"] * 6),
+    "; ".join(["we share it with them and with us to you"] * 70),  # past ANCHOR_LIMIT
 ]
 
 FOLD_CHARS = "\u0130\u0131\u017f\u212a"  # İ ı ſ K
