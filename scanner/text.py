@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
@@ -533,6 +534,13 @@ def split_sentences(text: str, lang: str = "en") -> list[tuple[int, int]]:
 
 
 def _thai_line_spans(line: str, offset: int) -> list[tuple[int, int]]:
+    return [(offset + s, offset + e) for s, e in _thai_sentence_spans(line)]
+
+
+@lru_cache(maxsize=2048)
+def _thai_sentence_spans(line: str) -> tuple:
+    """pythainlp's sentence cut of one line (the slow part of Thai text), kept for lines that
+    recur: the same policy re-scanned, or the boilerplate many Thai policies share."""
     from scanner.thai import sentence_spans
 
-    return [(offset + s, offset + e) for s, e in sentence_spans(line)]
+    return tuple(sentence_spans(line))
