@@ -5,7 +5,7 @@ bench/accuracy.py; without them, the rules' examples, tests/data and the demo po
 Thai: the Thai rules' examples, tests/data/benign_sentences_th.txt and the Thai demo policy,
 timed cold (token cache empty) with the share spent in pythainlp (sentence cutting, words).
 
-Run: .venv/bin/python bench/rules_speed.py [--reference] [--rules DIR] [--limit N]
+Run: .venv/bin/python bench/rules_speed.py [--reference] [--rules DIR] [--limit N] [--slowest N]
 """
 
 from __future__ import annotations
@@ -118,12 +118,32 @@ def bench_thai(rules, documents: list[str]) -> float:
     return size / cold
 
 
+def slowest_rules(rules, documents: list[str], count: int) -> None:
+    """Each English rule timed alone on the documents, less the cost of no rule at all."""
+    english = [r for r in rules if r.lang == "en"]
+    size = megabytes(documents)
+
+    def seconds(chosen) -> float:
+        classify(documents[0], chosen, lang="en")
+        return min(timed(lambda: [classify(d, chosen, lang="en") for d in documents])[0]
+                   for _ in range(3))
+
+    base = seconds([])
+    costs = sorted(((seconds([rule]) - base, rule.id) for rule in english), reverse=True)
+    print(f"\nslowest rules on {size:.1f} MB (CPU seconds per MB over the cost of no rule, "
+          f"{base / size:.3f} s/MB):")
+    for cost, rule_id in costs[:count]:
+        print(f"  {cost / size:7.3f}  {rule_id}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", action="store_true",
                         help="also time classify(fast=False), the straightforward path")
     parser.add_argument("--rules", type=Path, help="a rules directory other than rules/policy")
     parser.add_argument("--limit", type=int, help="only the first N English documents")
+    parser.add_argument("--slowest", type=int, metavar="N",
+                        help="also list the N costliest English rules (timed alone, 20 documents)")
     args = parser.parse_args()
     rules = load_rules(sorted(args.rules.rglob("*.yaml"))) if args.rules else load_rules()
     texts, source = english_texts(rules)
@@ -131,6 +151,8 @@ def main() -> None:
     print(f"English text: {source}")
     bench_english(rules, documents, args.reference)
     bench_thai(rules, as_documents(thai_texts(rules)))
+    if args.slowest:
+        slowest_rules(rules, documents[:20], args.slowest)
 
 
 if __name__ == "__main__":
