@@ -77,7 +77,7 @@ class Rule:
     near: list = field(default_factory=list)
     exceptions: list = field(default_factory=list)
     description: str = ""
-    keys: tuple | None = None  # per pattern: groups of word prefixes that must all appear
+    keys: tuple | None = None  # per pattern / near clause: word-prefix groups that must all appear
 
     @property
     def practice(self) -> str:
@@ -608,14 +608,6 @@ class CompiledRules:
                 else:
                     chosen[rule_index] = {alternative}
         return [(i, sorted(chosen[i])) for i in sorted(chosen)]
-
-
-def _rule_regexes(rule: Rule):
-    yield from rule.patterns
-    for clause in rule.near:
-        yield from clause.terms
-    yield from rule.unless
-    yield from rule.exceptions
 
 
 class SentenceScan:
