@@ -55,7 +55,7 @@ def cli():
                    "not yet done are crawled); otherwise start a new scan.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Batches of targets crawled at once, each by a process of its own.")
-@click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 10000),
+@click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1, 10000),
               help="Targets per worker process.")
 @click.option("--ignore-robots", is_flag=True,
               help="Fetch pages robots.txt disallows (a regulator's mandate); see docs/crawling.md.")

@@ -22,7 +22,7 @@ from scanner.matching import rules_version
 from scanner.postprocess import finish_scan_analysis
 from scanner.targets import Target
 
-DEFAULT_BATCH_SIZE = 25
+DEFAULT_BATCH_SIZE = 50
 # Rows a batch left behind when it did not finish: deleted before its targets are crawled again.
 PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
 

@@ -17,6 +17,13 @@ def policy_rules():
     return load_rules()
 
 
+@lru_cache(maxsize=256)
+def document_findings(document_id: int, text: str, lang: str) -> tuple:
+    """The rules' findings in one stored document: computed once per crawl, however many
+    targets share the policy (one publisher's apps often do)."""
+    return tuple(classify(text, policy_rules(), lang=lang))
+
+
 @lru_cache(maxsize=1)
 def tracker_list() -> TrackerList:
     return TrackerList.load()
@@ -104,7 +111,7 @@ class StorePipeline:
                 "document_id": document_id, "start": f.start, "end": f.end,
                 "url": item.final_url or item.url,
             }
-            for f in classify(item.text, policy_rules(), lang=item.lang or "auto")
+            for f in document_findings(document_id, item.text, item.lang or "auto")
         ]
         self.db["findings"].insert_all(rows, batch_size=1000)
 
