@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import reduce
-from itertools import accumulate, chain, islice
+from itertools import accumulate, chain, compress, islice
 from operator import or_
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,6 +489,7 @@ WORD_SPLIT = re.compile(r"(\w+)")
 # dotless i, long s, Kelvin sign). A sentence holding one is judged the straightforward way,
 # since lower-case key positions might not be where a case-insensitive match starts.
 FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
+_UNKNOWN = object()  # a probe not yet looked for in the sentence
 ANCHOR_LIMIT = 64  # more key positions than this: one search from the first is cheaper
 WORD_CACHE_LIMIT = 200_000  # words whose key hits are remembered; then the cache starts over
 
@@ -507,14 +508,16 @@ class CompiledRules:
         self.always: dict[int, set] = {}  # rule index -> its alternatives without keys
         key_bits: dict[str, int] = {}
         key_proposals: dict[str, list] = {}
+        # Numbered in (rule, alternative) order, so sorted numbers are the order of judging.
         self.alternatives: list[tuple] = []  # (rule index, alternative index, bits of its groups)
+        self.always_numbers: list[int] = []
         bit = 0
         for i, rule in enumerate(rules):
             for a, groups in enumerate(rule.keys or ()):
+                number, mask = len(self.alternatives), 0
                 if not groups:
                     self.always.setdefault(i, set()).add(a)
-                    continue
-                number, mask = len(self.alternatives), 0
+                    self.always_numbers.append(number)
                 for g, keys in enumerate(groups):
                     mask |= 1 << bit
                     for key in keys:
@@ -533,6 +536,17 @@ class CompiledRules:
         self._key_sets: dict[tuple, int] = {}
         self._lead_numbers: dict[tuple, int] = {}
         self.plans = [self._plan(rule) for rule in rules]
+        self.masks = [mask for _i, _a, mask in self.alternatives]
+        # Per alternative number: (rule index, pattern probe or None, near clause or None).
+        self.steps = []
+        for i, a, _mask in self.alternatives:
+            patterns, clauses = self.plans[i][:2]
+            if a < len(patterns):
+                self.steps.append((i, patterns[a], None))
+            else:
+                self.steps.append((i, None, clauses[a - len(patterns)]))
+        self.simple_leads = [bool(number is not None and not other and not at_beginning)
+                             for number, other, at_beginning in self.leads]
         self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
         self.word_bits: dict[str, int] = {}
         self.word_proposals: dict[str, tuple] = {}
@@ -595,19 +609,21 @@ class CompiledRules:
             if key_sets:
                 self.anchored_words.add(word)
 
+    def passing(self, scan: SentenceScan) -> list[int]:
+        """Numbers of the alternatives whose key groups all occur in the sentence, ascending."""
+        present, masks = scan.present, self.masks
+        numbers = [n for n in scan.proposed if present & masks[n] == masks[n]]
+        numbers += self.always_numbers
+        numbers.sort()
+        return numbers
+
     def candidates(self, scan: SentenceScan) -> list[tuple[int, list]]:
         """(rule index, indices of its patterns / near clauses worth trying) pairs, in order."""
-        present = scan.present
-        chosen = {i: set(alternatives) for i, alternatives in self.always.items()}
-        alternatives = self.alternatives
-        for number in scan.proposed:
-            rule_index, alternative, mask = alternatives[number]
-            if present & mask == mask:
-                if rule_index in chosen:
-                    chosen[rule_index].add(alternative)
-                else:
-                    chosen[rule_index] = {alternative}
-        return [(i, sorted(chosen[i])) for i in sorted(chosen)]
+        chosen: dict[int, list] = {}
+        for number in self.passing(scan):
+            rule_index, alternative, _mask = self.alternatives[number]
+            chosen.setdefault(rule_index, []).append(alternative)
+        return list(chosen.items())
 
 
 class SentenceScan:
@@ -636,38 +652,34 @@ class SentenceScan:
         self._spans: dict[int, list] = {}
 
     def _key_set_starts(self) -> dict[int, list]:
-        """Anchor key set number -> the starts of each sentence word that begins with its keys."""
-        anchored, starts_of, parts = self._anchored, {}, self._parts
-        word_starts = accumulate(map(len, parts))  # every other sum is where a word starts
-        for word, at in zip(parts[1::2], islice(word_starts, 0, None, 2)):
-            if word in anchored:
-                if word in starts_of:
-                    starts_of[word].append(at)
-                else:
-                    starts_of[word] = [at]
-        by_key_set: dict[int, list] = {}
+        """Anchor key set number -> where the sentence words beginning with its keys start,
+        ascending (the words are visited in order)."""
+        anchored, parts = self._anchored, self._parts
+        words = parts[1::2]
+        word_starts = islice(accumulate(map(len, parts)), 0, None, 2)  # every other sum
         key_sets_of = self.compiled.word_key_sets
-        for word, starts in starts_of.items():
+        by_key_set: dict[int, list] = {}
+        # Only the anchored words reach Python: the rest are dropped in C.
+        for word, at in compress(zip(words, word_starts), map(anchored.__contains__, words)):
             for n in key_sets_of[word]:
                 if n in by_key_set:
-                    by_key_set[n].append(starts)
+                    by_key_set[n].append(at)
                 else:
-                    by_key_set[n] = [starts]
+                    by_key_set[n] = [at]
         return by_key_set
 
     def _starts(self, lead_index: int) -> list[int]:
         """Offsets where a match of a probe with this lead can begin, ascending."""
         number, other_keys, at_beginning = self.compiled.leads[lead_index]
-        lists = ()
+        word_starts = ()
         if number is not None:
             if self._by_key_set is None:
                 self._by_key_set = self._key_set_starts()
-            lists = self._by_key_set.get(number, ())
-        if not other_keys and not at_beginning:
-            # Distinct words start at distinct offsets: merging needs no de-duplication.
-            positions = lists[0] if len(lists) == 1 else sorted(chain.from_iterable(lists))
+            word_starts = self._by_key_set.get(number, ())
+        if self.compiled.simple_leads[lead_index]:
+            positions = word_starts
         else:
-            found = set(chain.from_iterable(lists))
+            found = set(word_starts)
             if at_beginning:
                 found.add(0)
             for key in other_keys:
@@ -682,8 +694,9 @@ class SentenceScan:
     def find(self, probe: int) -> tuple[int, int] | None:
         """Span of the probe's regex.search(text), tried only where its leading key begins."""
         found = self._found
-        if probe in found:
-            return found[probe]
+        span = found.get(probe, _UNKNOWN)
+        if span is not _UNKNOWN:
+            return span
         regex, lead = self.compiled.probes[probe]
         span = None
         if lead < 0:
@@ -739,28 +752,33 @@ class SentenceScan:
         """find_all() for a regex of the compiled rules."""
         return self.find_all(self.compiled._probes[id(regex)])
 
-    def judge(self, plan: tuple, only: list) -> tuple[str | None, tuple | None]:
-        """judge() of one rule (its plan) on this sentence: the same outcome and span."""
-        patterns, clauses, exceptions, unless = plan
-        span = None
-        count = len(patterns)
-        for index in only:
-            if index < count:
-                span = self.find(patterns[index])
+    def outcomes(self) -> list[tuple[int, str, tuple]]:
+        """(rule index, 'hit' | 'denied', span) for each rule that fires, in rule order: what
+        judge() gives, the candidates of each rule tried in order until one matches."""
+        compiled = self.compiled
+        steps, plans = compiled.steps, compiled.plans
+        fired = []
+        decided = -1  # the rule whose match was found already: its other alternatives are moot
+        for number in compiled.passing(self):
+            rule_index, probe, clause = steps[number]
+            if rule_index == decided:
+                continue
+            span = self.find(probe) if clause is None else self._near(*clause)
+            if not span:
+                continue
+            decided = rule_index
+            _patterns, _clauses, exceptions, unless = plans[rule_index]
+            for exception in exceptions:
+                if self.find(exception):
+                    break
             else:
-                within, terms = clauses[index - count]
-                span = self._near(within, terms)
-            if span:
-                break
-        if span is None:
-            return None, None
-        for probe in exceptions:
-            if self.find(probe):
-                return None, None
-        for probe in unless:
-            if self.find(probe):
-                return "denied", span
-        return "hit", span
+                outcome = "hit"
+                for denial in unless:
+                    if self.find(denial):
+                        outcome = "denied"
+                        break
+                fired.append((rule_index, outcome, span))
+        return fired
 
     def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
         hits = []
@@ -910,12 +928,9 @@ def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str, fast: bo
             if outcome:
                 yield rule, outcome, span, sentence
         return
-    scan = SentenceScan(sentence, compiled)
-    rules, plans = compiled.rules, compiled.plans
-    for rule_index, only in compiled.candidates(scan):
-        outcome, span = scan.judge(plans[rule_index], only)
-        if outcome:
-            yield rules[rule_index], outcome, span, sentence
+    rules = compiled.rules
+    for rule_index, outcome, span in SentenceScan(sentence, compiled).outcomes():
+        yield rules[rule_index], outcome, span, sentence
 
 
 def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
