@@ -547,6 +547,10 @@ class CompiledRules:
                 self.steps.append((i, None, clauses[a - len(patterns)]))
         self.simple_leads = [bool(number is not None and not other and not at_beginning)
                              for number, other, at_beginning in self.leads]
+        # Per rule and outcome, the leading fields of its findings (None: no finding).
+        self.finding_heads = [{"hit": _finding_head(rule, "hit"),
+                               "denied": _finding_head(rule, "denied") if rule.polarity == "risk"
+                               else None} for rule in rules]
         self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
         self.word_bits: dict[str, int] = {}
         self.word_proposals: dict[str, tuple] = {}
@@ -903,6 +907,13 @@ def _finding(rule: Rule, outcome: str, sentence_span, match_span, text: str) -> 
     )
 
 
+def _finding_head(rule: Rule, outcome: str) -> tuple:
+    """Finding's fields up to data_types, as _finding() fills them."""
+    denied = outcome == "denied"
+    return (rule.id + (".denied" if denied else ""), rule.category, rule.practice,
+            "info" if denied else rule.severity, "protective" if denied else rule.polarity)
+
+
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -944,9 +955,20 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
     lang = "th" if lang == "th" else "en"
     compiled = compiled_for(rules, lang)
     findings = []
+    fast_english = fast and lang == "en"
+    heads, compiled_rules = compiled.finding_heads, compiled.rules
     for span in split_sentences(text, lang):
         start, end = _trimmed(text, *span)
         sentence = text[start:end]
+        if fast_english and not FOLD_MISMATCH.search(sentence):
+            for rule_index, outcome, (match_start, match_end) in \
+                    SentenceScan(sentence, compiled).outcomes():
+                head = heads[rule_index][outcome]
+                if head is not None:  # None: the denial of a rule that is not a risk
+                    rule = compiled_rules[rule_index]
+                    findings.append(Finding(*head, list(rule.data_types), sentence, start, end,
+                                            start + match_start, start + match_end, rule.status))
+            continue
         for rule, outcome, match_span, form in _judged_sentence(sentence, compiled, lang, fast):
             if outcome == "denied" and rule.polarity != "risk":
                 continue
