@@ -14,6 +14,8 @@ from bs4.element import Comment, Declaration, Doctype, NavigableString, Processi
 
 THAI_CHAR = re.compile(r"[\u0E00-\u0E7F]")
 LATIN_CHAR = re.compile(r"[A-Za-z]")
+THAI_RUN = re.compile(r"[\u0E00-\u0E7F]+")
+LATIN_RUN = re.compile(r"[A-Za-z]+")
 
 # Never text: removed wherever they are.
 NON_TEXT_TAGS = ("script", "style", "noscript", "svg", "template", "iframe", "button", "select",
@@ -103,14 +105,15 @@ ENGLISH_WORDS = frozenset(
 
 def detect_lang(text: str, declared: str | None = None) -> str:
     """'th' or 'en' from the script and common words; the page's own lang for other Latin text."""
-    thai = len(THAI_CHAR.findall(text))
-    latin = len(LATIN_CHAR.findall(text))
+    # Runs, not single characters: the lists stay a few words long instead of one per letter.
+    thai = sum(map(len, THAI_RUN.findall(text)))
+    latin = sum(map(len, LATIN_RUN.findall(text)))
     if thai + latin < 20:
         return "und"
     if thai >= latin * 0.3:
         return "th"
     words = re.findall(r"[a-z]+", text[:20000].lower())
-    english_share = sum(w in ENGLISH_WORDS for w in words) / max(1, len(words))
+    english_share = sum(map(ENGLISH_WORDS.__contains__, words)) / max(1, len(words))
     if english_share >= 0.12:
         return "en"
     primary = (declared or "").split("-")[0].split("_")[0].strip().lower()
