@@ -547,6 +547,10 @@ class CompiledRules:
                 self.steps.append((i, None, clauses[a - len(patterns)]))
         self.simple_leads = [bool(number is not None and not other and not at_beginning)
                              for number, other, at_beginning in self.leads]
+        # Per probe: (regex, lead, its key set number when the word keys are its whole lead),
+        # so the usual probe finds its start positions with one look-up.
+        self.probe_leads = [(regex, lead, self.leads[lead][0] if lead >= 0 and
+                             self.simple_leads[lead] else None) for regex, lead in self.probes]
         # Per rule and outcome, the leading fields of its findings (None: no finding).
         self.finding_heads = [{"hit": _finding_head(rule, "hit"),
                                "denied": _finding_head(rule, "denied") if rule.polarity == "risk"
@@ -701,16 +705,22 @@ class SentenceScan:
         span = found.get(probe, _UNKNOWN)
         if span is not _UNKNOWN:
             return span
-        regex, lead = self.compiled.probes[probe]
+        regex, lead, key_set = self.compiled.probe_leads[probe]
         span = None
         if lead < 0:
             m = regex.search(self.text)
             if m:
                 span = m.span()
         else:
-            starts = self._positions.get(lead)
-            if starts is None:
-                starts = self._starts(lead)
+            if key_set is not None:
+                by_key_set = self._by_key_set
+                if by_key_set is None:
+                    by_key_set = self._by_key_set = self._key_set_starts()
+                starts = by_key_set.get(key_set, ())
+            else:
+                starts = self._positions.get(lead)
+                if starts is None:
+                    starts = self._starts(lead)
             if len(starts) > ANCHOR_LIMIT:
                 m = regex.search(self.text, starts[0])
                 if m:
@@ -730,13 +740,19 @@ class SentenceScan:
         found = self._spans.get(probe)
         if found is not None:
             return found
-        regex, lead = self.compiled.probes[probe]
+        regex, lead, key_set = self.compiled.probe_leads[probe]
         if lead < 0:
             found = [m.span() for m in regex.finditer(self.text)]
         else:
-            starts = self._positions.get(lead)
-            if starts is None:
-                starts = self._starts(lead)
+            if key_set is not None:
+                by_key_set = self._by_key_set
+                if by_key_set is None:
+                    by_key_set = self._by_key_set = self._key_set_starts()
+                starts = by_key_set.get(key_set, ())
+            else:
+                starts = self._positions.get(lead)
+                if starts is None:
+                    starts = self._starts(lead)
             found, after = [], 0
             match, text = regex.match, self.text
             for p in starts:
