@@ -712,15 +712,7 @@ class SentenceScan:
             if m:
                 span = m.span()
         else:
-            if key_set is not None:
-                by_key_set = self._by_key_set
-                if by_key_set is None:
-                    by_key_set = self._by_key_set = self._key_set_starts()
-                starts = by_key_set.get(key_set, ())
-            else:
-                starts = self._positions.get(lead)
-                if starts is None:
-                    starts = self._starts(lead)
+            starts = self._lead_starts(lead, key_set)
             if len(starts) > ANCHOR_LIMIT:
                 m = regex.search(self.text, starts[0])
                 if m:
@@ -735,6 +727,16 @@ class SentenceScan:
         found[probe] = span
         return span
 
+    def _lead_starts(self, lead: int, key_set):
+        """Where a probe's match can begin: the positions of its key set, or of its lead key."""
+        if key_set is not None:
+            by_key_set = self._by_key_set
+            if by_key_set is None:
+                by_key_set = self._by_key_set = self._key_set_starts()
+            return by_key_set.get(key_set, ())
+        starts = self._positions.get(lead)
+        return self._starts(lead) if starts is None else starts
+
     def find_all(self, probe: int) -> list[tuple[int, int]]:
         """The spans the probe's regex.finditer(text) yields, tried only where its key begins."""
         found = self._spans.get(probe)
@@ -744,15 +746,7 @@ class SentenceScan:
         if lead < 0:
             found = [m.span() for m in regex.finditer(self.text)]
         else:
-            if key_set is not None:
-                by_key_set = self._by_key_set
-                if by_key_set is None:
-                    by_key_set = self._by_key_set = self._key_set_starts()
-                starts = by_key_set.get(key_set, ())
-            else:
-                starts = self._positions.get(lead)
-                if starts is None:
-                    starts = self._starts(lead)
+            starts = self._lead_starts(lead, key_set)
             found, after = [], 0
             match, text = regex.match, self.text
             for p in starts:
