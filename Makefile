@@ -40,6 +40,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/rules_speed.py
 	$(BIN)/python bench/crawl_speed.py
 
 lint: $(STAMP)
