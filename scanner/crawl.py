@@ -28,7 +28,7 @@ PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
 
 
 def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
-                   browser: bool, fast: bool, log_level: str, ignore_robots: bool = False,
+                   fast: bool, log_level: str, ignore_robots: bool = False,
                    loopback_only: bool = False):
     from scrapy.utils.project import get_project_settings
 
@@ -38,7 +38,6 @@ def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages
     settings.set("SCANNER_SCAN_ID", scan_id)
     settings.set("SCANNER_ALLOW_PRIVATE", allow_private)
     settings.set("SCANNER_MAX_PAGES", max_pages)
-    settings.set("SCANNER_BROWSER", browser)
     settings.set("LOG_LEVEL", log_level)
     if loopback_only:
         settings.set("SCANNER_LOOPBACK_ONLY", True)
@@ -77,7 +76,7 @@ def crawl_batch(job: dict) -> str:
         from spiders.browser import BrowserSpider as page_spider
     settings = crawl_settings(
         job["db"], job["scan_id"], allow_private=options["allow_private"],
-        max_pages=options["max_pages"], browser=options["browser"],
+        max_pages=options["max_pages"],
         fast=options["allow_private"] and all_on_loopback(targets), log_level=job["log_level"],
         ignore_robots=options["ignore_robots"], loopback_only=options["loopback_only"],
     )

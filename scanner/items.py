@@ -23,7 +23,3 @@ class FetchItem:
     # pages
     resources: list = field(default_factory=list)   # [(request_url, via)]
     cookies: list = field(default_factory=list)     # [CookieRecord]
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.status is not None and self.status < 400

@@ -193,9 +193,8 @@ def finish_scan(db: sqlite_utils.Database, scan_id: int, status: str = "complete
     db["scans"].update(scan_id, {"finished_at": now(), "status": status})
 
 
-def latest_scan_id(db: sqlite_utils.Database, *, complete_only: bool = False) -> int | None:
-    where = "WHERE status = 'complete'" if complete_only else ""
-    row = db.execute(f"SELECT MAX(id) FROM scans {where}").fetchone()
+def latest_scan_id(db: sqlite_utils.Database) -> int | None:
+    row = db.execute("SELECT MAX(id) FROM scans").fetchone()
     return row[0] if row else None
 
 
