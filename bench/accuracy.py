@@ -35,7 +35,11 @@ def accuracy(rules) -> list[dict]:
         records = read_labelled(path)
         texts.extend(r["text"] for r in records)
         result = evaluate(records, rules, mode="topic", lang="en")
-        print(format_table(result, f"\n{name}: {len(records)} records, topic mode"))
+        print(format_table(result, f"\n{name}: {len(records)} records, topic mode "
+                                   f"({result.with_lead_in} list items judged with their lead-in)"))
+        alone = evaluate(records, rules, mode="topic", lang="en", in_context=False)
+        print("  every record judged alone (--no-context): " + ", ".join(
+            f"{category} {score.f1:.3f}" for category, score in alone.scores.items()))
         for category, target in targets.items():
             f1 = result.scores[category].f1
             print(f"  target {category} F1 >= {target:.2f}: {f1:.3f} {'ok' if f1 >= target else 'BELOW'}")

@@ -237,7 +237,10 @@ def demo(db_path, report_path, browser):
 @click.option("--lang", default="auto", type=click.Choice(["en", "th", "auto"]), show_default=True)
 @click.option("--errors", "show_errors", default=0, type=click.IntRange(0), show_default=True,
               help="Also print up to N misclassified records (text format).")
-def rules_eval(labelled_file, mode, fmt, lang, show_errors):
+@click.option("--context/--no-context", "in_context", default=True, show_default=True,
+              help="Judge a list item with the lead-in record it follows ('We use it to:'), as "
+                   "in a whole policy; --no-context judges every record alone.")
+def rules_eval(labelled_file, mode, fmt, lang, show_errors, in_context):
     """Precision, recall and F1 per category of the policy rules on a labelled JSONL file.
 
     Each line: {"id": ..., "text": ..., "labels": {"collection": true, "sale": null, ...}};
@@ -253,11 +256,13 @@ def rules_eval(labelled_file, mode, fmt, lang, show_errors):
         rule_set = load_rules()
     except (EvalFileError, RuleError) as exc:
         fail(str(exc))
-    result = evaluate(records, rule_set, mode=mode, lang=lang, keep_errors=bool(show_errors))
+    result = evaluate(records, rule_set, mode=mode, lang=lang, keep_errors=bool(show_errors),
+                      in_context=in_context)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
-    click.echo(format_table(result, f"{labelled_file}: {result.records} records, mode {mode}"))
+    click.echo(format_table(result, f"{labelled_file}: {result.records} records, mode {mode}, "
+                                    f"{result.with_lead_in} list items judged with their lead-in"))
     for record_id, category, kind, text in result.errors[:show_errors]:
         click.echo(f"{kind} {category:20} {record_id}: {' '.join(text.split())[:200]}")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.matching import CATEGORIES, classify, expand_macros
+from scanner.text import MAX_JOINED_ITEMS
 
 MODES = ("topic", "practice")
 
@@ -50,6 +51,7 @@ class Score:
 class Evaluation:
     scores: dict = field(default_factory=dict)
     records: int = 0
+    with_lead_in: int = 0  # list items judged with the lead-in they follow
     errors: list = field(default_factory=list)  # (record id, category, 'fp'|'fn', text)
 
     def as_dict(self) -> dict:
@@ -87,14 +89,51 @@ def predicted_categories(findings, mode: str) -> set[str]:
     return {f.category for f in findings}
 
 
+# A list item goes on while the item before it ended like one: "...;", "...,", "... and".
+ITEM_GOES_ON = re.compile(r"(?:[;,]|\b(?:and|or|and/or))\s*$", re.I)
+
+
+def judged_texts(records: list[dict]) -> list[str]:
+    """The text to judge for each record, read as a whole policy reads.
+
+    Labelled files cut policies into segments, and a bulleted list loses its bullets and its
+    lead-in: "We use your information to:" is one record, "respond to your requests;" the next.
+    In a fetched policy the items keep their bullets and split_sentences keeps them with the
+    lead-in, so here an item that follows a lead-in of the same policy (records in file order)
+    is judged as "lead-in" + newline + "- item", exactly as the scanner would see it.
+    """
+    texts, lead, items, previous = [], None, 0, None
+    for record in records:
+        text = record["text"].strip()
+        same_policy = previous is not None and record.get("policy") is not None \
+            and record.get("policy") == previous.get("policy")
+        if not same_policy or items >= MAX_JOINED_ITEMS:
+            lead = None
+        texts.append(f"{lead}\n- {text}" if lead else record["text"])
+        if text.endswith(":"):
+            lead, items = text, 0
+        elif lead and ITEM_GOES_ON.search(text):
+            items += 1
+        else:
+            lead = None
+        previous = record
+    return texts
+
+
 def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto",
-             keep_errors: bool = False) -> Evaluation:
-    """Score each category that some record labels; null labels are left out of that category."""
+             keep_errors: bool = False, in_context: bool = True) -> Evaluation:
+    """Score each category that some record labels; null labels are left out of that category.
+
+    in_context: judge list items with their lead-in (judged_texts); False judges each record
+    on its own text alone.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     result = Evaluation(records=len(records))
-    for record in records:
-        predicted = predicted_categories(classify(record["text"], rules, lang=lang), mode)
+    texts = judged_texts(records) if in_context else [r["text"] for r in records]
+    result.with_lead_in = sum(t is not r["text"] for t, r in zip(texts, records))
+    for record, text in zip(records, texts):
+        predicted = predicted_categories(classify(text, rules, lang=lang), mode)
         for category, label in record["labels"].items():
             if label is None:
                 continue

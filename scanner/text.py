@@ -431,6 +431,7 @@ SENTENCE_CANDIDATE = re.compile(r"[.!?]+[\"')\]”’]*")
 WHITESPACE = re.compile(r"\s")
 NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'(\[“‘]?[A-Z0-9\u0E00-\u0E7F•●▪\-]")
 LIST_MARKER = re.compile(r"^\s*(?:[-•●▪◦*·–]|\(?\d{1,3}(?:\.\d{1,3})*[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}[.)])\s*$")
+MAX_JOINED_ITEMS = 15  # list items kept with the line ending in ':' that leads them in
 BULLET_LINE = re.compile(r"^\s*[-•●▪◦*·–]\s+")
 LIST_ITEM_LINE = re.compile(r"^\s*(?:[-•●▪◦*·–]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
 ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -521,7 +522,7 @@ def split_sentences(text: str, lang: str = "en") -> list[tuple[int, int]]:
         if line.rstrip().endswith(":") and line_spans:
             items = 0
             end = line_spans[-1][1]
-            while items < 15:
+            while items < MAX_JOINED_ITEMS:
                 ahead = index
                 while ahead < len(lines) and not lines[ahead][1].strip():
                     ahead += 1

@@ -85,3 +85,64 @@ def test_negation_check_sees_denials_but_not_idioms_or_earlier_clauses():
     assert not negation_governs("It does not identify you; however, we may ")
     assert not negation_governs("If you have not opted out, we may ")
     assert not negation_governs("Whether or not you register, we ")
+
+
+def _record(record_id, policy, text, **labels):
+    return {"id": record_id, "policy": policy, "text": text, "labels": labels}
+
+
+LIST_RECORDS = [
+    _record("p1:0", "p1", "We may disclose your personal information to:", third_party_sharing=True),
+    _record("p1:1", "p1", "data brokers and list resellers;", third_party_sharing=True),
+    _record("p1:2", "p1", "companies that run contests with us.", third_party_sharing=True),
+    _record("p1:3", "p1", "Thank you for reading.", third_party_sharing=False),
+    _record("p2:0", "p2", "Our newsletter is sent monthly.", third_party_sharing=False),
+]
+
+
+def test_list_items_are_judged_with_their_lead_in_as_in_a_whole_policy():
+    from scanner.evaluate import judged_texts
+    from scanner.text import split_sentences
+
+    texts = judged_texts(LIST_RECORDS)
+    lead = LIST_RECORDS[0]["text"]
+    assert texts[1] == f"{lead}\n- data brokers and list resellers;"
+    assert texts[2] == f"{lead}\n- companies that run contests with us."
+    # The list ended with a full stop: the next record is read alone, so is another policy's.
+    assert texts[3] == "Thank you for reading." and texts[4] == LIST_RECORDS[4]["text"]
+    # The joined text is one sentence, as split_sentences reads a bulleted list in a policy.
+    assert len(split_sentences(texts[1])) == 1
+
+
+def test_lead_in_needs_the_same_policy_and_gives_out_after_the_joined_item_limit():
+    from scanner.evaluate import judged_texts
+    from scanner.text import MAX_JOINED_ITEMS
+
+    other_policy = [LIST_RECORDS[0], dict(LIST_RECORDS[1], policy="p9")]
+    assert judged_texts(other_policy)[1] == LIST_RECORDS[1]["text"]
+    long_list = [LIST_RECORDS[0]] + [_record(f"p1:{i}", "p1", f"partner number {i};")
+                                     for i in range(1, MAX_JOINED_ITEMS + 3)]
+    texts = judged_texts(long_list)
+    assert texts[MAX_JOINED_ITEMS].startswith(LIST_RECORDS[0]["text"])
+    assert texts[MAX_JOINED_ITEMS + 1] == long_list[MAX_JOINED_ITEMS + 1]["text"]
+
+
+def test_evaluation_in_context_finds_the_practice_a_list_item_states():
+    rules = load_rules()
+    alone = evaluate(LIST_RECORDS, rules, mode="topic", lang="en", in_context=False)
+    joined = evaluate(LIST_RECORDS, rules, mode="topic", lang="en")
+    assert joined.with_lead_in == 2 and alone.with_lead_in == 0
+    assert joined.scores["third_party_sharing"].tp > alone.scores["third_party_sharing"].tp
+    assert joined.scores["third_party_sharing"].fp == 0
+
+
+def test_cli_no_context_judges_every_record_alone(tmp_path):
+    path = tmp_path / "list.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in LIST_RECORDS) + "\n", encoding="utf-8")
+    runs = {flag: CliRunner().invoke(cli, ["rules", "eval", str(path), "--format", "json", flag])
+            for flag in ("--context", "--no-context")}
+    assert all(run.exit_code == 0 for run in runs.values())
+    tp = {flag: json.loads(run.output)["third_party_sharing"]["tp"] for flag, run in runs.items()}
+    assert tp["--context"] > tp["--no-context"]
+    text = CliRunner().invoke(cli, ["rules", "eval", str(path)]).output
+    assert "2 list items judged with their lead-in" in text
