@@ -129,8 +129,12 @@ def classify(source, lang, fmt):
             click.echo(json.dumps(asdict(f), ensure_ascii=False))
     else:
         for f in findings:
+            # One line a finding: the phrase that fired, then the sentence it stands in.
+            phrase = " ".join(text[f.match_start:f.match_end].split()) \
+                if f.match_start is not None and (f.match_start, f.match_end) != (f.start, f.end) else ""
+            shown = f'"{phrase[:80]}" in: ' if phrase else ""
             click.echo(f"{f.polarity:10} {f.severity:8} {f.rule_id:40} [{f.start}:{f.end}] "
-                       f"{f.evidence.strip()[:160]}")
+                       f"{shown}{' '.join(f.evidence.split())[:160]}")
         click.echo(f"{len(findings)} findings")
 
 

@@ -50,6 +50,18 @@ def test_classify_reads_stdin():
     assert '"polarity": "risk"' in result.output and '"category": "sale"' in result.output
 
 
+def test_classify_text_shows_one_line_a_finding_with_the_phrase_that_fired():
+    text = "We use your information to:\n- send you offers;\n- share it with data brokers.\n"
+    result = CliRunner().invoke(cli, ["classify", "-", "--lang", "en"], input=text)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == f"{len(lines) - 1} findings"
+    (brokers,) = [line for line in lines if "third_party_sharing.data-brokers" in line]
+    assert brokers.split()[:2] == ["risk", "high"]
+    assert "data brokers" in brokers.split(" in: ")[0]
+    assert "- send you offers; - share it with data brokers." in brokers
+
+
 def test_bare_scrapy_crawl_policy_is_a_scan_of_its_own(demo_targets_file, tmp_path):
     db_path = tmp_path / "crawl.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
