@@ -108,6 +108,10 @@ def test_sale_as_a_word_is_a_risk():
     "ห้ามมิให้ผู้ใดขายข้อมูลของลูกค้า",
     "บริษัทไม่มีนโยบายในการขายข้อมูลส่วนบุคคล",
     "เราจะไม่ขาย ให้เช่า หรือแลกเปลี่ยนข้อมูลส่วนบุคคลของท่าน",
+    "พนักงานของเราไม่สามารถขายข้อมูลของลูกค้าได้",
+    "เราไม่อนุญาตให้ร้านค้านำข้อมูลของผู้ซื้อไปขายต่อ",
+    "เราไม่เอาข้อมูลของคุณไปขายแน่นอน",
+    "ท่านมีสิทธิเลือกไม่ให้เราขายข้อมูลส่วนบุคคลของท่าน",
 ])
 def test_each_thai_denial_of_sale_is_protective_not_risk(sentence):
     sale = [f for f in findings(sentence) if f.category == "sale"]
@@ -137,6 +141,19 @@ def test_denials_in_other_categories_are_protective(sentence, category):
 ])
 def test_unrelated_negation_does_not_cancel_a_risk(sentence, category):
     assert risks(sentence, category), sentence
+
+
+@pytest.mark.parametrize("sentence,shares", [
+    # a named kind of organisation after แก่ / ให้ / ไปยัง, or one that receives or sees the data
+    ("โรงพยาบาลอาจเปิดเผยผลการตรวจของท่านแก่บริษัทประกันชีวิตที่ท่านใช้สิทธิ", True),
+    ("ข้อมูลการจัดส่งจะถูกส่งต่อให้บริษัทขนส่งที่ท่านเลือก", True),
+    ("ไรเดอร์จะได้รับชื่อและที่อยู่จัดส่งของท่าน", True),
+    # the user choosing to publish, or giving data to us, is not the service sharing it
+    ("ท่านเลือกได้เองว่าจะเปิดเผยโปรไฟล์ต่อสาธารณะหรือไม่", False),
+    ("ข้อมูลที่ท่านให้ไว้แก่บริษัทจะถูกเก็บรักษาอย่างปลอดภัย", False),
+])
+def test_sharing_names_the_recipient_not_the_user_publishing(sentence, shares):
+    assert bool(risks(sentence, "third_party_sharing")) is shares, sentence
 
 
 # --- benign corpus -----------------------------------------------------------------------------
