@@ -248,7 +248,8 @@ def rules_eval(labelled_file, mode, fmt, lang, show_errors, in_context):
     """Precision, recall and F1 per category of the policy rules on a labelled JSONL file.
 
     Each line: {"id": ..., "text": ..., "labels": {"collection": true, "sale": null, ...}};
-    null labels are left out of that category's score.
+    null labels are left out of that category's score. An optional "practice_labels" mapping
+    (is the practice stated as done?) is what --mode practice scores when a record has it.
 
     Example: scanner rules eval ../shared/eval/opp115-dev.jsonl --mode topic --format json
     """

@@ -71,13 +71,16 @@ def read_labelled(path: Path) -> list[dict]:
                 raise EvalFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise EvalFileError(f"{path}:{number}: expected an object with a 'text' string")
-            labels = record.get("labels")
-            if not isinstance(labels, dict):
-                raise EvalFileError(f"{path}:{number}: expected a 'labels' object")
-            for category, value in labels.items():
-                if value not in (True, False, None):
-                    raise EvalFileError(f"{path}:{number}: labels.{category}: expected true, false "
-                                        "or null")
+            for key in ("labels", "practice_labels"):
+                labels = record.get(key)
+                if key == "practice_labels" and labels is None:
+                    continue
+                if not isinstance(labels, dict):
+                    raise EvalFileError(f"{path}:{number}: expected a '{key}' object")
+                for category, value in labels.items():
+                    if value not in (True, False, None):
+                        raise EvalFileError(f"{path}:{number}: {key}.{category}: expected true, "
+                                            "false or null")
             records.append(record)
     return records
 
@@ -124,6 +127,9 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
              keep_errors: bool = False, in_context: bool = True) -> Evaluation:
     """Score each category that some record labels; null labels are left out of that category.
 
+    Practice mode scores a record's optional `practice_labels` (is the practice stated as done?)
+    where it has them, else its topic `labels`.
+
     in_context: judge list items with their lead-in (judged_texts); False judges each record
     on its own text alone.
     """
@@ -134,7 +140,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     result.with_lead_in = sum(t is not r["text"] for t, r in zip(texts, records))
     for record, text in zip(records, texts):
         predicted = predicted_categories(classify(text, rules, lang=lang), mode)
-        for category, label in record["labels"].items():
+        labels = record.get("practice_labels") if mode == "practice" else None
+        for category, label in (labels or record["labels"]).items():
             if label is None:
                 continue
             score = result.scores.setdefault(category, Score())

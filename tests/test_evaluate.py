@@ -146,3 +146,22 @@ def test_cli_no_context_judges_every_record_alone(tmp_path):
     assert tp["--context"] > tp["--no-context"]
     text = CliRunner().invoke(cli, ["rules", "eval", str(path)]).output
     assert "2 list items judged with their lead-in" in text
+
+
+def test_practice_mode_scores_practice_labels_where_a_record_has_them(tmp_path):
+    denial = {"id": "x", "text": "We do not sell your personal information.",
+              "labels": {"sale": True}, "practice_labels": {"sale": False}}
+    path = tmp_path / "practice.jsonl"
+    path.write_text(json.dumps(denial) + "\n", encoding="utf-8")
+    records = read_labelled(path)
+    practice = evaluate(records, load_rules(), mode="practice", lang="en").scores["sale"]
+    assert (practice.tp, practice.fp, practice.fn, practice.tn) == (0, 0, 0, 1)
+    topic = evaluate(records, load_rules(), mode="topic", lang="en").scores["sale"]
+    assert topic.tp == 1
+
+
+def test_bad_practice_labels_name_the_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"text": "x", "labels": {}, "practice_labels": {"sale": "yes"}}) + "\n")
+    with pytest.raises(EvalFileError, match=r"bad.jsonl:1: practice_labels.sale: expected true"):
+        read_labelled(path)
