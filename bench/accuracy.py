@@ -23,7 +23,7 @@ TARGETS = {
     "c3pa-dev.jsonl": {"collection": 0.75, "third_party_sharing": 0.75},
 }
 THROUGHPUT_TARGET_MB_S = 2.0
-# Our own Thai sentences (no public labelled Thai set exists); tuned on even pseudo-policies only.
+# Our own Thai sentences (no public labelled Thai set exists), with held-out pseudo-policies.
 THAI_SET = ROOT / "bench" / "data" / "thai-labelled.jsonl"
 
 
@@ -57,13 +57,20 @@ def accuracy(rules) -> list[dict]:
 def thai_accuracy(rules) -> None:
     """Topic and practice scores on the Thai set: all of it, and the held-out odd half."""
     records = read_labelled(THAI_SET)
-    held_out = [r for r in records if int(r["policy"].split("/p")[1][:2]) % 2]
+    held_out = [r for r in records if is_held_out(r["policy"])]
     for mode in ("topic", "practice"):
         result = evaluate(records, rules, mode=mode, lang="th")
         print(format_table(result, f"\n{THAI_SET.name}: {len(records)} Thai sentences, {mode} mode"))
         odd = evaluate(held_out, rules, mode=mode, lang="th")
-        print(f"  held-out odd pseudo-policies ({len(held_out)} sentences), micro F1: "
+        print(f"  held-out pseudo-policies ({len(held_out)} sentences), micro F1: "
               f"{micro_f1(odd):.3f}; all: {micro_f1(result):.3f}")
+
+
+def is_held_out(policy: str) -> bool:
+    """Pseudo-policies no rule was tuned on: the odd ones of p01-p25 (round 1 tuned on the even
+    ones) and p34-p40 (round 2 tuned on p26-p33); see docs/rules_th.md."""
+    number = int(policy.split("/p")[1][:2])
+    return number >= 34 or (number <= 25 and number % 2 == 1)
 
 
 def micro_f1(result) -> float:
