@@ -55,15 +55,15 @@ def accuracy(rules) -> list[dict]:
 
 
 def thai_accuracy(rules) -> None:
-    """Topic and practice scores on the Thai set: all of it, and the held-out odd half."""
+    """Topic and practice scores on the Thai set: all of it, and its held-out pseudo-policies."""
     records = read_labelled(THAI_SET)
     held_out = [r for r in records if is_held_out(r["policy"])]
     for mode in ("topic", "practice"):
         result = evaluate(records, rules, mode=mode, lang="th")
         print(format_table(result, f"\n{THAI_SET.name}: {len(records)} Thai sentences, {mode} mode"))
-        odd = evaluate(held_out, rules, mode=mode, lang="th")
+        held = evaluate(held_out, rules, mode=mode, lang="th")
         print(f"  held-out pseudo-policies ({len(held_out)} sentences), micro F1: "
-              f"{micro_f1(odd):.3f}; all: {micro_f1(result):.3f}")
+              f"{micro_f1(held):.3f}; all: {micro_f1(result):.3f}")
 
 
 def is_held_out(policy: str) -> bool:
