@@ -79,12 +79,17 @@ def bench_english(rules, documents: list[str], reference: bool) -> float:
     classify(documents[0], rules, lang="en")  # compile the rules and warm the word caches
     size = megabytes(documents)
     split_seconds, _ = timed(lambda: [split_sentences(d, "en") for d in documents])
-    seconds, findings = timed(lambda: sum(len(classify(d, rules, lang="en")) for d in documents))
+    # The fastest of three passes is the cost least disturbed by other processes (as timeit
+    # reports); the slowest shows how noisy the machine was.
+    passes = [timed(lambda: sum(len(classify(d, rules, lang="en")) for d in documents))
+              for _ in range(3)]
+    seconds, findings = min(passes)
     rate = size / seconds
     verdict = "ok" if rate >= TARGET_MB_S else "BELOW"
     print(f"EN  {size:.1f} MB, {len(documents)} documents, "
           f"{sum(r.lang == 'en' for r in rules)} rules: {seconds:.2f} s CPU = {rate:.2f} MB/s "
-          f"per core ({findings} findings; sentence splitting {split_seconds / seconds:.0%} of it)"
+          f"per core, fastest of 3 passes (slowest {size / max(passes)[0]:.2f}) ({findings} "
+          f"findings; sentence splitting {split_seconds / seconds:.0%} of it)"
           f"; target >= {TARGET_MB_S} MB/s {verdict}")
     if reference:
         slow, _ = timed(lambda: [classify(d, rules, lang="en", fast=False) for d in documents])
