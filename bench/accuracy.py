@@ -13,7 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scanner.evaluate import denials_counted_as_risk, evaluate, format_table, read_labelled  # noqa: E402
+from scanner.evaluate import (  # noqa: E402
+    Score, denials_counted_as_risk, evaluate, format_table, read_labelled)
 from scanner.matching import classify, load_rules  # noqa: E402
 
 EVAL_DIR = ROOT.parent / "shared" / "eval"
@@ -76,10 +77,10 @@ def is_held_out(policy: str) -> bool:
 
 
 def micro_f1(result) -> float:
-    tp = sum(s.tp for s in result.scores.values())
-    fp = sum(s.fp for s in result.scores.values())
-    fn = sum(s.fn for s in result.scores.values())
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    """F1 of the counts summed over every category (Score does the arithmetic)."""
+    scores = result.scores.values()
+    return Score(tp=sum(s.tp for s in scores), fp=sum(s.fp for s in scores),
+                 fn=sum(s.fn for s in scores)).f1
 
 
 def throughput(rules, texts: list[str]) -> None:
