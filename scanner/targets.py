@@ -11,9 +11,16 @@ from urllib.parse import urlsplit
 import yaml
 
 AUDIENCES = ("child-directed", "mixed", "general")
-KNOWN_KEYS = {"id", "name", "audience", "homepage", "policy_urls", "country", "platforms", "tags"}
+KNOWN_KEYS = {"id", "name", "audience", "homepage", "policy_urls", "country", "platforms", "tags",
+              "android"}
 LIST_KEYS = ("policy_urls", "platforms", "tags")
+ANDROID_KEYS = ("package", "apk", "store_url")
+# CSV has no nesting: the android mapping's keys are columns of their own.
+CSV_ANDROID_COLUMNS = {f"android_{key}": key for key in ANDROID_KEYS}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# An Android application id: two or more dot-separated Java identifiers (com.example.kids).
+PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+$")
+PLAY_STORE_URL = "https://play.google.com/store/apps/details?id={package}&hl=en&gl=US"
 
 
 class TargetsError(ValueError):
@@ -23,6 +30,23 @@ class TargetsError(ValueError):
         self.path, self.line, self.message = str(path), line, message
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class AndroidApp:
+    """A target's Android app: its package, where to get its APK, and its store page."""
+
+    package: str
+    apk: str | None = None          # an http(s) URL, an .apk file or a folder of APKs
+    store_url: str | None = None    # None: the Google Play listing of the package
+
+    @property
+    def listing_url(self) -> str:
+        return self.store_url or PLAY_STORE_URL.format(package=self.package)
+
+    @property
+    def apk_is_url(self) -> bool:
+        return bool(self.apk) and urlsplit(self.apk).scheme in ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,12 @@ class Target:
     platforms: list = field(default_factory=list)
     tags: list = field(default_factory=list)
     line: int | None = None
+    android: AndroidApp | None = None
+
+    def __post_init__(self):
+        # A target that went through JSON (a worker's job file) comes back with a plain dict.
+        if isinstance(self.android, dict):
+            object.__setattr__(self, "android", AndroidApp(**self.android))
 
     @property
     def child_directed(self) -> bool:
@@ -101,6 +131,9 @@ def _read_yaml(path: Path) -> list[tuple[int, dict, dict]]:
         record, key_lines = {}, {}
         for key, value in item.value:
             key_lines[key.value] = key.start_mark.line + 1
+            if isinstance(value, yaml.MappingNode):  # android: {package: ...}: a line per key
+                for sub_key, _ in value.value:
+                    key_lines[f"{key.value}.{sub_key.value}"] = sub_key.start_mark.line + 1
             record[key.value] = yaml.SafeLoader(yaml.serialize(value)).get_single_data()
         loader_records.append((line, record, key_lines))
     return loader_records
@@ -119,6 +152,9 @@ def _read_csv(path: Path) -> list[tuple[int, dict, dict]]:
                 value = (value or "").strip()
                 if key in LIST_KEYS:
                     record[key] = [v for v in re.split(r"[\s;|]+", value) if v]
+                elif key in CSV_ANDROID_COLUMNS:
+                    if value:
+                        record.setdefault("android", {})[CSV_ANDROID_COLUMNS[key]] = value
                 elif value:
                     record[key] = value
             records.append((line, record, {k: line for k in record}))
@@ -167,13 +203,60 @@ def _validate(path: Path, records) -> list[Target]:
         if country is not None and not (isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country)):
             raise TargetsError(path, key_lines.get("country", line),
                                f"target {target_id!r}: country {country!r} must be an ISO code like TH")
+        android = None
+        if record.get("android") is not None:
+            android = _android_app(path, record["android"], key_lines, line, target_id)
         targets.append(
             Target(
                 id=target_id, name=str(record.get("name") or target_id), audience=audience,
                 homepage=record["homepage"].strip(), policy_urls=lists["policy_urls"],
                 country=country, platforms=lists["platforms"], tags=lists["tags"], line=line,
+                android=android,
             )
         )
     if not targets:
         raise TargetsError(path, None, "no targets listed")
     return targets
+
+
+def _android_app(path: Path, raw, key_lines: dict, target_line: int, target_id: str) -> AndroidApp:
+    """The `android:` mapping of a target, checked; a local APK path is resolved against the
+    targets file's folder, so a registry and its APKs can move together."""
+    where = f"target {target_id!r}: android"
+    line = key_lines.get("android", target_line)
+    if not isinstance(raw, dict):
+        raise TargetsError(path, line, f"{where} must be a mapping with package, apk, store_url")
+    for key in raw:
+        if key not in ANDROID_KEYS:
+            raise TargetsError(path, key_lines.get(f"android.{key}", line), f"{where}: unknown key {key!r} "
+                                           f"(known: {', '.join(ANDROID_KEYS)})")
+    package = raw.get("package")
+    line = key_lines.get("android.package", line)
+    if not isinstance(package, str) or not PACKAGE_RE.match(package.strip()):
+        raise TargetsError(path, line, f"{where}.package {package!r} must be an application id "
+                                       "like com.example.kids")
+    apk = raw.get("apk")
+    line = key_lines.get("android.apk", line)
+    if apk is not None:
+        if not isinstance(apk, str) or not apk.strip():
+            raise TargetsError(path, line, f"{where}.apk must be a URL or a file path")
+        apk = apk.strip()
+        if "://" in apk:
+            problem = check_url(apk)
+            if problem:
+                raise TargetsError(path, line, f"{where}.apk {problem}")
+        else:
+            local = Path(apk).expanduser()
+            if not local.is_absolute():
+                local = path.resolve().parent / local
+            if not local.exists():
+                raise TargetsError(path, line, f"{where}.apk {apk!r}: no such file or folder")
+            apk = str(local)
+    store_url = raw.get("store_url")
+    line = key_lines.get("android.store_url", line)
+    if store_url is not None:
+        problem = check_url(store_url)
+        if problem:
+            raise TargetsError(path, line, f"{where}.store_url {problem}")
+        store_url = store_url.strip()
+    return AndroidApp(package=package.strip(), apk=apk, store_url=store_url)

@@ -92,3 +92,86 @@ def test_missing_targets_file_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(cli, ["scan", str(tmp_path / "nope.yaml"), "--db", str(tmp_path / "d.db")])
     assert result.exit_code == 2
     assert "nope.yaml: no such file" in result.output
+
+
+ANDROID = """\
+targets:
+  - id: kids-app
+    audience: child-directed
+    homepage: https://kids.example/
+    android:
+      package: com.example.kids
+      apk: apks/kids.apk
+  - id: web-and-store
+    audience: mixed
+    homepage: https://mixed.example/
+    android:
+      package: com.example.mixed
+      apk: https://downloads.example/mixed.apk
+      store_url: https://store.example/app?id=com.example.mixed
+"""
+
+
+def test_android_mapping_loads_with_defaults(tmp_path):
+    (tmp_path / "apks").mkdir()
+    (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
+    kids, mixed = load_targets(write(tmp_path, ANDROID))
+    assert kids.android.package == "com.example.kids"
+    # A relative APK path is read from the targets file's folder, wherever the scan runs.
+    assert kids.android.apk == str(tmp_path / "apks" / "kids.apk")
+    assert not kids.android.apk_is_url
+    assert kids.android.listing_url == \
+        "https://play.google.com/store/apps/details?id=com.example.kids&hl=en&gl=US"
+    assert mixed.android.apk_is_url
+    assert mixed.android.listing_url == "https://store.example/app?id=com.example.mixed"
+
+
+def test_android_mapping_survives_a_worker_job(tmp_path):
+    """Workers get their targets as JSON: the android mapping comes back as a mapping."""
+    import dataclasses
+    import json
+
+    from scanner.targets import AndroidApp, Target
+
+    (tmp_path / "apks").mkdir()
+    (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
+    for target in load_targets(write(tmp_path, ANDROID)):
+        again = Target(**json.loads(json.dumps(dataclasses.asdict(target))))
+        assert again == target and isinstance(again.android, AndroidApp)
+
+
+def test_android_columns_in_csv(tmp_path):
+    path = write(tmp_path, "id,audience,homepage,android_package,android_store_url\n"
+                           "a,mixed,https://a.example/,com.a.app,https://store.example/a\n"
+                           "b,mixed,https://b.example/,,\n", "t.csv")
+    first, second = load_targets(path)
+    assert first.android.package == "com.a.app"
+    assert first.android.store_url == "https://store.example/a"
+    assert second.android is None
+
+
+@pytest.mark.parametrize(
+    "old, new, line, words",
+    [
+        ("      package: com.example.kids\n", "      package: kids\n", 6, "application id"),
+        ("      apk: apks/kids.apk\n", "      apk: apks/missing.apk\n", 7, "no such file"),
+        ("      apk: apks/kids.apk\n", "      apk: apks/kids.apk\n      pkg: x\n", 8, "unknown key 'pkg'"),
+        ("      store_url: https://store.example/app?id=com.example.mixed\n",
+         "      store_url: store.example/app\n", 14, "store_url"),
+        ("      apk: https://downloads.example/mixed.apk\n",
+         "      apk: ftp://downloads.example/mixed.apk\n", 13, "not an http(s) URL"),
+        ("    android:\n      package: com.example.kids\n      apk: apks/kids.apk\n",
+         "    android: com.example.kids\n", 5, "must be a mapping"),
+    ],
+)
+def test_bad_android_mapping_names_file_and_line(tmp_path, old, new, line, words):
+    (tmp_path / "apks").mkdir()
+    (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
+    text = ANDROID.replace(old, new, 1)
+    assert text != ANDROID
+    path = write(tmp_path, text)
+    with pytest.raises(TargetsError) as info:
+        load_targets(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert words in message and "\n" not in message
