@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from scanner import __version__
+from scanner.options import DEFAULT_OPTIONS, ScanOptions, loopback_forced
 
 
 def db_option(fn):
@@ -46,26 +47,32 @@ def cli():
 @click.argument("targets_file", type=click.Path(dir_okay=False))
 @db_option
 @click.option("--browser", is_flag=True, help="Load pages in Chromium to see trackers injected by JavaScript.")
-@click.option("--max-pages", default=5, show_default=True, type=click.IntRange(1, 500),
-              help="Same-site pages to visit per target for third parties.")
+@click.option("--max-pages", default=DEFAULT_OPTIONS.max_pages, show_default=True,
+              type=click.IntRange(1, 500), help="Same-site pages to visit per target for third parties.")
+@click.option("--max-policy-pages", default=DEFAULT_OPTIONS.max_policy_pages, show_default=True,
+              type=click.IntRange(1, 100),
+              help="Policy documents to fetch per target (split policies, notices).")
 @click.option("--allow-private", is_flag=True,
               help="Allow private and loopback addresses (tests, demo, intranet registries).")
 @click.option("--resume", is_flag=True,
               help="Continue the database's last scan if it did not complete (only the targets "
                    "not yet done are crawled); otherwise start a new scan.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True,
+              type=click.IntRange(1, 64),
               help="Batches of targets crawled at once, each by a process of its own.")
-@click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1, 10000),
-              help="Targets per worker process.")
+@click.option("--batch-size", default=DEFAULT_OPTIONS.batch_size, show_default=True,
+              type=click.IntRange(1, 10000), help="Targets per worker process.")
 @click.option("--ignore-robots", is_flag=True,
               help="Fetch pages robots.txt disallows (a regulator's mandate); see docs/crawling.md.")
-@click.option("--log-level", default="CRITICAL", show_default=True,
+@click.option("--log-level", default=DEFAULT_OPTIONS.log_level, show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
-def scan(targets_file, db_path, browser, max_pages, allow_private, resume, workers, batch_size,
-         log_level, ignore_robots):
+def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_private, resume,
+         workers, batch_size, log_level, ignore_robots):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 
     Exit 0 when the scan ran (unreachable targets are reported as such), 2 on bad input.
+    --resume keeps the options the scan was started with; --workers, --batch-size and
+    --log-level apply to the run that resumes it.
 
     Example: scanner scan targets/examples/child-apps.yaml --db results.db
     """
@@ -76,13 +83,11 @@ def scan(targets_file, db_path, browser, max_pages, allow_private, resume, worke
         targets = load_targets(targets_file)
     except TargetsError as exc:
         fail(str(exc))
-    if browser:
-        from scanner.browser import browser_problem
-
-        if problem := browser_problem():
-            fail(problem)
-    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
-               "ignore_robots": ignore_robots}
+    options = ScanOptions(
+        allow_private=allow_private, loopback_only=loopback_forced(), max_pages=max_pages,
+        max_policy_pages=max_policy_pages, browser=browser, ignore_robots=ignore_robots,
+        workers=workers, batch_size=batch_size, log_level=log_level,
+    )
     resume_scan_id = None
     if resume:
         from scanner import store
@@ -91,17 +96,20 @@ def scan(targets_file, db_path, browser, max_pages, allow_private, resume, worke
         unfinished = resumable_scan(store.open_db(db_path))
         if unfinished:
             resume_scan_id = unfinished["id"]
-            # A resumed scan keeps the options it was started with.
-            options.update({k: v for k, v in unfinished["options"].items() if k in options})
+            options = options.resuming(unfinished["options"])
             click.echo(f"resuming scan {resume_scan_id} ({unfinished['status']})", err=True)
         else:
             click.echo("no unfinished scan to resume: starting a new one", err=True)
+    if options.browser:  # checked after --resume, which may restore it
+        from scanner.browser import browser_problem
+
+        if problem := browser_problem():
+            fail(problem)
     from scanner.summary import print_summary, scan_progress
 
     with scan_progress(len(targets)) as advance:
-        scan_id, scores = run_scan(db_path, targets, str(targets_file), log_level=log_level,
-                                   workers=workers, batch_size=batch_size,
-                                   resume_scan_id=resume_scan_id, progress=advance, **options)
+        scan_id, scores = run_scan(db_path, targets, str(targets_file), options,
+                                   resume_scan_id=resume_scan_id, progress=advance)
 
     print_summary(db_path, scan_id)
 
@@ -221,8 +229,8 @@ def demo(db_path, report_path, browser):
         with serve_demo_sites() as servers:
             click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
             targets = load_targets(DEMO_TARGETS_FILE)
-            scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), allow_private=True,
-                                  max_pages=5, browser=browser, loopback_only=True)
+            options = ScanOptions(allow_private=True, loopback_only=True, browser=browser)
+            scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), options)
     except DemoPortError as exc:
         fail(str(exc))
     db = store.open_db(db_path)

@@ -19,29 +19,28 @@ from pathlib import Path
 
 from scanner import store
 from scanner.matching import rules_version
+from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.postprocess import finish_scan_analysis
 from scanner.targets import Target
 
-DEFAULT_BATCH_SIZE = 50
 # Rows a batch left behind when it did not finish: deleted before its targets are crawled again.
 PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
 
 
-def crawl_settings(db_path: str, scan_id: int, *, allow_private: bool, max_pages: int,
-                   fast: bool, log_level: str, ignore_robots: bool = False,
-                   loopback_only: bool = False):
+def crawl_settings(db_path: str, scan_id: int, options: ScanOptions, *, fast: bool):
+    """The project's Scrapy settings with this scan's options applied."""
     from scrapy.utils.project import get_project_settings
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
     settings = get_project_settings()
     settings.set("SCANNER_DB", str(db_path))
     settings.set("SCANNER_SCAN_ID", scan_id)
-    settings.set("SCANNER_ALLOW_PRIVATE", allow_private)
-    settings.set("SCANNER_MAX_PAGES", max_pages)
-    settings.set("LOG_LEVEL", log_level)
-    if loopback_only:
-        settings.set("SCANNER_LOOPBACK_ONLY", True)
-    if ignore_robots:
+    settings.set("SCANNER_ALLOW_PRIVATE", options.allow_private)
+    settings.set("SCANNER_LOOPBACK_ONLY", options.loopback_only)
+    settings.set("SCANNER_MAX_PAGES", options.max_pages)
+    settings.set("SCANNER_MAX_POLICY_PAGES", options.max_policy_pages)
+    settings.set("LOG_LEVEL", options.log_level)
+    if options.ignore_robots:
         settings.set("ROBOTSTXT_OBEY", False)
     if fast:
         # Loopback sites of our own: no politeness delay needed.
@@ -70,16 +69,12 @@ def crawl_batch(job: dict) -> str:
     from spiders.site import SiteSpider
 
     targets = [Target(**t) for t in job["targets"]]
-    options = job["options"]
+    options = ScanOptions.from_dict(job["options"])
     page_spider = SiteSpider
-    if options["browser"]:
+    if options.browser:
         from spiders.browser import BrowserSpider as page_spider
-    settings = crawl_settings(
-        job["db"], job["scan_id"], allow_private=options["allow_private"],
-        max_pages=options["max_pages"],
-        fast=options["allow_private"] and all_on_loopback(targets), log_level=job["log_level"],
-        ignore_robots=options["ignore_robots"], loopback_only=options["loopback_only"],
-    )
+    settings = crawl_settings(job["db"], job["scan_id"], options,
+                              fast=options.allow_private and all_on_loopback(targets))
     process = CrawlerProcess(settings)
     crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
     for crawler in crawlers:
@@ -118,28 +113,28 @@ def _forget_partial_rows(db, scan_id: int, target_ids) -> None:
 
 
 def resumable_scan(db) -> dict | None:
-    """The latest scan that did not complete, if it is the latest scan of the database."""
+    """The latest scan that did not complete, if it is the latest scan of the database; its
+    options as stored (a dict: `ScanOptions.resuming` merges them with the resuming run's)."""
     row = db.execute("SELECT id, status, options FROM scans ORDER BY id DESC LIMIT 1").fetchone()
     if row and row[1] in ("running", "interrupted"):
         return {"id": row[0], "status": row[1], "options": json.loads(row[2] or "{}")}
     return None
 
 
-def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pages=5,
-             browser=False, log_level="CRITICAL", ignore_robots=False, loopback_only=False,
-             workers=1, batch_size=DEFAULT_BATCH_SIZE, resume_scan_id: int | None = None,
-             progress=None) -> tuple[int, list[dict]]:
-    """Crawl every target once (or, resuming, every target not done); return scan id and scores."""
+def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT_OPTIONS, *,
+             resume_scan_id: int | None = None, progress=None) -> tuple[int, list[dict]]:
+    """Crawl every target once (or, resuming, every target not done); return scan id and scores.
+
+    A resumed scan is crawled with the options given here, which the caller restores from it."""
     db = store.open_db(db_path)
-    options = {"allow_private": allow_private, "max_pages": max_pages, "browser": browser,
-               "ignore_robots": ignore_robots, "loopback_only": loopback_only}
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
-                                   options=options)
+                                   options=options.to_dict())
         done = set()
     else:
         scan_id = resume_scan_id
-        db["scans"].update(scan_id, {"status": "running", "finished_at": None})
+        db["scans"].update(scan_id, {"status": "running", "finished_at": None,
+                                     "options": json.dumps(options.to_dict(), sort_keys=True)})
         done = {r["target_id"] for r in db["scan_targets"].rows_where(
             "scan_id = ? AND status = 'done'", [scan_id])}
     store.upsert_targets(db, targets, scan_id)
@@ -148,8 +143,7 @@ def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pa
     _mark(db, scan_id, [t.id for t in pending], "pending")
     db.close()
 
-    status = _run_batches(db_path, scan_id, pending, options, log_level, workers, batch_size,
-                          progress)
+    status = _run_batches(db_path, scan_id, pending, options, progress)
     db = store.open_db(db_path)
     finished = {r["target_id"] for r in db["scan_targets"].rows_where(
         "scan_id = ? AND status = 'done'", [scan_id])}
@@ -161,10 +155,9 @@ def run_scan(db_path, targets, targets_file: str, *, allow_private=False, max_pa
     return scan_id, scores
 
 
-def _run_batches(db_path, scan_id, pending, options, log_level, workers, batch_size,
-                 progress) -> str:
-    """Start a worker per batch, at most `workers` at once; 'complete' or 'interrupted'."""
-    queue = _batches(pending, batch_size)
+def _run_batches(db_path, scan_id, pending, options: ScanOptions, progress) -> str:
+    """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'."""
+    queue = _batches(pending, options.batch_size)
     running: list[tuple[subprocess.Popen, list[Target], Path]] = []
     status = "complete"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
@@ -172,12 +165,11 @@ def _run_batches(db_path, scan_id, pending, options, log_level, workers, batch_s
     with tempfile.TemporaryDirectory(prefix="scanner-jobs-") as jobs_dir:
         try:
             while queue or running:
-                while queue and len(running) < workers:
+                while queue and len(running) < options.workers:
                     batch = queue.pop(0)
                     job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
                     job_path.write_text(json.dumps({
-                        "db": str(db_path), "scan_id": scan_id, "options": options,
-                        "log_level": log_level,
+                        "db": str(db_path), "scan_id": scan_id, "options": options.to_dict(),
                         "targets": [dataclasses.asdict(t) for t in batch],
                     }), encoding="utf-8")
                     proc = subprocess.Popen([sys.executable, "-m", "scanner.crawl", str(job_path)],

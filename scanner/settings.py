@@ -1,8 +1,7 @@
 """Scrapy settings for the scanner: polite defaults for real sites (see docs/crawling.md)."""
 
-import os
-
 from scanner import __version__
+from scanner.options import DEFAULT_OPTIONS as _defaults
 
 BOT_NAME = "child-privacy-scanner"
 SPIDER_MODULES = ["spiders"]
@@ -39,11 +38,12 @@ ITEM_PIPELINES = {
     "scanner.pipelines.StorePipeline": 300,
 }
 
-# Scanner options (set from the CLI).
-SCANNER_ALLOW_PRIVATE = False
+# Scanner options: a scan sets them from its ScanOptions (scanner/options.py, where each default
+# and its meaning live); these are what a bare `scrapy crawl` runs with.
+SCANNER_ALLOW_PRIVATE = _defaults.allow_private
 # Tests and the demo confine every request to loopback (no DNS, no other host), whatever a page
-# links or redirects to: set from the environment so subprocess crawls inherit it.
-SCANNER_LOOPBACK_ONLY = os.environ.get("SCANNER_LOOPBACK_ONLY") == "1"
-SCANNER_MAX_PAGES = 5          # same-site pages the site spider visits per target
-SCANNER_MAX_POLICY_PAGES = 8   # policy documents (split policies, notices) per target
+# links or redirects to; under SCANNER_LOOPBACK_ONLY=1 every spider forces it (spiders/base.py).
+SCANNER_LOOPBACK_ONLY = _defaults.loopback_only
+SCANNER_MAX_PAGES = _defaults.max_pages
+SCANNER_MAX_POLICY_PAGES = _defaults.max_policy_pages
 SCANNER_DB = "results.db"

@@ -8,6 +8,7 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutErro
 
 from scanner import store
 from scanner.items import FetchItem
+from scanner.options import DEFAULT_OPTIONS, loopback_forced
 from scanner.targets import Target, load_targets
 
 
@@ -23,9 +24,21 @@ class ScannerSpider(scrapy.Spider):
             raise ValueError("give the spider targets: scrapy crawl NAME -a targets=FILE")
         self.targets: list[Target] = list(targets)
 
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        if loopback_forced():
+            # However the crawl was started (a bare `scrapy crawl` too), the environment's
+            # confinement wins over any setting.
+            settings.set("SCANNER_LOOPBACK_ONLY", True, priority="cmdline")
+
     @property
     def max_pages(self) -> int:
-        return self.settings.getint("SCANNER_MAX_PAGES", 5)
+        return self.settings.getint("SCANNER_MAX_PAGES", DEFAULT_OPTIONS.max_pages)
+
+    @property
+    def max_policy_pages(self) -> int:
+        return self.settings.getint("SCANNER_MAX_POLICY_PAGES", DEFAULT_OPTIONS.max_policy_pages)
 
     def fetch_item(self, response, kind: str, **extra) -> FetchItem:
         request = response.request

@@ -34,10 +34,6 @@ class PolicySpider(ScannerSpider):
         self.policy_pages = defaultdict(int)
         self.seen = defaultdict(set)
 
-    @property
-    def max_policy_pages(self) -> int:
-        return self.settings.getint("SCANNER_MAX_POLICY_PAGES", 8)
-
     async def start(self):
         for target in self.targets:
             if target.policy_urls:

@@ -36,6 +36,18 @@ def test_every_command_is_in_the_readme():
     assert not missing, f"commands missing from README.md: {missing}"
 
 
+def test_scan_option_defaults_are_the_scan_options_own():
+    from dataclasses import fields
+
+    from scanner.options import DEFAULT_OPTIONS
+
+    params = {p.name: p for p in cli.commands["scan"].params}
+    valued = [f.name for f in fields(DEFAULT_OPTIONS) if not isinstance(f.default, bool)]
+    assert valued, "ScanOptions has no valued fields"
+    for name in valued:
+        assert params[name].default == getattr(DEFAULT_OPTIONS, name), name
+
+
 def test_report_on_missing_database_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2

@@ -1,5 +1,7 @@
 """Tests and the demo are confined to loopback: any other host is refused before DNS."""
 
+import json
+
 import sqlite_utils
 import yaml
 
@@ -40,3 +42,20 @@ def test_a_meta_refresh_to_a_public_host_is_recorded_as_refused(loopback_site, t
     db = sqlite_utils.Database(db_path)
     errors = [r["error"] for r in db["fetches"].rows if r["error"]]
     assert any("tracker.example.com" in e and "loopback" in e for e in errors), errors
+    # The confinement the environment asked for is part of the scan's recorded options.
+    assert json.loads(next(db["scans"].rows)["options"])["loopback_only"] is True
+
+
+def test_environment_confines_a_crawl_whatever_its_settings(monkeypatch):
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+
+    from scanner.options import LOOPBACK_ONLY_ENV
+    from spiders.site import SiteSpider
+
+    monkeypatch.setenv(LOOPBACK_ONLY_ENV, "1")
+    settings = Settings({"SCANNER_LOOPBACK_ONLY": False})
+    settings.set("SCANNER_LOOPBACK_ONLY", False, priority="cmdline")  # as `-s` would
+    assert Crawler(SiteSpider, settings).settings.getbool("SCANNER_LOOPBACK_ONLY")
+    monkeypatch.delenv(LOOPBACK_ONLY_ENV)
+    assert not Crawler(SiteSpider, settings).settings.getbool("SCANNER_LOOPBACK_ONLY")

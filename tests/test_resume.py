@@ -13,6 +13,7 @@ import yaml
 from conftest import run_cli
 from scanner import store
 from scanner.crawl import resumable_scan
+from scanner.options import DEFAULT_OPTIONS, ScanOptions
 
 
 def targets_file(tmp_path, site, n):
@@ -54,8 +55,9 @@ def test_resume_crawls_only_targets_not_done_and_drops_their_partial_rows(loopba
     db_path = tmp_path / "r.db"
     # An interrupted scan as a killed process leaves it: app-0 done, app-1 half-crawled, app-2 not.
     db = store.open_db(db_path)
+    # Options as an older version stored them: a subset of today's.
     scan_id = store.start_scan(db, rules_version="x", targets_file=str(path),
-                               options={"allow_private": True, "max_pages": 2})
+                               options={"allow_private": True, "max_pages": 1})
     db["scan_targets"].insert_all([
         {"scan_id": scan_id, "target_id": "app-0", "status": "done"},
         {"scan_id": scan_id, "target_id": "app-1", "status": "pending"},
@@ -80,9 +82,32 @@ def test_resume_crawls_only_targets_not_done_and_drops_their_partial_rows(loopba
     assert db["fetches"].count_where("discovered_by = 'kept'") == 1
     assert db["fetches"].count_where("discovered_by = 'partial'") == 0
     assert {r["status"] for r in db["scan_targets"].rows} == {"done"}
-    # The resumed scan kept its original options (allow_private), so loopback was allowed.
-    assert json.loads(db["scans"].get(scan_id)["options"])["allow_private"] is True
+    # The resumed scan kept its original options: allow_private (so loopback was allowed) and
+    # max_pages 1 (so the site spider did not follow app-2's link to its policy page).
+    options = json.loads(db["scans"].get(scan_id)["options"])
+    assert options["allow_private"] is True and options["max_pages"] == 1
+    assert options["max_policy_pages"] == DEFAULT_OPTIONS.max_policy_pages
+    assert db["fetches"].count_where(
+        "target_id = 'app-2' AND kind = 'page' AND discovered_by = 'link'") == 0
     assert db["scores"].count == 3
+
+
+def test_options_round_trip_through_their_json():
+    options = ScanOptions(allow_private=True, max_pages=3, max_policy_pages=2, browser=True,
+                          workers=4, batch_size=7, log_level="ERROR")
+    assert ScanOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    # A bare `scrapy crawl` records only its spider's name: the rest are the defaults.
+    assert ScanOptions.from_dict({"spider": "policy"}) == DEFAULT_OPTIONS
+
+
+def test_resuming_restores_what_is_collected_but_not_how_the_run_executes():
+    stored = ScanOptions(max_pages=2, ignore_robots=True, workers=8, batch_size=3).to_dict()
+    now = ScanOptions(max_pages=9, loopback_only=True, workers=2, batch_size=10, log_level="INFO")
+    resumed = now.resuming(stored)
+    assert (resumed.max_pages, resumed.ignore_robots) == (2, True)
+    assert (resumed.workers, resumed.batch_size, resumed.log_level) == (2, 10, "INFO")
+    assert resumed.loopback_only, "confinement asked for now must not be dropped on resume"
+    assert ScanOptions().resuming(ScanOptions(loopback_only=True).to_dict()).loopback_only
 
 
 def test_resume_without_unfinished_scan_starts_a_new_one(loopback_site, tmp_path):
