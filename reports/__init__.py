@@ -9,8 +9,10 @@ import json
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reports.charts import GRADE_COLOURS, report_charts
-from reports.data import POLARITY_ORDER, SEVERITY_ORDER, ReportError, scan_report_data
+from reports.data import ReportError, scan_report_data
+from reports.diff import markdown_target_changes
 from reports.escape import md_code, md_text, quote_link, safe_href
+from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
 
 FORMATS = ("html", "md", "csv", "json")
 
@@ -75,7 +77,5 @@ def group_findings(findings: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def _view_helpers() -> dict:
-    from scanner.diff import markdown_target_changes
-
     return {"group_findings": group_findings, "grade_colours": GRADE_COLOURS,
             "markdown_changes": markdown_target_changes}

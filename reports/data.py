@@ -11,10 +11,9 @@ from collections import Counter, defaultdict
 
 from scanner import __version__
 from scanner.diff import diff_target, previous_scan_for_target
+from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
 
 REPORT_FORMAT_VERSION = 1
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-POLARITY_ORDER = {"risk": 0, "protective": 1, "neutral": 2}
 GRADES = ("A", "B", "C", "D", "F")
 
 _ROW_KEYS = ("id", "scan_id", "target_id")
@@ -27,7 +26,7 @@ class ReportError(LookupError):
 def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
                      with_changes: bool = True) -> dict:
     """Everything the report of scan_id shows (one target only when target_id is given)."""
-    scan_rows = _rows(db, "SELECT * FROM scans WHERE id = ?", [scan_id])
+    scan_rows = list(db.query("SELECT * FROM scans WHERE id = ?", [scan_id]))
     if not scan_rows:
         raise ReportError(f"no scan with id {scan_id}")
     scan = scan_rows[0]
@@ -53,15 +52,15 @@ def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
 
 
 def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool = True) -> dict:
-    target = (_rows(db, "SELECT * FROM targets WHERE id = ?", [target_id]) or [{"id": target_id}])[0]
-    score = (_rows(db, "SELECT * FROM scores WHERE scan_id = ? AND target_id = ?",
-                   [scan_id, target_id]) or [{}])[0]
+    target = next(db.query("SELECT * FROM targets WHERE id = ?", [target_id]), {"id": target_id})
+    score = next(db.query("SELECT * FROM scores WHERE scan_id = ? AND target_id = ?",
+                          [scan_id, target_id]), {})
     explanation = _json(score.get("explanation"), {})
     contributions = explanation.get("contributions") or []
-    fetches = _rows(db, "SELECT * FROM fetches WHERE scan_id = ? AND target_id = ? ORDER BY id",
-                    [scan_id, target_id])
-    third_parties = _rows(db, "SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? "
-                              "ORDER BY id", [scan_id, target_id])
+    fetches = list(db.query("SELECT * FROM fetches WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                            [scan_id, target_id]))
+    third_parties = list(db.query("SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? "
+                                  "ORDER BY id", [scan_id, target_id]))
     data = {
         "id": target_id,
         "name": target.get("name") or target_id,
@@ -142,8 +141,8 @@ def _policies(db, fetches: list[dict], scan_id: int) -> list[dict]:
         seen.add((f["url"], f.get("document_id")))
         doc = {}
         if f.get("document_id"):
-            doc = (_rows(db, "SELECT id, sha256, content_type, lang, title, first_seen_scan, "
-                             "length FROM documents WHERE id = ?", [f["document_id"]]) or [{}])[0]
+            doc = next(db.query("SELECT id, sha256, content_type, lang, title, first_seen_scan, "
+                                "length FROM documents WHERE id = ?", [f["document_id"]]), {})
         policies.append({
             "url": f["url"], "final_url": f.get("final_url"), "status": f.get("status"),
             "error": f.get("error"), "discovered_by": f.get("discovered_by"),
@@ -163,8 +162,8 @@ def _findings(db, scan_id, target_id, contributions, third_parties) -> list[dict
     entities = {p["rule_id"]: p.get("entity") for p in third_parties if p.get("rule_id")}
     sha = {}
     findings = []
-    for row in _rows(db, "SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
-                     [scan_id, target_id]):
+    for row in list(db.query("SELECT * FROM findings WHERE scan_id = ? AND target_id = ? "
+                             "ORDER BY id", [scan_id, target_id])):
         finding = {k: v for k, v in row.items() if k not in ("scan_id", "target_id")}
         finding["data_types"] = _json(finding.get("data_types"), [])
         finding["rule_points"] = points.get((row.get("source"), row.get("rule_id")))
@@ -219,8 +218,8 @@ def _third_parties(rows: list[dict]) -> list[dict]:
 def _cookies(db, scan_id, target_id) -> list[dict]:
     """One entry per cookie (name, domain) with the number of pages that set it."""
     grouped: dict[tuple, dict] = {}
-    for row in _rows(db, "SELECT * FROM cookies WHERE scan_id = ? AND target_id = ? ORDER BY id",
-                     [scan_id, target_id]):
+    for row in db.query("SELECT * FROM cookies WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                        [scan_id, target_id]):
         key = (row.get("name"), row.get("domain"))
         if key not in grouped:
             grouped[key] = {k: v for k, v in row.items() if k not in _ROW_KEYS and k != "page_url"}
@@ -240,9 +239,3 @@ def _json(value, default):
         return json.loads(value)
     except ValueError:
         return default
-
-
-def _rows(db, sql: str, params) -> list[dict]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]

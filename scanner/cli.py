@@ -298,7 +298,8 @@ def diff(db_path, from_scan, to_scan, fmt, target_ids, show_all, output):
     Example: scanner diff --db results.db --from 3 --to 5 --format md
     """
     from scanner import store
-    from scanner.diff import diff_scans, render_diff, resolve_diff_scans
+    from reports.diff import render_diff
+    from scanner.diff import diff_scans, resolve_diff_scans
 
     if not Path(db_path).exists():
         fail(f"{db_path}: no such database")
@@ -383,8 +384,8 @@ def trackers_lookup(url, page_url, via):
     """
     from urllib.parse import urlsplit
 
-    from scanner.pipelines import classify_request
     from scanner.resources import tracker_ids
+    from scanner.tracker_classify import classify_request
     from scanner.trackers import TrackerList, TrackerListError, is_third_party, registrable_domain
 
     host = urlsplit(url).hostname

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 from scanner import store
+from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
-from scanner.postprocess import finish_scan_analysis
 from scanner.targets import Target
+from scanner.trackers import TrackerList
 
 # Rows a batch left behind when it did not finish: deleted before its targets are crawled again.
 PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
@@ -147,7 +148,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     db = store.open_db(db_path)
     finished = {r["target_id"] for r in db["scan_targets"].rows_where(
         "scan_id = ? AND status = 'done'", [scan_id])}
-    scores = finish_scan_analysis(db, scan_id, [t for t in targets if t.id in finished])
+    scores = analyse_scan(db, scan_id, [t for t in targets if t.id in finished], TrackerList.load())
     if status == "complete" and len(finished) < len(targets):
         status = "interrupted"
     store.finish_scan(db, scan_id, status)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.findings import finding_row, one_line
+from scanner.trackers import TrackerList, domain_label
+
 # How a policy describes a kind of third party without naming the company.
 CATEGORY_DESCRIPTIONS = {
     "advertising": r"\badverti[sz]|\bad(vertising)? (networks?|partners?|servers?|serving|tech|providers?)\b|\bads\b|\bmarketing partners?\b|\bretarget",
@@ -76,10 +79,8 @@ class Party:
         return f"{self.entity} ({self.category}{extra})"
 
 
-def crosscheck_findings(db, scan_id: int, target) -> list[dict]:
-    from scanner.pipelines import tracker_list
-
-    trackers = tracker_list()
+def crosscheck_findings(db, scan_id: int, target, trackers: TrackerList) -> list[dict]:
+    """The cross-check findings rows of one target in one scan, from its stored rows."""
     parties = third_party_entities(db, scan_id, target.id, trackers)
     policies = policy_documents(db, scan_id, target.id)
     policy_findings = db.execute(
@@ -136,8 +137,6 @@ def policy_documents(db, scan_id: int, target_id: str) -> list[tuple[int, str, s
 
 def names_for(party: Party, trackers) -> list[str]:
     """Every way a policy could name the entity: its name, aliases, domains and their labels."""
-    from scanner.trackers import domain_label
-
     known = trackers.entities.get(party.entity)
     names = [party.entity, *(known.aliases if known else ())]
     # "Google LLC" is named by "Google"; "Meta Platforms, Inc." by "Meta Platforms".
@@ -235,16 +234,14 @@ def child_directed_disclaimers(scan_id, target, policy_findings) -> list[dict]:
     return []
 
 
-def _clip(text: str, limit: int = 300) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(text: str) -> str:
+    return one_line(text, 300)
 
 
 def _finding(scan_id, target_id, rule_id, category, severity, evidence, url, *,
-             document_id=None, start=None, end=None, polarity="risk") -> dict:
-    return {
-        "scan_id": scan_id, "target_id": target_id, "source": "crosscheck", "rule_id": rule_id,
-        "category": category, "practice": rule_id.split(".", 1)[1], "severity": severity,
-        "polarity": polarity, "data_types": "[]", "evidence": evidence,
-        "document_id": document_id, "start": start, "end": end, "url": url,
-    }
+             document_id=None, start=None, end=None) -> dict:
+    return finding_row(
+        scan_id, target_id, source="crosscheck", rule_id=rule_id, category=category,
+        practice=rule_id.split(".", 1)[1], severity=severity, polarity="risk", evidence=evidence,
+        url=url, document_id=document_id, start=start, end=end,
+    )

@@ -3,21 +3,21 @@
 A finding is identified by its rule id and its evidence (whitespace collapsed; for tracker and
 crosscheck findings the query string of any URL in the evidence is dropped, because ad requests
 carry cache-busters that change on every visit). A policy document changed when the same policy
-URL now yields a text with a different sha256.
+URL now yields a text with a different sha256. reports/diff.py renders the result.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
+
+from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
+from scanner.store import resolve_scan_id
 
 DIFF_FORMAT_VERSION = 1
 MAX_CHANGED_LINES = 20
 
 _URL_QUERY = re.compile(r"(https?://[^\s?#()]+)[?#][^\s()]*")
-_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-_POLARITY_RANK = {"risk": 0, "protective": 1, "neutral": 2}
 
 
 class DiffError(LookupError):
@@ -26,8 +26,6 @@ class DiffError(LookupError):
 
 def resolve_diff_scans(db, from_scan=None, to_scan=None) -> tuple[int, int]:
     """Pick the two scans to compare: by default the last two; --to alone compares with the one before."""
-    from scanner.store import resolve_scan_id
-
     to_id = resolve_scan_id(db, to_scan)
     if from_scan in (None, "previous"):
         row = db.execute("SELECT MAX(id) FROM scans WHERE id < ?", [to_id]).fetchone()
@@ -131,22 +129,22 @@ def _snapshot(db, target_id: str, scan_id: int) -> dict:
         snapshot["score"] = dict(zip(("status", "grade", "score"), score))
     else:
         snapshot["score"]["status"] = "not_scored"
-    for row in _rows(db, "SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
-                     [scan_id, target_id]):
+    for row in db.query("SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
+                        [scan_id, target_id]):
         snapshot["findings"].setdefault(finding_key(row), {
             k: row.get(k) for k in ("source", "rule_id", "category", "severity", "polarity",
                                     "evidence", "url")})
-    for row in _rows(db, "SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? ORDER BY id",
-                     [scan_id, target_id]):
+    for row in db.query("SELECT * FROM third_parties WHERE scan_id = ? AND target_id = ? "
+                        "ORDER BY id", [scan_id, target_id]):
         if row.get("domain"):
             snapshot["domains"].setdefault(row["domain"], {
                 "domain": row["domain"], "entity": row.get("entity"),
                 "category": row.get("category"), "is_data_broker": bool(row.get("is_data_broker")),
                 "example_request_url": row.get("request_url")})
-    for row in _rows(db, """SELECT f.url, f.final_url, f.document_id, d.sha256, d.title, d.lang
-                            FROM fetches f JOIN documents d ON d.id = f.document_id
-                            WHERE f.scan_id = ? AND f.target_id = ? AND f.kind = 'policy'
-                            ORDER BY f.id""", [scan_id, target_id]):
+    for row in db.query("""SELECT f.url, f.final_url, f.document_id, d.sha256, d.title, d.lang
+                           FROM fetches f JOIN documents d ON d.id = f.document_id
+                           WHERE f.scan_id = ? AND f.target_id = ? AND f.kind = 'policy'
+                           ORDER BY f.id""", [scan_id, target_id]):
         snapshot["policies"][row["url"]] = row
     return snapshot
 
@@ -201,8 +199,8 @@ def _unwrapped_lines(text: str) -> list[str]:
 
 
 def _sorted_findings(findings) -> list[dict]:
-    return sorted(findings, key=lambda f: (_POLARITY_RANK.get(f["polarity"], 9),
-                                           _SEVERITY_RANK.get(f["severity"], 9),
+    return sorted(findings, key=lambda f: (POLARITY_ORDER.get(f["polarity"], 9),
+                                           SEVERITY_ORDER.get(f["severity"], 9),
                                            f["rule_id"] or "", f["evidence"] or ""))
 
 
@@ -224,144 +222,14 @@ def _summary(targets: list[dict]) -> dict:
 
 
 def _scan_row(db, scan_id: int) -> dict:
-    row = _rows(db, "SELECT id, started_at, finished_at, status, rules_version, tool_version "
-                    "FROM scans WHERE id = ?", [scan_id])
-    if not row:
+    rows = list(db.query("SELECT id, started_at, finished_at, status, rules_version, tool_version "
+                         "FROM scans WHERE id = ?", [scan_id]))
+    if not rows:
         raise DiffError(f"no scan with id {scan_id}")
-    return row[0]
+    return rows[0]
 
 
 def _scan_target_ids(db, scan_id: int) -> set[str]:
     return {r[0] for r in db.execute(
         "SELECT target_id FROM scores WHERE scan_id = ? UNION SELECT target_id FROM fetches "
         "WHERE scan_id = ?", [scan_id, scan_id]).fetchall()}
-
-
-def _rows(db, sql: str, params) -> list[dict]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-# ---- rendering ---------------------------------------------------------------------------------
-
-def _grade_text(side: dict | None) -> str:
-    if side is None:
-        return "not in scan"
-    if side["status"] in ("scored", "no_policy"):
-        return f"{side['grade']} ({side['score']}{', no policy' if side['status'] == 'no_policy' else ''})"
-    return side["status"] or "-"
-
-
-def render_diff(diff: dict, fmt: str, *, only_changed: bool = True) -> str:
-    if fmt == "json":
-        return json.dumps(diff, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "md":
-        return _render_markdown(diff, only_changed)
-    if fmt == "text":
-        return _render_text(diff, only_changed)
-    raise ValueError(f"unknown diff format {fmt!r}")
-
-
-def _render_text(diff: dict, only_changed: bool) -> str:
-    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
-    out = [f"scan {a['id']} ({a['started_at']}) -> scan {b['id']} ({b['started_at']})"]
-    if diff["rules_changed"]:
-        out.append(f"rules changed between the scans ({a['rules_version']} -> {b['rules_version']}):"
-                   " some finding changes may come from the rules, not the targets")
-    out.append(f"{s['targets_changed']} of {s['targets']} targets changed; "
-               f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk "
-               f"findings; {s['changed_policy_documents']} policy documents changed")
-    for t in diff["targets"]:
-        if only_changed and not t["changed"]:
-            continue
-        out.append("")
-        out.append(f"{t['target_id']}: {_grade_text(t['before'])} -> {_grade_text(t['after'])}"
-                   + (f" (score {t['score_delta']:+d})" if t["score_delta"] else ""))
-        if t["presence"] == "both" and not t["comparable"]:
-            out.append("  not comparable: the target was unreachable in one of the scans")
-        for label, key in (("+", "new_findings"), ("-", "resolved_findings")):
-            for f in t[key]:
-                out.append(f"  {label} {f['polarity']} {f['severity']} {f['rule_id']}: "
-                           f"{_one_line(f['evidence'], 140)}")
-        for label, key in (("+", "new_third_parties"), ("-", "gone_third_parties")):
-            for p in t[key]:
-                out.append(f"  {label} third party {p['domain']} ({p['entity'] or 'unknown'}, "
-                           f"{p['category'] or '-'})")
-        docs = t["policy_documents"]
-        for d in docs["changed"]:
-            out.append(f"  ~ policy changed {d['url']}: {d['before']['sha256'][:12]} -> "
-                       f"{d['after']['sha256'][:12]} ({_line_counts(d)})")
-            out += [f"      + {_one_line(line, 140)}" for line in d["added_lines"]]
-            out += [f"      - {_one_line(line, 140)}" for line in d["removed_lines"]]
-        for d in docs["added"]:
-            out.append(f"  + policy {d['url']} ({d['sha256'][:12]})")
-        for d in docs["removed"]:
-            out.append(f"  - policy {d['url']} ({d['sha256'][:12]})")
-    return "\n".join(out) + "\n"
-
-
-def _render_markdown(diff: dict, only_changed: bool) -> str:
-    from reports.escape import md_code, md_text
-
-    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
-    out = [f"# Changes from scan {a['id']} to scan {b['id']}", "",
-           f"Scan {a['id']} started {a['started_at']}; scan {b['id']} started {b['started_at']}.", "",
-           f"**{s['targets_changed']}** of {s['targets']} targets changed; "
-           f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk findings; "
-           f"{s['changed_policy_documents']} policy documents changed."]
-    if diff["rules_changed"]:
-        out += ["", f"The rules changed between the scans (`{a['rules_version']}` -> "
-                    f"`{b['rules_version']}`): some finding changes may come from the rules."]
-    out += ["", "| target | before | after | score change | new findings | resolved findings |",
-            "|---|---|---|---|---|---|"]
-    for t in diff["targets"]:
-        if only_changed and not t["changed"]:
-            continue
-        out.append(f"| {md_text(t['name'])} (`{md_code(t['target_id'])}`) | "
-                   f"{md_text(_grade_text(t['before']))} | {md_text(_grade_text(t['after']))} | "
-                   f"{format(t['score_delta'], '+d') if t['score_delta'] else ''} | "
-                   f"{len(t['new_findings'])} | {len(t['resolved_findings'])} |")
-    for t in diff["targets"]:
-        if not t["changed"]:
-            continue
-        out += ["", f"## {md_text(t['name'])} (`{md_code(t['target_id'])}`)", ""]
-        out += markdown_target_changes(t)
-    return "\n".join(out) + "\n"
-
-
-def markdown_target_changes(t: dict) -> list[str]:
-    """The bullet list of one target's changes (shared with the Markdown report)."""
-    from reports.escape import md_code, md_text
-
-    out = [f"- grade: {md_text(_grade_text(t['before']))} -> {md_text(_grade_text(t['after']))}"]
-    if t["presence"] == "both" and not t["comparable"]:
-        out.append("- not comparable: the target was unreachable in one of the scans")
-    for label, key in (("new", "new_findings"), ("resolved", "resolved_findings")):
-        for f in t[key]:
-            out.append(f"- {label} {f['polarity']} finding `{md_code(f['rule_id'])}` "
-                       f"({f['severity']}): {md_text(_one_line(f['evidence'], 300))}")
-    for label, key in (("new", "new_third_parties"), ("gone", "gone_third_parties")):
-        for p in t[key]:
-            out.append(f"- {label} third party {md_text(p['domain'])} "
-                       f"({md_text(p['entity'] or 'unknown')}, {md_text(p['category'] or '-')})")
-    for d in t["policy_documents"]["changed"]:
-        out.append(f"- policy changed: {md_text(d['url'])} (`{d['before']['sha256'][:12]}` -> "
-                   f"`{d['after']['sha256'][:12]}`, {_line_counts(d)})")
-        out += [f"    - added: {md_text(_one_line(line, 300))}" for line in d["added_lines"]]
-        out += [f"    - removed: {md_text(_one_line(line, 300))}" for line in d["removed_lines"]]
-    for label, key in (("new", "added"), ("gone", "removed")):
-        for d in t["policy_documents"][key]:
-            out.append(f"- {label} policy document: {md_text(d['url'])} (`{d['sha256'][:12]}`)")
-    return out
-
-
-def _line_counts(change: dict) -> str:
-    if not change["added_line_count"] and not change["removed_line_count"]:
-        return "layout or spacing only: no line of text changed"
-    return f"{change['added_line_count']} lines added, {change['removed_line_count']} removed"
-
-
-def _one_line(text: str | None, limit: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -37,6 +37,10 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "scanner.pipelines.StorePipeline": 300,
 }
+# A bare `scrapy crawl` opens, analyses and finishes a scan of its own (off when `scanner scan` runs it).
+EXTENSIONS = {
+    "scanner.extensions.ScanLifecycle": 500,
+}
 
 # Scanner options: a scan sets them from its ScanOptions (scanner/options.py, where each default
 # and its meaning live); these are what a bare `scrapy crawl` runs with.

@@ -6,6 +6,7 @@ from scanner import store
 from scanner.crosscheck import crosscheck_findings
 from scanner.matching import classify, load_rules
 from scanner.targets import Target
+from scanner.trackers import TrackerList
 
 PAGE = "https://kids.example/"
 POLICY_URL = "https://kids.example/privacy"
@@ -43,8 +44,11 @@ def scan_with(db, *, audience="child-directed", policy=None, requests=()):
     return scan_id, target
 
 
+TRACKERS = TrackerList.load(extra=[])
+
+
 def run(db, scan_id, target):
-    rows = crosscheck_findings(db, scan_id, target)
+    rows = crosscheck_findings(db, scan_id, target, TRACKERS)
     assert all(r["source"] == "crosscheck" and r["evidence"] for r in rows)
     return rows
 

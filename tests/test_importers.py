@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from scanner.cli import cli
 from scanner.importers import ListImportError, import_list, split_network_signature
-from scanner.pipelines import classify_request
+from scanner.tracker_classify import classify_request
 from scanner.trackers import TrackerList
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanner.pipelines import classify_request, tracker_category, tracker_severity
+from scanner.tracker_classify import classify_request, tracker_category, tracker_severity
 from scanner.trackers import CATEGORIES, TrackerList, TrackerListError, is_third_party, registrable_domain
 
 CURATED = Path(__file__).resolve().parent.parent / "rules" / "trackers" / "curated.yaml"

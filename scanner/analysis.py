@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from scanner.crosscheck import crosscheck_findings
 from scanner.scoring import score_target
+from scanner.trackers import TrackerList
 
 
-def finish_scan_analysis(db, scan_id: int, targets) -> list[dict]:
+def analyse_scan(db, scan_id: int, targets, tracker_list: TrackerList) -> list[dict]:
+    """Replace the scan's cross-check findings, then score each target; return the scores rows."""
     with db.conn:
         db.execute("DELETE FROM findings WHERE scan_id = ? AND source = 'crosscheck'", [scan_id])
         for target in targets:
-            db["findings"].insert_all(crosscheck_findings(db, scan_id, target))
+            db["findings"].insert_all(crosscheck_findings(db, scan_id, target, tracker_list))
         scores = [score_target(db, scan_id, target) for target in targets]
         db["scores"].upsert_all(scores, pk=("scan_id", "target_id"))
     return scores

@@ -1,0 +1,121 @@
+"""Render a scan diff (scanner.diff) as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from reports.escape import md_code, md_text
+from scanner.findings import one_line
+
+
+def _grade_text(side: dict | None) -> str:
+    if side is None:
+        return "not in scan"
+    if side["status"] in ("scored", "no_policy"):
+        return f"{side['grade']} ({side['score']}{', no policy' if side['status'] == 'no_policy' else ''})"
+    return side["status"] or "-"
+
+
+def render_diff(diff: dict, fmt: str, *, only_changed: bool = True) -> str:
+    if fmt == "json":
+        return json.dumps(diff, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "md":
+        return _render_markdown(diff, only_changed)
+    if fmt == "text":
+        return _render_text(diff, only_changed)
+    raise ValueError(f"unknown diff format {fmt!r}")
+
+
+def _render_text(diff: dict, only_changed: bool) -> str:
+    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
+    out = [f"scan {a['id']} ({a['started_at']}) -> scan {b['id']} ({b['started_at']})"]
+    if diff["rules_changed"]:
+        out.append(f"rules changed between the scans ({a['rules_version']} -> {b['rules_version']}):"
+                   " some finding changes may come from the rules, not the targets")
+    out.append(f"{s['targets_changed']} of {s['targets']} targets changed; "
+               f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk "
+               f"findings; {s['changed_policy_documents']} policy documents changed")
+    for t in diff["targets"]:
+        if only_changed and not t["changed"]:
+            continue
+        out.append("")
+        out.append(f"{t['target_id']}: {_grade_text(t['before'])} -> {_grade_text(t['after'])}"
+                   + (f" (score {t['score_delta']:+d})" if t["score_delta"] else ""))
+        if t["presence"] == "both" and not t["comparable"]:
+            out.append("  not comparable: the target was unreachable in one of the scans")
+        for label, key in (("+", "new_findings"), ("-", "resolved_findings")):
+            for f in t[key]:
+                out.append(f"  {label} {f['polarity']} {f['severity']} {f['rule_id']}: "
+                           f"{one_line(f['evidence'], 140)}")
+        for label, key in (("+", "new_third_parties"), ("-", "gone_third_parties")):
+            for p in t[key]:
+                out.append(f"  {label} third party {p['domain']} ({p['entity'] or 'unknown'}, "
+                           f"{p['category'] or '-'})")
+        docs = t["policy_documents"]
+        for d in docs["changed"]:
+            out.append(f"  ~ policy changed {d['url']}: {d['before']['sha256'][:12]} -> "
+                       f"{d['after']['sha256'][:12]} ({_line_counts(d)})")
+            out += [f"      + {one_line(line, 140)}" for line in d["added_lines"]]
+            out += [f"      - {one_line(line, 140)}" for line in d["removed_lines"]]
+        for d in docs["added"]:
+            out.append(f"  + policy {d['url']} ({d['sha256'][:12]})")
+        for d in docs["removed"]:
+            out.append(f"  - policy {d['url']} ({d['sha256'][:12]})")
+    return "\n".join(out) + "\n"
+
+
+def _render_markdown(diff: dict, only_changed: bool) -> str:
+    a, b, s = diff["from_scan"], diff["to_scan"], diff["summary"]
+    out = [f"# Changes from scan {a['id']} to scan {b['id']}", "",
+           f"Scan {a['id']} started {a['started_at']}; scan {b['id']} started {b['started_at']}.", "",
+           f"**{s['targets_changed']}** of {s['targets']} targets changed; "
+           f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk findings; "
+           f"{s['changed_policy_documents']} policy documents changed."]
+    if diff["rules_changed"]:
+        out += ["", f"The rules changed between the scans (`{a['rules_version']}` -> "
+                    f"`{b['rules_version']}`): some finding changes may come from the rules."]
+    out += ["", "| target | before | after | score change | new findings | resolved findings |",
+            "|---|---|---|---|---|---|"]
+    for t in diff["targets"]:
+        if only_changed and not t["changed"]:
+            continue
+        out.append(f"| {md_text(t['name'])} (`{md_code(t['target_id'])}`) | "
+                   f"{md_text(_grade_text(t['before']))} | {md_text(_grade_text(t['after']))} | "
+                   f"{format(t['score_delta'], '+d') if t['score_delta'] else ''} | "
+                   f"{len(t['new_findings'])} | {len(t['resolved_findings'])} |")
+    for t in diff["targets"]:
+        if not t["changed"]:
+            continue
+        out += ["", f"## {md_text(t['name'])} (`{md_code(t['target_id'])}`)", ""]
+        out += markdown_target_changes(t)
+    return "\n".join(out) + "\n"
+
+
+def markdown_target_changes(t: dict) -> list[str]:
+    """The bullet list of one target's changes (shared with the Markdown report)."""
+    out = [f"- grade: {md_text(_grade_text(t['before']))} -> {md_text(_grade_text(t['after']))}"]
+    if t["presence"] == "both" and not t["comparable"]:
+        out.append("- not comparable: the target was unreachable in one of the scans")
+    for label, key in (("new", "new_findings"), ("resolved", "resolved_findings")):
+        for f in t[key]:
+            out.append(f"- {label} {f['polarity']} finding `{md_code(f['rule_id'])}` "
+                       f"({f['severity']}): {md_text(one_line(f['evidence'], 300))}")
+    for label, key in (("new", "new_third_parties"), ("gone", "gone_third_parties")):
+        for p in t[key]:
+            out.append(f"- {label} third party {md_text(p['domain'])} "
+                       f"({md_text(p['entity'] or 'unknown')}, {md_text(p['category'] or '-')})")
+    for d in t["policy_documents"]["changed"]:
+        out.append(f"- policy changed: {md_text(d['url'])} (`{d['before']['sha256'][:12]}` -> "
+                   f"`{d['after']['sha256'][:12]}`, {_line_counts(d)})")
+        out += [f"    - added: {md_text(one_line(line, 300))}" for line in d["added_lines"]]
+        out += [f"    - removed: {md_text(one_line(line, 300))}" for line in d["removed_lines"]]
+    for label, key in (("new", "added"), ("gone", "removed")):
+        for d in t["policy_documents"][key]:
+            out.append(f"- {label} policy document: {md_text(d['url'])} (`{d['sha256'][:12]}`)")
+    return out
+
+
+def _line_counts(change: dict) -> str:
+    if not change["added_line_count"] and not change["removed_line_count"]:
+        return "layout or spacing only: no line of text changed"
+    return f"{change['added_line_count']} lines added, {change['removed_line_count']} removed"
