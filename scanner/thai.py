@@ -1,4 +1,4 @@
-"""Thai text for the rules: pythainlp word segmentation (offline, newmm)."""
+"""Thai text through pythainlp (offline): sentence cuts and the word tokens rules match."""
 
 from __future__ import annotations
 
@@ -83,7 +83,10 @@ def _crf_segments(text: str) -> list[str]:
         return [text]
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+# Cached because the CRF cut is the slow part of Thai text, and lines recur: the same policy
+# re-scanned, or the boilerplate many Thai policies share.
+@lru_cache(maxsize=2048)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """(start, end) of each Thai sentence in one line of text, via pythainlp's CRF cutter.
 
     Cuts before a conjunction or exception (เว้นแต่, หรือ, ...), inside a list of short words, or
@@ -105,7 +108,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             pieces[-1][2] += 1
         else:
             pieces.append([start, end, 1])
-    return [(s, e) for s, e, _ in pieces]
+    return tuple((s, e) for s, e, _ in pieces)
 
 
 def _is_leading_condition(previous: str, segments: int) -> bool:

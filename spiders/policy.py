@@ -16,10 +16,8 @@ from scanner.discovery import (
     COMMON_POLICY_PATHS, discover_continuation_links, discover_hub_links, discover_policy_links,
     looks_like_policy,
 )
-from scanner.text import (
-    ExtractedText, PdfError, decode_body, detect_lang, extract_html_text, extract_pdf_text,
-    normalise_text,
-)
+from scanner.charset import decode_body
+from scanner.extract import DocumentError, extract_document
 from spiders.base import ScannerSpider
 
 # Continuation links weaker than this (a numbered sibling, a sub-page) must read as a policy.
@@ -130,19 +128,12 @@ class PolicySpider(ScannerSpider):
             yield self.fetch_item(response, "policy")
             yield from self.next_fallback(target, fallback)
             return
-        content_type = _content_type(response).lower()
-        html = None
         try:
-            if "pdf" in content_type or response.body[:5] == b"%PDF-":
-                extracted = extract_pdf_text(response.body)
-            elif content_type.startswith("text/plain"):
-                text = normalise_text(decode_body(response.body, content_type=content_type))
-                extracted = ExtractedText(text=text, lang=detect_lang(text))
-            else:
-                html = decode_body(response.body, content_type=content_type)
-                extracted = extract_html_text(html)
-        except PdfError as exc:
-            yield self.fetch_item(response, "policy", error=f"{response.url}: {exc}")
+            extracted = extract_document(response.body, _content_type(response), response.url)
+        except DocumentError as exc:
+            yield self.fetch_item(response, "policy", error=str(exc))
+            # A guessed path that serves an image or a broken PDF is no reason to stop guessing.
+            yield from self.next_fallback(target, fallback)
             return
         if response.meta.get("must_look_like_policy") and not looks_like_policy(
             extracted.text, extracted.title
@@ -155,9 +146,9 @@ class PolicySpider(ScannerSpider):
             response, "policy", text=extracted.text or None, title=extracted.title,
             lang=extracted.lang,
         )
-        if html is None:
+        if extracted.html is None:
             return
-        for link in discover_continuation_links(html, response.url, target.homepage):
+        for link in discover_continuation_links(extracted.html, response.url, target.homepage):
             request = self.policy_request(
                 target, link.url, link.how,
                 must_look_like_policy=link.how == "continuation"

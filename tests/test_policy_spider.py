@@ -91,6 +91,13 @@ SITES = {
         "/privacy-policy": page("<main><h1>Privacy Policy</h1><p>We collect personal information "
                                 "from parents only.</p></main>"),
     },
+    "fallback-image": {
+        # A guessed path that answers with an image is recorded as an error, and guessing goes on.
+        "/": page("<main><h1>Nothing linked here either</h1></main>"),
+        "/privacy": (200, {"Content-Type": "image/png"}, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        "/privacy-policy": page("<main><h1>Privacy Policy</h1><p>We collect personal information "
+                                "from teachers only.</p></main>"),
+    },
     "legal-hub": {
         "/": page("<footer><a href='/legal'>Legal</a> <a href='/contact'>Contact</a></footer>"),
         "/legal": page("<main><h1>Legal</h1><ul><li><a href='/legal/terms'>Terms of Use</a></li>"
@@ -217,6 +224,16 @@ def test_common_paths_are_tried_in_turn_when_nothing_is_linked(policy_scan):
     assert rows[0][2] == 404 and rows[0][9] is None
     assert rows[1][4] == "common-path" and "from parents only" in rows[1][5]
     assert "/privacy.html" not in sites["fallback"].requests  # stopped once found
+
+
+def test_a_path_serving_no_document_is_an_error_and_the_next_path_is_tried(policy_scan):
+    db, sites = policy_scan
+    url = sites["fallback-image"].url
+    rows = policy_rows(db, "fallback-image")
+    assert [r[0] for r in rows] == [url + "/privacy", url + "/privacy-policy"]
+    assert rows[0][3] == f"{url}/privacy: unsupported content type image/png (not HTML, PDF or plain text)"
+    assert rows[0][9] is None
+    assert rows[1][3] is None and "from teachers only" in rows[1][5]
 
 
 def test_a_legal_hub_page_leads_to_the_policy(policy_scan):

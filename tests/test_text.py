@@ -3,6 +3,7 @@
 import pytest
 
 from scanner.demo.pdf import text_to_pdf
+from scanner.extract import UnsupportedDocument, extract_document
 from scanner.text import (
     PdfError, decode_body, detect_lang, extract_html_text, extract_pdf_text, normalise_text,
     split_sentences,
@@ -254,8 +255,61 @@ def test_thai_leading_condition_stays_with_its_main_clause():
 
 
 def test_thai_condition_already_joined_does_not_swallow_the_next_sentence():
-    from scanner.thai import _is_leading_condition
+    text = "หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา โปรดติดต่อเรา เราจะลบข้อมูลนั้นโดยเร็ว"
+    assert sentences(text, "th") == ["หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา โปรดติดต่อเรา",
+                                     "เราจะลบข้อมูลนั้นโดยเร็ว"]
 
-    assert _is_leading_condition("หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา", 1)
-    assert not _is_leading_condition("หากผู้ปกครองพบว่าบุตรหลานให้ข้อมูลแก่เรา โปรดติดต่อเรา", 2)
-    assert not _is_leading_condition("เราเก็บรวบรวมชื่อและอีเมลของท่าน", 1)
+
+# ---------------------------------------------------------------- content-type dispatch
+
+PDF_SOURCE = "Star Scribes Privacy Policy\nWe do not sell student personal information."
+
+
+def test_document_html_is_decoded_by_its_header_charset_and_keeps_its_markup():
+    extracted = extract_document(THAI_PAGE.encode("cp874"), "text/html; charset=windows-874",
+                                 "http://127.0.0.1/privacy")
+    assert THAI in extracted.text and extracted.lang == "th" and extracted.title == "นโยบาย"
+    assert "<main>" in extracted.html and THAI in extracted.html
+
+
+@pytest.mark.parametrize("content_type", ["application/pdf", "application/octet-stream", None])
+def test_document_pdf_by_type_or_by_its_first_bytes(content_type):
+    extracted = extract_document(text_to_pdf(PDF_SOURCE, title="Star Scribes"), content_type,
+                                 "http://127.0.0.1/policy.pdf")
+    assert "We do not sell student personal information." in extracted.text.splitlines()
+    assert extracted.title == "Star Scribes" and extracted.html is None
+
+
+def test_document_plain_text_is_normalised_not_parsed_as_html():
+    body = "Privacy  Policy\r\n\r\n\r\nWe collect <b>no</b> data from children.\n".encode("cp1252")
+    extracted = extract_document(body, "text/plain; charset=iso-8859-1", "http://127.0.0.1/p.txt")
+    assert extracted.text == "Privacy Policy\n\nWe collect <b>no</b> data from children."
+    assert extracted.lang == "en" and extracted.html is None
+
+
+@pytest.mark.parametrize("content_type", [None, "", "application/xhtml+xml",
+                                          "application/octet-stream", "text/xml"])
+def test_document_markup_without_an_html_type_is_read_as_html(content_type):
+    body = b"\n  <html><body><nav>Menu</nav><main><p>We collect a nickname.</p></main></body></html>"
+    extracted = extract_document(body, content_type, "http://127.0.0.1/privacy")
+    assert extracted.text == "We collect a nickname." and extracted.html is not None
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("image/png", b"\x89PNG\r\n\x1a\n\x00\x00"),
+    ("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><text>Privacy</text></svg>"),
+    ("application/zip", b"PK\x03\x04\x14\x00"),
+    ("application/octet-stream", b"\x00\x01binary"),
+])
+def test_document_of_an_unsupported_type_is_a_one_line_error_naming_the_url(content_type, body):
+    with pytest.raises(UnsupportedDocument) as error:
+        extract_document(body, content_type, "http://127.0.0.1/privacy")
+    message = str(error.value)
+    assert message.startswith("http://127.0.0.1/privacy: unsupported content type ")
+    assert content_type in message and "\n" not in message
+
+
+def test_document_unreadable_pdf_error_names_the_url():
+    with pytest.raises(PdfError, match=r"^http://127\.0\.0\.1/p\.pdf: unreadable PDF"):
+        extract_document(b"%PDF-1.4 this is not really a pdf", "application/pdf",
+                         "http://127.0.0.1/p.pdf")

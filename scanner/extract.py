@@ -1,0 +1,306 @@
+"""A fetched policy document to normalised text: HTML main content, PDF, or plain text."""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+from scanner.charset import decode_body
+from scanner.language import THAI_CHAR, detect_lang
+
+# Never text: removed wherever they are.
+NON_TEXT_TAGS = ("script", "style", "noscript", "svg", "template", "iframe", "button", "select",
+                 "input", "textarea", "canvas", "object", "embed", "head", "dialog")
+BLOCK_TAGS = frozenset((
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+    "table", "thead", "tbody", "tfoot", "caption", "section", "article", "main", "header",
+    "footer", "aside", "nav", "address", "blockquote", "pre", "figure", "figcaption", "hr",
+    "details", "summary", "fieldset", "legend", "center", "form", "body", "html",
+))
+CELL_TAGS = frozenset(("td", "th"))
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+# Page furniture by class, id or role: menus, cookie banners, share bars. Bare "cookies",
+# "consent" or "sharing" are left alone: policies name their own sections that way.
+FURNITURE_TOKENS = re.compile(
+    r"(?:^|[-_\s])(?:nav|navbar|navigation|menu|menubar|mega-?menu|breadcrumbs?|sidebar|"
+    r"site-?footer|footer|global-?footer|cookie-?(?:banner|bar|notice|consent|law|popup|modal|"
+    r"dialog|box|wrapper|container)|cookiebanner|cookieconsent|consent-?(?:banner|bar|manager|"
+    r"modal|dialog|popup)|gdpr-?(?:banner|consent|popup)|skip-?link|skip-?to-?content|"
+    r"back-?to-?top|share-?(?:bar|buttons|links|icons|tools)|social-?(?:share|links|icons|"
+    r"buttons|media-links|follow))(?:$|[-_\s\d])"
+    r"|onetrust|ot-sdk|cookiebot|usercentrics|didomi|osano|truste-|qc-cmp|cmplz|cky-consent|"
+    r"cc-window|cc-banner|iubenda",
+    re.I,
+)
+# Weaker signs: removed only when they hold no heading (a section header keeps its title).
+WEAK_FURNITURE_TOKENS = re.compile(
+    r"(?:^|[-_\s])(?:header|site-?header|masthead|topbar|top-?bar|banner|popup|modal|toolbar|"
+    r"related|announcement|promo|app-?download|newsletter|subscribe|social|share)"
+    r"(?:$|[-_\s\d])",
+    re.I,
+)
+FURNITURE_ROLES = {"navigation", "contentinfo", "search", "dialog", "alertdialog", "menu",
+                   "menubar", "complementary"}
+CONTENT_SELECTORS = ("main", "[role=main]", "article", "#content", "#main", "#main-content",
+                     ".main-content", ".content", ".entry-content", ".post-content")
+
+TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+                                    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2032": "'"})
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Media a policy is never written in: refused even when the body happens to start with '<' (SVG).
+NON_DOCUMENT_TYPES = ("image/", "audio/", "video/", "font/", "model/")
+
+
+@dataclass
+class ExtractedText:
+    text: str
+    title: str = ""
+    lang: str = "und"
+    # The decoded page when the document was HTML, for the links it holds; None for PDF and text.
+    html: str | None = field(default=None, repr=False)
+
+
+class DocumentError(ValueError):
+    """A fetched body that yields no policy text; the message says why."""
+
+
+class PdfError(DocumentError):
+    """A PDF that cannot be read."""
+
+
+class UnsupportedDocument(DocumentError):
+    """A body that is neither HTML, PDF nor plain text."""
+
+
+class _Break(NavigableString):
+    """A line break the extractor inserts around block elements."""
+
+
+def normalise_text(text: str) -> str:
+    """NFC, straight quotes, no zero-width characters, single spaces, at most one blank line."""
+    text = unicodedata.normalize("NFC", text)
+    # PDF text often spells SARA AM as NIKHAHIT + SARA AA; both render alike, one hash.
+    text = text.replace("\u0e4d\u0e32", "\u0e33")
+    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)
+    # "don’t sell" and "don't sell" are one text to the rules and to the hash.
+    text = text.translate(TYPOGRAPHIC_QUOTES)
+    lines = [re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip()
+             for line in text.splitlines()]
+    out, blank = [], False
+    for line in lines:
+        if not line:
+            blank = bool(out)
+            continue
+        if blank:
+            out.append("")
+            blank = False
+        out.append(line)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def document_kind(body: bytes, content_type: str | None) -> str | None:
+    """'pdf', 'text' or 'html' from the Content-Type and the first bytes; None when unsupported."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if "pdf" in media_type or body[:5] == b"%PDF-":
+        return "pdf"
+    if media_type == "text/plain":
+        return "text"
+    if media_type in HTML_TYPES or not media_type:
+        return "html"
+    if media_type.startswith(NON_DOCUMENT_TYPES):
+        return None
+    # Servers send pages as application/octet-stream or text/xml too: markup is read as HTML.
+    if body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
+        return "html"
+    return None
+
+
+def extract_document(body: bytes, content_type: str | None = None, url: str = "",
+                     declared_encoding: str | None = None) -> ExtractedText:
+    """Text of a fetched policy, read as PDF, plain text or HTML; DocumentError naming the URL."""
+    kind = document_kind(body, content_type)
+    if kind is None:
+        media_type = (content_type or "").split(";")[0].strip()
+        raise UnsupportedDocument(f"{url}: unsupported content type {media_type} "
+                                  f"(not HTML, PDF or plain text)")
+    if kind == "pdf":
+        try:
+            return extract_pdf_text(body)
+        except PdfError as exc:
+            raise PdfError(f"{url}: {exc}") from None
+    html = decode_body(body, declared_encoding, content_type)
+    if kind == "text":
+        text = normalise_text(html)
+        return ExtractedText(text=text, lang=detect_lang(text))
+    extracted = extract_html_text(html)
+    extracted.html = html
+    return extracted
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _text_length(tag: Tag) -> int:
+    return len(re.sub(r"\s+", "", tag.get_text()))
+
+
+def _furniture_kind(tag: Tag) -> str | None:
+    """'strong' or 'weak' when a tag looks like page furniture rather than content."""
+    name = tag.name
+    if name in ("nav", "aside"):
+        return "strong"
+    if name in ("header", "footer") and not tag.find_parent(["main", "article"]):
+        return "strong" if name == "footer" else "weak"
+    attrs = tag.attrs or {}
+    role = str(attrs.get("role", "")).lower()
+    if role == "banner":
+        return "weak"
+    if role in FURNITURE_ROLES or str(attrs.get("aria-modal", "")).lower() == "true":
+        return "strong"
+    classes = attrs.get("class") or []
+    label = " ".join([str(attrs.get("id", "")), *classes, str(attrs.get("aria-label", ""))])
+    if not label.strip():
+        return None
+    if FURNITURE_TOKENS.search(label):
+        return "strong"
+    if WEAK_FURNITURE_TOKENS.search(label):
+        return "weak"
+    return None
+
+
+def remove_furniture(root: Tag) -> None:
+    """Drop menus, headers, footers and cookie banners, but never what holds most of the page."""
+    total = max(1, _text_length(root))
+    for tag in list(root.find_all(True)):
+        if tag.decomposed or tag.name in ("html", "body", "main", "article"):
+            continue
+        kind = _furniture_kind(tag)
+        if kind is None:
+            continue
+        # A wrapper that holds most of the text is the content, whatever its class says
+        # (e.g. <div id="cookie-policy"> on a cookie policy page).
+        if _text_length(tag) > 0.4 * total and total > 400:
+            continue
+        if kind == "weak" and tag.find(HEADINGS):
+            continue
+        tag.decompose()
+
+
+def _content_root(soup: BeautifulSoup) -> Tag:
+    """The element holding the main content: <main>, an article, or the body."""
+    body = soup.body or soup
+    total = max(1, _text_length(body))
+    for selector in CONTENT_SELECTORS:
+        candidates = soup.select(selector)
+        if not candidates:
+            continue
+        best = max(candidates, key=_text_length)
+        if _text_length(best) >= 0.5 * total:
+            return best
+    return body
+
+
+def render_blocks(root: Tag) -> str:
+    """Text with a line per block element, cells space-separated, source whitespace collapsed."""
+    for tag in root.find_all(BLOCK_TAGS | CELL_TAGS | {"br"}):
+        if tag.name == "br":
+            tag.replace_with(_Break("\n"))
+        elif tag.name == "li":
+            # A visible bullet keeps list items apart as the reader sees them.
+            parent = tag.find_parent(["ol", "ul"])
+            marker = "- "
+            if parent is not None and parent.name == "ol":
+                items = parent.find_all("li", recursive=False)
+                start = int(parent.get("start", 1)) if str(parent.get("start", "1")).isdigit() else 1
+                marker = f"{start + items.index(tag)}. " if tag in items else "- "
+            tag.insert_before(_Break("\n" + marker))
+            tag.insert_after(_Break("\n"))
+        elif tag.name in CELL_TAGS:
+            tag.insert_before(_Break(" "))
+            tag.insert_after(_Break(" "))
+        else:
+            tag.insert_before(_Break("\n"))
+            tag.insert_after(_Break("\n"))
+    parts = []
+    for node in root.descendants:
+        if isinstance(node, _Break):
+            parts.append(str(node))
+        elif isinstance(node, NavigableString) and not isinstance(
+            node, (Comment, Declaration, Doctype, ProcessingInstruction)
+        ):
+            parts.append(re.sub(r"\s+", " ", str(node)))
+    return "".join(parts)
+
+
+def extract_html_text(html: str) -> ExtractedText:
+    """Main content of a policy page: headings and paragraphs, without the site's furniture."""
+    soup = BeautifulSoup(html, "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    html_tag = soup.find("html")
+    declared_lang = html_tag.get("lang") if html_tag else None
+    for tag in soup(NON_TEXT_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"aria-hidden": "true"}):
+        # Icons and decorative duplicates; a hidden accordion panel with real text stays.
+        if not tag.decomposed and _text_length(tag) < 40:
+            tag.decompose()
+    remove_furniture(soup.body or soup)
+    root = _content_root(soup)
+    text = normalise_text(render_blocks(root))
+    if not title:
+        h1 = root.find("h1")
+        title = h1.get_text(" ", strip=True) if h1 else ""
+    return ExtractedText(text=text, title=re.sub(r"\s+", " ", title).strip(),
+                         lang=detect_lang(text, declared_lang))
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def reflow_pdf_lines(text: str) -> str:
+    """Join the hard line breaks of a PDF inside a sentence; keep breaks after full stops."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if out and stripped and out[-1]:
+            previous = out[-1]
+            continues = (
+                not re.search(r"[.!?:;。\u0e2f]$|^\W*$", previous)
+                and not re.match(r"^([-•●▪◦*·]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s)", stripped)
+                and (stripped[0].islower() or THAI_CHAR.match(stripped[0]) or stripped[0] in "(,")
+            )
+            if continues:
+                if previous.endswith("-") and stripped[0].islower():
+                    out[-1] = previous[:-1] + stripped
+                else:
+                    out[-1] = previous + " " + stripped
+                continue
+        out.append(stripped)
+    return "\n".join(out)
+
+
+def extract_pdf_text(body: bytes) -> ExtractedText:
+    """Text of a PDF policy, lines rejoined into sentences; PdfError when unreadable."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(body))
+        if reader.is_encrypted:
+            reader.decrypt("")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str(reader.metadata.title) if reader.metadata and reader.metadata.title else ""
+    except (PdfReadError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
+        raise PdfError(f"unreadable PDF: {type(exc).__name__}: {exc}"[:300]) from None
+    text = normalise_text(reflow_pdf_lines(normalise_text("\n\n".join(pages))))
+    return ExtractedText(text=text, title=title.strip(), lang=detect_lang(text))
