@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.matching import RuleError, load_rule_file, match_sentence, rule_files
+from scanner.matching import RuleError, example_problems, load_rule_file, rule_files
 
 
 def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
@@ -14,7 +14,7 @@ def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
         if path is None:
             files.extend(rule_files())
         elif path.is_dir():
-            files.extend(sorted(path.rglob("*.yaml")))
+            files.extend(rule_files(path))
         else:
             files.append(path)
     problems, count, seen = [], 0, {}
@@ -29,14 +29,5 @@ def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
             if rule.id in seen:
                 problems.append(f"{path}: rule {rule.id}: id: duplicate (also in {seen[rule.id]})")
             seen[rule.id] = path
-            examples = rule.examples
-            for key in ("match", "no_match"):
-                if len(examples.get(key) or []) < 2:
-                    problems.append(f"{path}: rule {rule.id}: examples.{key}: needs at least 2")
-            for sentence in examples.get("match") or []:
-                if match_sentence(rule, sentence) != "hit":
-                    problems.append(f"{path}: rule {rule.id}: examples.match: does not match: {sentence!r}")
-            for sentence in examples.get("no_match") or []:
-                if match_sentence(rule, sentence) == "hit":
-                    problems.append(f"{path}: rule {rule.id}: examples.no_match: matches: {sentence!r}")
+            problems.extend(example_problems(rule))
     return problems, count

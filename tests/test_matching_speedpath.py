@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.matching import (FOLD_MISMATCH, CompiledRules, SentenceScan, _near_match, anchor,
-                              classify, load_rule_file, load_rules)
+from scanner.engine import FOLD_MISMATCH, CompiledRules, SentenceScan, _near_match
+from scanner.matching import anchor, classify, load_rule_file, load_rules
 from scanner.text import extract_html_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ def test_fast_path_equals_reference_on_edge_rules(tmp_path):
 
 
 def test_anchored_search_equals_plain_search_for_every_regex(tmp_path):
-    """SentenceScan.search / spans give what re.search / re.finditer give, for every regex
+    """SentenceScan.find / find_all give what re.search / re.finditer give, for every regex
     of every rule (patterns, near terms, unless, except) on every sentence of the corpus."""
     path = tmp_path / "edge.yaml"
     path.write_text(EDGE_RULES, encoding="utf-8")
@@ -160,23 +160,24 @@ def test_anchored_search_equals_plain_search_for_every_regex(tmp_path):
     compiled = CompiledRules(rules)
     regexes = {id(r): r for rule in rules for r in (
         *rule.patterns, *(t for c in rule.near for t in c.terms), *rule.unless, *rule.exceptions)}
+    assert len(compiled.probe_leads) == len(regexes)  # one probe per distinct regex
     sentences = [s for d in varied_corpus(seed=2)[:60] for s in re.split(r"(?<=[.!?])\s+", d)]
     sentences += EDGE_SENTENCES
     sentences = [s for s in sentences if s and not FOLD_MISMATCH.search(s)]
     anchored = 0
     for sentence in sentences:
         scan = SentenceScan(sentence, compiled)
-        for regex in regexes.values():
+        for probe, (regex, lead, _key_set) in enumerate(compiled.probe_leads):
             plain = regex.search(sentence)
-            assert scan.search(regex) == (plain.span() if plain else None), (regex.pattern, sentence)
-            assert scan.spans(regex) == [m.span() for m in regex.finditer(sentence)]
-            anchored += compiled.anchors[id(regex)] is not None
+            assert scan.find(probe) == (plain.span() if plain else None), (regex.pattern, sentence)
+            assert scan.find_all(probe) == [m.span() for m in regex.finditer(sentence)]
+            anchored += lead >= 0
     assert anchored > len(sentences) * len(regexes) * 0.8  # most regexes are anchored
 
 
 def test_prefilter_proposes_every_pattern_and_clause_that_matches(tmp_path):
-    """Whenever a pattern or near clause matches a sentence, the prefilter lists it among the
-    sentence's candidates (checked per pattern, so another pattern of the rule cannot hide it)."""
+    """Whenever a pattern or near clause matches a sentence, the prefilter lets it through
+    (checked per pattern, so another pattern of the rule cannot hide it)."""
     path = tmp_path / "edge.yaml"
     path.write_text(EDGE_RULES, encoding="utf-8")
     rules = ENGLISH + load_rule_file(path)
@@ -185,7 +186,10 @@ def test_prefilter_proposes_every_pattern_and_clause_that_matches(tmp_path):
     sentences = [s for s in sentences + EDGE_SENTENCES if s and not FOLD_MISMATCH.search(s)]
     matched = 0
     for sentence in sentences:
-        proposed = dict(compiled.candidates(SentenceScan(sentence, compiled)))
+        proposed = {}
+        for number in compiled.passing(SentenceScan(sentence, compiled)):
+            rule_index, alternative, _mask = compiled.alternatives[number]
+            proposed.setdefault(rule_index, set()).add(alternative)
         for index, rule in enumerate(rules):
             hits = [i for i, p in enumerate(rule.patterns) if p.search(sentence)]
             hits += [len(rule.patterns) + i for i, clause in enumerate(rule.near)

@@ -1,0 +1,482 @@
+"""The policy rule engine: rules matched per sentence, denials and exceptions applied, findings
+with the matched phrase. English takes the fast path (key prefilter, anchored and shared regex
+searches); Thai and odd case foldings take the plain path every fast result must agree with."""
+
+from __future__ import annotations
+
+import re
+from functools import reduce
+from itertools import accumulate, chain, compress, islice
+from operator import or_
+
+from scanner.prefilter import anchor
+from scanner.rule_schema import Finding, Proximity, Rule
+from scanner.text import detect_lang, split_sentences
+
+WORD = re.compile(r"\w+")
+WORD_SPLIT = re.compile(r"(\w+)")
+# Characters that str.lower() maps differently from the regex engine's case folding (dotted I,
+# dotless i, long s, Kelvin sign). A sentence holding one is judged the straightforward way,
+# since lower-case key positions might not be where a case-insensitive match starts.
+FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
+_UNKNOWN = object()  # a probe not yet looked for in the sentence
+ANCHOR_LIMIT = 64  # more key positions than this: one search from the first is cheaper
+WORD_CACHE_LIMIT = 200_000  # words whose key hits are remembered; then the cache starts over
+
+
+class CompiledRules:
+    """Rules of one language indexed for the fast path.
+
+    Prefilter: every (rule, alternative, key group) is one bit; a word's bits are cached, so a
+    sentence's candidates are the alternatives whose bits all turn up among its words.
+    Probes: every distinct regex of the rules, numbered, with its anchor, so a sentence looks
+    for a regex once however many rules share it, and only where its leading key occurs.
+    """
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        key_bits: dict[str, int] = {}
+        key_proposals: dict[str, list] = {}
+        # Numbered in (rule, alternative) order, so sorted numbers are the order of judging.
+        self.alternatives: list[tuple] = []  # (rule index, alternative index, bits of its groups)
+        self.always_numbers: list[int] = []
+        bit = 0
+        for i, rule in enumerate(rules):
+            for a, groups in enumerate(rule.keys or ()):
+                number, mask = len(self.alternatives), 0
+                if not groups:
+                    self.always_numbers.append(number)
+                for g, keys in enumerate(groups):
+                    mask |= 1 << bit
+                    for key in keys:
+                        key_bits[key] = key_bits.get(key, 0) | 1 << bit
+                        if g == 0:  # the most selective group proposes the alternative
+                            key_proposals.setdefault(key, []).append(number)
+                    bit += 1
+                self.alternatives.append((i, a, mask))
+        self.key_bits, self.key_proposals = key_bits, key_proposals
+        self.anchor_keys: dict[str, list] = {}  # word key -> numbers of the key sets holding it
+        self.probes: list[tuple] = []  # probe -> (regex, index into self.leads or -1: search)
+        self.leads: list[tuple] = []  # (word key set number or None, other keys, at beginning)
+        self._probes: dict[int, int] = {}
+        self._key_sets: dict[tuple, int] = {}
+        self._lead_numbers: dict[tuple, int] = {}
+        self.plans = [self._plan(rule) for rule in rules]
+        self.masks = [mask for _i, _a, mask in self.alternatives]
+        # Per alternative number: (rule index, pattern probe or None, near clause or None).
+        self.steps = []
+        for i, a, _mask in self.alternatives:
+            patterns, clauses = self.plans[i][:2]
+            if a < len(patterns):
+                self.steps.append((i, patterns[a], None))
+            else:
+                self.steps.append((i, None, clauses[a - len(patterns)]))
+        self.simple_leads = [bool(number is not None and not other and not at_beginning)
+                             for number, other, at_beginning in self.leads]
+        # Per probe: (regex, lead, its key set number when the word keys are its whole lead),
+        # so the usual probe finds its start positions with one look-up.
+        self.probe_leads = [(regex, lead, self.leads[lead][0] if lead >= 0 and
+                             self.simple_leads[lead] else None) for regex, lead in self.probes]
+        # Per rule and outcome, the leading fields of its findings (None: no finding).
+        self.finding_heads = [{"hit": _finding_head(rule, "hit"),
+                               "denied": _finding_head(rule, "denied") if rule.polarity == "risk"
+                               else None} for rule in rules]
+        self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
+        self.word_bits: dict[str, int] = {}
+        self.word_proposals: dict[str, tuple] = {}
+        self.word_key_sets: dict[str, tuple] = {}
+        self.anchored_words: set[str] = set()  # words beginning with some anchor key
+
+    def _probe(self, regex: re.Pattern) -> int:
+        probe = self._probes.get(id(regex))
+        if probe is not None:
+            return probe
+        lead = anchor(regex) if not self.rules or self.rules[0].lang == "en" else None
+        if lead is not None:
+            word_keys, other_keys, at_beginning = lead
+            number = None
+            if word_keys:
+                if word_keys not in self._key_sets:
+                    self._key_sets[word_keys] = len(self._key_sets)
+                    for key in word_keys:
+                        self.anchor_keys.setdefault(key, []).append(self._key_sets[word_keys])
+                number = self._key_sets[word_keys]
+            lead = (number, other_keys, at_beginning)
+        self._probes[id(regex)] = probe = len(self.probes)
+        lead_index = -1 if lead is None else self._lead_numbers.setdefault(lead, len(self.leads))
+        if lead is not None and lead_index == len(self.leads):
+            self.leads.append(lead)
+        self.probes.append((regex, lead_index))
+        return probe
+
+    def _plan(self, rule: Rule) -> tuple:
+        """(pattern probes, near clauses as (within, term probes), except probes, unless probes)."""
+        return (tuple(self._probe(p) for p in rule.patterns),
+                tuple((c.within, tuple(self._probe(t) for t in c.terms)) for c in rule.near),
+                tuple(self._probe(e) for e in rule.exceptions),
+                tuple(self._probe(u) for u in rule.unless))
+
+    def word_hits(self, word: str) -> tuple:
+        """(key group bits, proposed alternatives, anchor key sets) of the keys beginning word."""
+        bits, proposed, key_sets = 0, [], []
+        for n in range(1, min(len(word), self.max_key) + 1):
+            prefix = word[:n]
+            bits |= self.key_bits.get(prefix, 0)
+            proposed.extend(self.key_proposals.get(prefix, ()))
+            key_sets.extend(self.anchor_keys.get(prefix, ()))
+        return bits, tuple(proposed), tuple(key_sets)
+
+    def learn(self, words) -> None:
+        """Cache the hits of words not seen before, so a sentence's words map in C (map, set)."""
+        if len(self.word_bits) > WORD_CACHE_LIMIT:
+            self.word_bits.clear()
+            self.word_proposals.clear()
+            self.word_key_sets.clear()
+            self.anchored_words.clear()
+        for word in words:
+            bits, proposed, key_sets = self.word_hits(word)
+            self.word_bits[word] = bits
+            self.word_proposals[word] = proposed
+            self.word_key_sets[word] = key_sets
+            if key_sets:
+                self.anchored_words.add(word)
+
+    def passing(self, scan: SentenceScan) -> list[int]:
+        """Numbers of the alternatives whose key groups all occur in the sentence, ascending."""
+        present, masks = scan.present, self.masks
+        numbers = [n for n in scan.proposed if present & masks[n] == masks[n]]
+        numbers += self.always_numbers
+        numbers.sort()
+        return numbers
+
+
+class SentenceScan:
+    """One sentence and what its rules share: lower case, words, where each anchor's keys occur,
+    and each probe's result (rules reuse terms like the collection verbs or {NEG} denials)."""
+
+    __slots__ = ("text", "lower", "compiled", "present", "proposed", "_parts", "_anchored",
+                 "_by_key_set", "_positions", "_found", "_spans")
+
+    def __init__(self, text: str, compiled: CompiledRules):
+        self.text = text
+        self.lower = lower = text.lower()
+        self.compiled = compiled
+        self._parts = parts = WORD_SPLIT.split(lower)  # gap, word, gap, word, ..., gap
+        unique = set(parts[1::2])
+        unseen = unique.difference(compiled.word_bits)
+        if unseen:
+            compiled.learn(unseen)
+        # Per word in C: the OR of the key group bits, the alternatives proposed.
+        self.present = reduce(or_, map(compiled.word_bits.__getitem__, unique), 0)
+        self.proposed = set(chain.from_iterable(map(compiled.word_proposals.__getitem__, unique)))
+        self._anchored = unique.intersection(compiled.anchored_words)
+        self._by_key_set: dict[int, list] | None = None
+        self._positions: dict[int, list] = {}
+        self._found: dict[int, tuple | None] = {}
+        self._spans: dict[int, list] = {}
+
+    def _key_set_starts(self) -> dict[int, list]:
+        """Anchor key set number -> where the sentence words beginning with its keys start,
+        ascending (the words are visited in order)."""
+        anchored, parts = self._anchored, self._parts
+        words = parts[1::2]
+        word_starts = islice(accumulate(map(len, parts)), 0, None, 2)  # every other sum
+        key_sets_of = self.compiled.word_key_sets
+        by_key_set: dict[int, list] = {}
+        # Only the anchored words reach Python: the rest are dropped in C.
+        for word, at in compress(zip(words, word_starts), map(anchored.__contains__, words)):
+            for n in key_sets_of[word]:
+                if n in by_key_set:
+                    by_key_set[n].append(at)
+                else:
+                    by_key_set[n] = [at]
+        return by_key_set
+
+    def _starts(self, lead_index: int) -> list[int]:
+        """Offsets where a match of a probe with this lead can begin, ascending (for a lead
+        with keys inside words or at the beginning; the others go by their key set)."""
+        number, other_keys, at_beginning = self.compiled.leads[lead_index]
+        found = set()
+        if number is not None:
+            if self._by_key_set is None:
+                self._by_key_set = self._key_set_starts()
+            found.update(self._by_key_set.get(number, ()))
+        if at_beginning:
+            found.add(0)
+        for key in other_keys:
+            p = self.lower.find(key)
+            while p >= 0:
+                found.add(p)
+                p = self.lower.find(key, p + 1)
+        positions = sorted(found)
+        self._positions[lead_index] = positions
+        return positions
+
+    def find(self, probe: int) -> tuple[int, int] | None:
+        """Span of the probe's regex.search(text), tried only where its leading key begins."""
+        found = self._found
+        span = found.get(probe, _UNKNOWN)
+        if span is not _UNKNOWN:
+            return span
+        regex, lead, key_set = self.compiled.probe_leads[probe]
+        span = None
+        if lead < 0:
+            m = regex.search(self.text)
+            if m:
+                span = m.span()
+        else:
+            starts = self._lead_starts(lead, key_set)
+            if len(starts) > ANCHOR_LIMIT:
+                m = regex.search(self.text, starts[0])
+                if m:
+                    span = m.span()
+            elif starts:
+                match, text = regex.match, self.text
+                for p in starts:
+                    m = match(text, p)
+                    if m:
+                        span = m.span()
+                        break
+        found[probe] = span
+        return span
+
+    def _lead_starts(self, lead: int, key_set):
+        """Where a probe's match can begin: the positions of its key set, or of its lead key."""
+        if key_set is not None:
+            by_key_set = self._by_key_set
+            if by_key_set is None:
+                by_key_set = self._by_key_set = self._key_set_starts()
+            return by_key_set.get(key_set, ())
+        starts = self._positions.get(lead)
+        return self._starts(lead) if starts is None else starts
+
+    def find_all(self, probe: int) -> list[tuple[int, int]]:
+        """The spans the probe's regex.finditer(text) yields, tried only where its key begins."""
+        found = self._spans.get(probe)
+        if found is not None:
+            return found
+        regex, lead, key_set = self.compiled.probe_leads[probe]
+        if lead < 0:
+            found = [m.span() for m in regex.finditer(self.text)]
+        else:
+            starts = self._lead_starts(lead, key_set)
+            found, after = [], 0
+            match, text = regex.match, self.text
+            for p in starts:
+                if p >= after:
+                    m = match(text, p)
+                    if m:
+                        found.append(m.span())
+                        after = m.end()  # a leading key makes every match non-empty
+        self._spans[probe] = found
+        return found
+
+    def outcomes(self) -> list[tuple[int, str, tuple]]:
+        """(rule index, 'hit' | 'denied', span) for each rule that fires, in rule order: what
+        judge() gives, the candidates of each rule tried in order until one matches."""
+        compiled = self.compiled
+        steps, plans = compiled.steps, compiled.plans
+        fired = []
+        decided = -1  # the rule whose match was found already: its other alternatives are moot
+        for number in compiled.passing(self):
+            rule_index, probe, clause = steps[number]
+            if rule_index == decided:
+                continue
+            span = self.find(probe) if clause is None else self._near(*clause)
+            if not span:
+                continue
+            decided = rule_index
+            _patterns, _clauses, exceptions, unless = plans[rule_index]
+            for exception in exceptions:
+                if self.find(exception):
+                    break
+            else:
+                outcome = "hit"
+                for denial in unless:
+                    if self.find(denial):
+                        outcome = "denied"
+                        break
+                fired.append((rule_index, outcome, span))
+        return fired
+
+    def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
+        hits = []
+        for probe in terms:
+            spans = self.find_all(probe)
+            if not spans:
+                return None
+            hits.append(spans)
+        return _nearest(hits, self.text, within)
+
+
+_compiled_cache: dict[tuple, CompiledRules] = {}
+
+
+def compiled_for(rules: list[Rule], lang: str) -> CompiledRules:
+    key = (tuple(id(r) for r in rules), lang)
+    compiled = _compiled_cache.get(key)
+    if compiled is None:
+        if len(_compiled_cache) > 16:
+            _compiled_cache.clear()
+        compiled = CompiledRules([r for r in rules if r.lang == lang])
+        _compiled_cache[key] = compiled
+    return compiled
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+def _words_between(sentence: str, start: int, end: int, limit: int) -> int:
+    if end - start > limit * 25:  # far beyond any plausible word count: skip the counting
+        return limit + 1
+    return len(WORD.findall(sentence, start, end))
+
+
+def _near_match(clause: Proximity, sentence: str) -> tuple[int, int] | None:
+    """The span where every term occurs within clause.within words of the first, or None."""
+    hits = []
+    for term in clause.terms:
+        spans = [m.span() for m in term.finditer(sentence)]
+        if not spans:
+            return None
+        hits.append(spans)
+    return _nearest(hits, sentence, clause.within)
+
+
+def _nearest(hits: list, sentence: str, within: int) -> tuple[int, int] | None:
+    """From each term's spans: the first span of term 1 with every other term near it."""
+    for lo, hi in hits[0]:
+        for spans in hits[1:]:
+            best = None
+            for s, e in spans:
+                if s >= hi:
+                    gap = _words_between(sentence, hi, s, within)
+                elif e <= lo:
+                    gap = _words_between(sentence, e, lo, within)
+                else:
+                    gap = 0
+                if gap <= within and (best is None or gap < best[0]):
+                    best = (gap, s, e)
+            if best is None:
+                break
+            lo, hi = min(lo, best[1]), max(hi, best[2])
+        else:
+            return lo, hi
+    return None
+
+
+def find_match(rule: Rule, sentence: str) -> tuple[int, int] | None:
+    """Span of the first pattern or near clause that matches."""
+    for pattern in rule.patterns:
+        m = pattern.search(sentence)
+        if m:
+            return m.span()
+    for clause in rule.near:
+        span = _near_match(clause, sentence)
+        if span:
+            return span
+    return None
+
+
+def _rule_form(rule: Rule, sentence: str) -> str:
+    if rule.lang == "th":
+        from scanner.thai import tokenized_form
+
+        return tokenized_form(sentence)
+    return sentence
+
+
+def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple | None]:
+    """('hit' | 'denied' | None, matched span) for one rule on one sentence (rule's own form)."""
+    span = find_match(rule, sentence)
+    if span is None:
+        return None, None
+    if any(e.search(sentence) for e in rule.exceptions):
+        return None, None
+    if any(u.search(sentence) for u in rule.unless):
+        return "denied", span
+    return "hit", span
+
+
+def match_sentence(rule: Rule, sentence: str) -> str | None:
+    """'hit', 'denied' or None for one rule on one sentence."""
+    return judge(rule, _rule_form(rule, sentence))[0]
+
+
+def _finding_head(rule: Rule, outcome: str) -> tuple:
+    """A finding's fields up to data_types: a denied risk is an info-level protective finding."""
+    denied = outcome == "denied"
+    return (rule.id + (".denied" if denied else ""), rule.category, rule.practice,
+            "info" if denied else rule.severity, "protective" if denied else rule.polarity)
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str):
+    """(rule index, outcome, matched span or None) for each rule that fires, every rule tried
+    with plain regex searches; Thai spans are in the token form, so they are left out."""
+    form = sentence
+    if lang == "th":
+        from scanner.thai import tokenized_form
+
+        form = tokenized_form(sentence)
+    for rule_index, rule in enumerate(compiled.rules):
+        outcome, span = judge(rule, form)
+        if outcome:
+            yield rule_index, outcome, None if lang == "th" else span
+
+
+def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
+    """Findings of every rule on every sentence of text; a denied risk becomes protective.
+
+    fast=False tries every rule on every sentence with plain regex searches: the reference the
+    prefilter, key anchoring and shared results of the default path must agree with exactly.
+    """
+    if lang == "auto":
+        lang = detect_lang(text)
+    lang = "th" if lang == "th" else "en"
+    compiled = compiled_for(rules, lang)
+    findings = []
+    fast_english = fast and lang == "en"
+    heads, compiled_rules = compiled.finding_heads, compiled.rules
+    for span in split_sentences(text, lang):
+        start, end = _trimmed(text, *span)
+        sentence = text[start:end]
+        if fast_english and not FOLD_MISMATCH.search(sentence):
+            fired = SentenceScan(sentence, compiled).outcomes()
+        else:
+            fired = _judged_sentence(sentence, compiled, lang)
+        for rule_index, outcome, match_span in fired:
+            head = heads[rule_index][outcome]
+            if head is None:  # the denial of a rule that is not a risk
+                continue
+            rule = compiled_rules[rule_index]
+            match_start, match_end = (start, end) if match_span is None else \
+                (start + match_span[0], start + match_span[1])
+            findings.append(Finding(*head, list(rule.data_types), sentence, start, end,
+                                    match_start, match_end, rule.status))
+    return findings
+
+
+def example_problems(rule: Rule) -> list[str]:
+    """One line per example of the rule that disagrees with it: a match example it misses or
+    whose marked span it does not match exactly, a no_match example it hits."""
+    where = f"{rule.path}: rule {rule.id}"
+    problems = []
+    spans = rule.match_spans or [None] * len(rule.examples["match"])
+    for sentence, marked in zip(rule.examples["match"], spans):
+        outcome, span = judge(rule, _rule_form(rule, sentence))
+        if outcome != "hit":
+            problems.append(f"{where}: examples.match: does not match: {sentence!r}")
+        elif marked and span != marked:
+            problems.append(f"{where}: examples.match: matches {sentence[slice(*span)]!r}, not "
+                            f"the marked {sentence[slice(*marked)]!r} in {sentence!r}")
+    for sentence in rule.examples["no_match"]:
+        if match_sentence(rule, sentence) == "hit":
+            problems.append(f"{where}: examples.no_match: matches: {sentence!r}")
+    return problems

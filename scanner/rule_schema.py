@@ -1,0 +1,369 @@
+"""Policy rule files: the schema, loading and compiling rules/policy/**.yaml, macros and the
+named word lists of rules/policy/vocabulary.yaml."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from scanner.paths import POLICY_RULES_DIR, RULES_DIR
+from scanner.prefilter import rule_keys
+
+CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "tracking",
+              "children", "user_rights", "retention", "transfer")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+POLARITIES = ("risk", "protective", "neutral")
+STATUSES = ("experimental", "stable", "deprecated")
+DATA_TYPES = ("contact", "identifiers", "location", "precise_location", "coarse_location", "age",
+              "photos", "audio_video", "contacts", "education", "biometrics", "health",
+              "financial", "usage", "device", "profile", "user_content", "personal_data")
+RULE_KEYS = {"id", "category", "severity", "polarity", "status", "data_types", "patterns", "near",
+             "unless", "except", "examples", "references", "description"}
+REQUIRED_KEYS = ("id", "category", "severity", "polarity", "status", "examples", "references")
+RULE_ID = re.compile(r"^[a-z_]+\.[a-z0-9_.-]+$")
+NEAR_DEFAULT_WORDS = 12
+LANGS = ("en", "th")
+
+# Shorthands usable inside any pattern; they keep negation and word gaps consistent across rules.
+MACROS = {
+    # A negation word or phrase: "do not", "never", "will not", "won't", "no longer", ...
+    "{NEG}": r"(?:\b(?:do|does|did|will|would|shall|should|may|must|can|could|is|are|was|were"
+             r"|has|have)\s+(?:not|never)\b|\b(?:don't|doesn't|didn't|won't|wouldn't|shan't"
+             r"|cannot|can't|isn't|aren't|never|neither|nor|not|no longer)\b|\bno\b)",
+    # A list of verbs ahead of the one that matters: "sell, rent, lease or trade".
+    "{LIST}": r"(?:[\w-]+(?:,\s*|\s+|,?\s+(?:or|and|and/or)\s+)){0,6}?",
+}
+GAP_MACRO = re.compile(r"\{~(\d{1,2})\}")  # {~3}: a word gap of up to 3 intervening words
+# {NAME}: a macro or a word list of the vocabulary; regex repetitions ({2}, {0,6}) have digits.
+NAMED = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+VOCABULARY_FILE = POLICY_RULES_DIR / "vocabulary.yaml"
+# A pattern written in verbose mode: its global flags must open it.
+VERBOSE_PATTERN = re.compile(r"\(\?[aiLmsu]*x[aiLmsux]*\)")
+VERBOSE_SIGNIFICANT = frozenset(" \t\n\r\f\v#")
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be used; the message names file, rule id and field."""
+
+
+@dataclass
+class Proximity:
+    """Every term regex found in the sentence, all within `within` words of each other."""
+
+    terms: list
+    within: int
+
+
+@dataclass
+class Rule:
+    id: str
+    category: str
+    severity: str
+    polarity: str
+    patterns: list
+    unless: list = field(default_factory=list)
+    data_types: list = field(default_factory=list)
+    examples: dict = field(default_factory=dict)  # match / no_match sentences, marks removed
+    references: list = field(default_factory=list)
+    status: str = "experimental"
+    lang: str = "en"
+    path: str = ""
+    near: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+    description: str = ""
+    keys: tuple | None = None  # per pattern / near clause: word-prefix groups that must all appear
+    # Per examples["match"] sentence: the (start, end) its [[marks]] gave, or None.
+    match_spans: list = field(default_factory=list)
+
+    @property
+    def practice(self) -> str:
+        return self.id.split(".", 1)[1] if "." in self.id else self.id
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    category: str
+    practice: str
+    severity: str
+    polarity: str
+    data_types: list
+    evidence: str
+    start: int
+    end: int
+    match_start: int | None = None  # the matched phrase inside the sentence, offsets into text
+    match_end: int | None = None
+    status: str = "experimental"
+
+
+# --- vocabulary: named word lists shared by the rules of one language -----------------------------
+
+def _verbose_safe(fragment: str) -> str:
+    """The fragment with the characters verbose mode would drop (whitespace, #) escaped."""
+    out, i = [], 0
+    while i < len(fragment):
+        if fragment[i] == "\\":
+            out.append(fragment[i:i + 2])
+            i += 2
+            continue
+        out.append("\\" + fragment[i] if fragment[i] in VERBOSE_SIGNIFICANT else fragment[i])
+        i += 1
+    return "".join(out)
+
+
+def _substitute(pattern: str, words: dict, verbose: bool, seen: tuple = ()) -> str:
+    def value(match):
+        name = match.group(0)
+        if name in MACROS:
+            text = MACROS[name]
+        elif match.group(1) in words:
+            if match.group(1) in seen:
+                raise RuleError(f"{name}: refers to itself")
+            text = _substitute(words[match.group(1)], words, False, seen + (match.group(1),))
+        else:
+            raise RuleError(f"{name}: neither a macro ({', '.join(MACROS)}) nor a word list "
+                            f"of {VOCABULARY_FILE.name}")
+        return _verbose_safe(text) if verbose else text
+
+    pattern = NAMED.sub(value, pattern)
+    gap = r"\W+(?:[\w'-]+\W+){0,%s}"
+    return GAP_MACRO.sub(lambda m: gap % m.group(1), pattern)
+
+
+def _vocabulary_entry(value, where: str) -> str:
+    """A word list is a regex fragment, or a list of alternatives joined as (?:a|b|c)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return "(?:" + "|".join(value) + ")"
+    raise RuleError(f"{where}: expected a regex string or a list of alternatives")
+
+
+def parse_vocabulary(path: Path) -> dict[str, dict[str, str]]:
+    """Language -> {NAME: regex fragment}; every entry is checked to compile on its own."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or set(data) - set(LANGS):
+        raise RuleError(f"{path}: expected a mapping with the languages {' and '.join(LANGS)}")
+    vocabulary = {}
+    for lang in LANGS:
+        section = data.get(lang) or {}
+        if not isinstance(section, dict):
+            raise RuleError(f"{path}: {lang}: expected a mapping of NAME: word list")
+        words = {}
+        for name, value in section.items():
+            where = f"{path}: {lang}.{name}"
+            if not isinstance(name, str) or not NAMED.fullmatch("{%s}" % name):
+                raise RuleError(f"{where}: a name is upper case letters, digits and _")
+            if "{%s}" % name in MACROS:
+                raise RuleError(f"{where}: already a macro")
+            words[name] = _vocabulary_entry(value, where)
+        for name, value in words.items():
+            try:
+                re.compile(_substitute(value, words, False, (name,)))
+            except (RuleError, re.error) as exc:
+                raise RuleError(f"{path}: {lang}.{name}: {exc}") from None
+        vocabulary[lang] = words
+    return vocabulary
+
+
+@cache
+def vocabulary() -> dict[str, dict[str, str]]:
+    return parse_vocabulary(VOCABULARY_FILE) if VOCABULARY_FILE.exists() else {}
+
+
+def expand_macros(pattern: str, lang: str = "en") -> str:
+    """The pattern with its macros ({NEG}, {LIST}, {~N}) and word lists ({NAME}) written out."""
+    verbose = bool(VERBOSE_PATTERN.match(pattern))
+    return _substitute(pattern, vocabulary().get(lang, {}), verbose)
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+def _compile(pattern, where: str, lang: str):
+    if not isinstance(pattern, str):
+        raise RuleError(f"{where}: expected a regex string, got {type(pattern).__name__}")
+    try:
+        return re.compile(expand_macros(pattern, lang), re.I)
+    except RuleError as exc:
+        raise RuleError(f"{where}: {exc}") from None
+    except re.error as exc:
+        raise RuleError(f"{where}: bad regex {pattern!r}: {exc}") from None
+
+
+def _compile_list(raw, key, where, lang):
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RuleError(f"{where}: {key}: expected a list, got {type(value).__name__}")
+    return [_compile(p, f"{where}: {key}[{i}]", lang) for i, p in enumerate(value)]
+
+
+def _check_string_list(raw, key, where, allowed=None, minimum=0, label=None):
+    value, label = raw.get(key, []), label or key
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuleError(f"{where}: {label}: expected a list of strings")
+    if len(value) < minimum:
+        raise RuleError(f"{where}: {label}: needs at least {minimum}")
+    for v in value:
+        if allowed and v not in allowed:
+            raise RuleError(f"{where}: {label}: {v!r} unknown (one of {', '.join(allowed)})")
+    return value
+
+
+def _near_clauses(raw, where, lang) -> list[Proximity]:
+    value = raw.get("near")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RuleError(f"{where}: near: expected a list of {{terms, within}} mappings")
+    clauses = []
+    for i, clause in enumerate(value):
+        here = f"{where}: near[{i}]"
+        if not isinstance(clause, dict) or set(clause) - {"terms", "within"}:
+            raise RuleError(f"{here}: expected a mapping with keys terms and within")
+        terms = clause.get("terms")
+        if not isinstance(terms, list) or len(terms) < 2:
+            raise RuleError(f"{here}.terms: expected a list of at least 2 regexes")
+        within = clause.get("within", NEAR_DEFAULT_WORDS)
+        if not isinstance(within, int) or isinstance(within, bool) or within < 1:
+            raise RuleError(f"{here}.within: expected a positive number of words")
+        clauses.append(Proximity([_compile(t, f"{here}.terms[{j}]", lang)
+                                  for j, t in enumerate(terms)], within))
+    return clauses
+
+
+SPAN_MARK = re.compile(r"\[\[(.*?)\]\]")
+
+
+def _marked_span(sentence: str, where: str) -> tuple[str, tuple | None]:
+    """'We may [[sell your data]].' -> ('We may sell your data.', (7, 21))."""
+    marks = list(SPAN_MARK.finditer(sentence))
+    if not marks:
+        if "[[" in sentence or "]]" in sentence:
+            raise RuleError(f"{where}: unbalanced [[ ]] in {sentence!r}")
+        return sentence, None
+    if len(marks) > 1 or not marks[0].group(1):
+        raise RuleError(f"{where}: mark one non-empty [[span]] at most: {sentence!r}")
+    mark = marks[0]
+    plain = sentence[:mark.start()] + mark.group(1) + sentence[mark.end():]
+    if "[[" in plain or "]]" in plain:
+        raise RuleError(f"{where}: unbalanced [[ ]] in {sentence!r}")
+    return plain, (mark.start(), mark.start() + len(mark.group(1)))
+
+
+def _check_examples(raw, where, lang) -> tuple[dict, list]:
+    """The examples with span marks removed, and the marked span of each match example."""
+    examples = raw.get("examples")
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise RuleError(f"{where}: examples: expected a mapping with match and no_match lists")
+    for key in ("match", "no_match"):
+        _check_string_list(examples, key, where, minimum=2, label=f"examples.{key}")
+    for sentence in examples["no_match"]:
+        if "[[" in sentence:
+            raise RuleError(f"{where}: examples.no_match: a span mark belongs in a match "
+                            f"example: {sentence!r}")
+    match, spans = [], []
+    for sentence in examples["match"]:
+        plain, span = _marked_span(sentence, f"{where}: examples.match")
+        if span and lang == "th":  # Thai matches the token form, whose offsets differ
+            raise RuleError(f"{where}: examples.match: span marks are for English rules only")
+        match.append(plain)
+        spans.append(span)
+    return {"match": match, "no_match": list(examples["no_match"])}, spans
+
+
+def parse_rule(raw, path: Path, lang: str) -> Rule:
+    """Validate one rule mapping against the schema and compile it."""
+    if not isinstance(raw, dict):
+        raise RuleError(f"{path}: a rule is not a mapping: {raw!r}"[:200])
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        raise RuleError(f"{path}: rule {rule_id!r}: id: expected '<category>.<practice>' in "
+                        "lower case")
+    where = f"{path}: rule {rule_id}"
+    unknown = sorted(set(raw) - RULE_KEYS)
+    if unknown:
+        raise RuleError(f"{where}: {unknown[0]}: unknown key (allowed: {', '.join(sorted(RULE_KEYS))})")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            raise RuleError(f"{where}: {key}: missing")
+    for key, allowed in (("category", CATEGORIES), ("severity", SEVERITIES),
+                         ("polarity", POLARITIES), ("status", STATUSES)):
+        if raw[key] not in allowed:
+            raise RuleError(f"{where}: {key}: {raw[key]!r} unknown (one of {', '.join(allowed)})")
+    if rule_id.split(".", 1)[0] != raw["category"]:
+        raise RuleError(f"{where}: id: must start with its category {raw['category']!r}")
+    patterns = _compile_list(raw, "patterns", where, lang)
+    near = _near_clauses(raw, where, lang)
+    if not patterns and not near:
+        raise RuleError(f"{where}: patterns: missing (or give near:)")
+    data_types = _check_string_list(raw, "data_types", where, allowed=DATA_TYPES)
+    references = _check_string_list(raw, "references", where, minimum=1)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise RuleError(f"{where}: description: expected a string")
+    examples, match_spans = _check_examples(raw, where, lang)
+    rule = Rule(
+        id=rule_id, category=raw["category"], severity=raw["severity"], polarity=raw["polarity"],
+        patterns=patterns, unless=_compile_list(raw, "unless", where, lang),
+        data_types=data_types, examples=examples, references=references, status=raw["status"],
+        lang=lang, path=str(path), near=near,
+        exceptions=_compile_list(raw, "except", where, lang), description=description,
+        match_spans=match_spans,
+    )
+    # Thai patterns match the token form, where word-prefix keys do not apply.
+    rule.keys = None if lang == "th" else rule_keys(rule)
+    return rule
+
+
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RuleError(f"{path}{line}: not valid YAML: {problem}") from None
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    """The rules of one file; the vocabulary file is checked and holds none."""
+    path = Path(path)
+    if path.name == VOCABULARY_FILE.name:
+        parse_vocabulary(path)
+        return []
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RuleError(f"{path}: expected a mapping with a 'rules' list")
+    if set(data) - {"rules"}:
+        raise RuleError(f"{path}: {sorted(set(data) - {'rules'})[0]}: unknown top-level key")
+    lang = path.parent.name if path.parent.name in LANGS else "en"
+    return [parse_rule(raw, path, lang) for raw in data["rules"]]
+
+
+def rule_files(root: Path = POLICY_RULES_DIR) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*.yaml") if p.name != VOCABULARY_FILE.name)
+
+
+def load_rules(paths=None, include_deprecated: bool = False) -> list[Rule]:
+    rules = []
+    for path in paths or rule_files():
+        rules.extend(load_rule_file(Path(path)))
+    return [r for r in rules if include_deprecated or r.status != "deprecated"]
+
+
+def rules_version(root: Path = RULES_DIR) -> str:
+    """A short hash of every rule file, so each scan records which rules judged it."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
