@@ -54,7 +54,11 @@ class StorePipeline:
     def process_item(self, item, spider=None):
         if self.scan_id is None:
             # A bare crawl: the extension opened the scan at spider_opened, after open_spider.
-            self.scan_id = self.crawler.get_extension(ScanLifecycle).scan_id
+            lifecycle = self.crawler.get_extension(ScanLifecycle)
+            if lifecycle is None or lifecycle.scan_id is None:
+                raise RuntimeError("no SCANNER_SCAN_ID and no scan opened by the "
+                                   "scanner.extensions.ScanLifecycle extension (EXTENSIONS)")
+            self.scan_id = lifecycle.scan_id
         with self.db.conn:
             self._store(item)
         self.stats.inc_value(f"scanner/fetches/{item.kind}")

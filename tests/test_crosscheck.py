@@ -149,3 +149,48 @@ def test_a_thai_policy_describing_advertising_partners_discloses_an_ad_tracker()
     assert re.search(CATEGORY_DESCRIPTIONS["advertising"], thai_policy, re.I)
     assert not re.search(CATEGORY_DESCRIPTIONS["analytics"], thai_policy, re.I)
     assert re.search(GENERIC_DESCRIPTION, "เราอาจเปิดเผยข้อมูลแก่บุคคลภายนอก", re.I)
+
+
+def test_a_bare_scrapy_crawl_site_is_a_scan_that_is_cross_checked_and_scored(loopback_site, tmp_path):
+    """No `scanner scan`: the ScanLifecycle extension opens the scan, then cross-checks, scores
+    and finishes it when the spider closes."""
+    import os
+    import subprocess
+    import sys
+
+    import sqlite_utils
+    import yaml
+
+    from conftest import ROOT
+
+    site = loopback_site({
+        "/": '<html><body><script src="https://connect.facebook.net/en_US/fbevents.js"></script>'
+             "<p>Colouring games</p></body></html>",
+        "/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n"),
+    })
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(yaml.safe_dump({"targets": [{
+        "id": "colour-club", "name": "Colour Club", "audience": "child-directed",
+        "homepage": site.url + "/"}]}), encoding="utf-8")
+    db_path = tmp_path / "bare.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"targets={targets}",
+         "-s", f"SCANNER_DB={db_path}", "-s", "SCANNER_ALLOW_PRIVATE=1", "-s", "DOWNLOAD_DELAY=0",
+         "-s", "LOG_LEVEL=ERROR", "-s", "RETRY_TIMES=0"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    db = sqlite_utils.Database(db_path)
+    (scan,) = db["scans"].rows
+    assert scan["status"] == "complete" and scan["finished_at"]
+    (target,) = db["targets"].rows
+    assert (target["id"], target["last_seen_scan"]) == ("colour-club", scan["id"])
+    (party,) = db["third_parties"].rows
+    assert (party["entity"], party["category"]) == ("Meta", "advertising")
+    rules = {(f["source"], f["rule_id"]) for f in db["findings"].rows_where("scan_id = ?", [scan["id"]])}
+    assert ("tracker", "curated:meta") in rules
+    assert ("crosscheck", "crosscheck.child-directed-ad-tracker") in rules
+    (score,) = db["scores"].rows
+    assert score["target_id"] == "colour-club" and score["status"] == "no_policy"
+    assert score["score"] >= 30  # the critical cross-check finding counted
