@@ -23,3 +23,20 @@ class FetchItem:
     # pages
     resources: list = field(default_factory=list)   # [(request_url, via)]
     cookies: list = field(default_factory=list)     # [CookieRecord]
+
+
+@dataclass
+class StoreListingItem:
+    """One app's store page (spiders/store.py): what it declares, or why it could not be read."""
+
+    target_id: str
+    url: str                          # the listing URL asked for, before any redirect
+    package: str | None = None
+    final_url: str | None = None
+    status: int | None = None         # HTTP status of the listing page; None when no response
+    error: str | None = None          # one line; None when the listing was read
+    fetched_at: str | None = None
+    body_sha256: str | None = None    # of the listing page's bytes, for evidence
+    listing: dict | None = None       # scanner.store_listing.StoreListing.to_dict()
+    privacy_policy_url: str | None = None  # the listing's, for the policy spider
+    datasafety_url: str | None = None      # the data-safety page, when it had to be fetched too
