@@ -1,14 +1,14 @@
 """Read what an app's Google Play page declares: developer, policy URL, ads, age, data safety.
 
 Google Play pages carry their data as JSON in `AF_initDataCallback({key: 'ds:N', ..., data: [...]})`
-script blocks. The blocks are found with google-play-scraper's own patterns (`Regex`) and read
-with `json`; the fields that library maps (title, developer, e-mail, website, privacy policy,
-genre, content rating, ads) are read with its `ElementSpecs.Detail`, so a format change fixed
-upstream is fixed here by upgrading it. Its `app()` is never called: nothing here fetches.
-The library maps neither the data-safety section nor the children's badges, so those are read
-from the same app record at the positions public parsers use (google-play-scraper for Node and
-parse-play: `[137][4]` shared / collected, `[137][9][2]` security practices), and the badges
-("Teacher Approved", "Ages 6-8"), whose positions nobody documents, by their exact labels.
+script blocks. They are found with google-play-scraper's own patterns (`Regex`) and read with
+`json`; the fields that library maps (title, developer, e-mail, website, privacy policy, genre,
+content rating, ads) are read with its `ElementSpecs.Detail`, so a format change fixed upstream
+is fixed here by upgrading it. Its `app()` is never called: nothing here fetches.
+The library maps neither the data-safety section nor the children's badges: data safety is read
+from the same app record where the public parsers read it (google-play-scraper for Node and
+parse-play: `[137][4]` shared / collected, `[137][9][2]` security practices); the badges
+("Teacher Approved", "Ages 6-8"), whose positions no public parser documents, by exact label.
 """
 
 from __future__ import annotations
@@ -104,10 +104,12 @@ class StoreListing:
 def parse_store_listing(html: str, url: str) -> StoreListing:
     """The declarations of a Google Play details or data-safety page; StoreListingError if none."""
     blocks = read_data_blocks(html, url)
-    record = find_app_record(blocks, url)
+    key = find_app_record(blocks, url)
+    record = blocks[key][1][2]
     library_fields = _library_fields(record)
     listing = StoreListing(url=url)
-    listing.package = package_from_url(url) or _dig(blocks.get("ds:5") or blocks.get("ds:3"), 1, 11, 0, 0)
+    page_package = _dig(blocks[key], 1, 11, 0, 0) or _dig(record, 77, 0)
+    listing.package = package_from_url(url) or (page_package if isinstance(page_package, str) else None)
     listing.title = library_fields["title"]
     listing.developer = library_fields["developer"]
     listing.developer_email = library_fields["developerEmail"]
@@ -154,14 +156,13 @@ def read_data_blocks(html: str, url: str) -> dict:
     return blocks
 
 
-def find_app_record(blocks: dict, url: str) -> list:
-    """The app record (`ds:N[1][2]`): ds:5 or ds:3 first, then any block of that shape."""
+def find_app_record(blocks: dict, url: str) -> str:
+    """The key of the block holding the app record (`ds:N[1][2]`): ds:5 or ds:3 first, then any."""
     order = [key for key in PREFERRED_BLOCKS if key in blocks]
     order += sorted((key for key in blocks if key not in order), key=_block_number)
     for key in order:
-        record = _dig(blocks[key], 1, 2)
-        if _is_app_record(record):
-            return record
+        if _is_app_record(_dig(blocks[key], 1, 2)):
+            return key
     keys = ", ".join(sorted(blocks, key=_block_number))
     raise StoreListingError(url, f"page changed shape: no app record (title, developer) in any "
                                  f"AF_initDataCallback block ({keys})")

@@ -4,6 +4,7 @@ first on in-memory responses, then in a crawl of those pages served on 127.0.0.1
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -279,7 +280,7 @@ def crawled(tmp_path_factory):
     out = tmp / "items.jsonl"
     result = subprocess.run([sys.executable, "-c", CRAWL, str(tmp / "targets.json"), str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**__import__("os").environ, "PYTHONPATH": str(ROOT),
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
                                  "SCANNER_LOOPBACK_ONLY": "1"})
     play.close()
     strict.close()
