@@ -201,6 +201,8 @@ def with_data_safety(listing: StoreListing, safety_page: StoreListing) -> StoreL
     """The listing with the data-safety section read from the separate data-safety page."""
     listing.data_safety = safety_page.data_safety
     listing.privacy_policy_url = listing.privacy_policy_url or safety_page.privacy_policy_url
+    # The families-policy commitment is one of the data-safety practices.
+    listing.designed_for_families = listing.designed_for_families or safety_page.designed_for_families
     listing.problems = missing_fields(listing)
     return listing
 

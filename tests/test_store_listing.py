@@ -17,7 +17,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from conftest import ROOT, LoopbackSite
 from pages.store import build_pages
 from scanner.store_listing import (
-    StoreListingError, datasafety_url, parse_store_listing,
+    StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
 )
 from scanner.targets import AndroidApp, Target
 from spiders.store import StoreSpider, android_app, listing_url
@@ -89,6 +89,20 @@ def test_no_data_shared_read_from_the_datasafety_page():
         ("App info and performance", "Crash logs", ["App functionality"], False)]
     assert (safety.encrypted_in_transit, safety.deletion_can_be_requested) == (True, False)
     assert page.privacy_policy_url == "https://quietpanda.example/privacy"
+
+
+def test_data_safety_page_completes_the_listing():
+    listing = parse_store_listing(fixture("kids_no_data_shared.html"), PANDA_URL)
+    record = build_pages.app_record(title="Quiet Panda Colouring", developer="Quiet Panda Foundation",
+                                    safety=build_pages.data_safety(
+                                        shared=[], collected=[],
+                                        practices=["Committed to follow the Play Families Policy"]))
+    url = f"{PLAY}/datasafety?id=org.quietpanda.colouring&hl=en"
+    safety_page = parse_store_listing(build_pages.datasafety_page("org.quietpanda.colouring", record), url)
+    merged = with_data_safety(listing, safety_page)
+    assert merged.data_safety.source_url == url and merged.problems == []
+    assert (merged.data_safety.no_data_shared, merged.data_safety.no_data_collected) == (True, True)
+    assert merged.designed_for_families is True and merged.contains_ads is False
 
 
 def test_details_page_without_data_safety_says_so_and_reads_the_rest():
