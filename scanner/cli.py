@@ -408,5 +408,57 @@ def trackers_lookup(url, page_url, via):
         click.echo(f"tracker ids: {', '.join(ids)}")
 
 
+def _open_existing_db(db_path: str):
+    """open_db would create a missing database: say it is missing instead (exit 2)."""
+    from scanner import store
+
+    if not Path(db_path).is_file():
+        fail(f"{db_path}: no such database")
+    return store.open_db(db_path)
+
+
+@cli.command()
+@db_option
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1),
+              help="How many of the latest scans to show.")
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]),
+              show_default=True)
+def status(db_path, limit, fmt):
+    """Recent scans: state (running, complete, interrupted), duration, targets done / failed /
+    pending, findings and scores, the pending targets of an unfinished scan, the lock's holder.
+
+    A 'running' scan whose process no longer holds the lock shows as 'interrupted (stale)'.
+
+    Example: scanner status --db results.db --limit 5
+    """
+    from scanner.history import render_status_text, scan_status, to_json
+
+    result = scan_status(_open_existing_db(db_path), db_path, limit=limit)
+    click.echo(to_json(result) if fmt == "json" else render_status_text(result), nl=False)
+
+
+@cli.command()
+@db_option
+@click.option("--target", "target_id", required=True, help="The target's id in the targets file.")
+@click.option("--findings", "findings_per_scan", default=3, show_default=True,
+              type=click.IntRange(0), help="Key risk findings shown per scan (most severe first).")
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]),
+              show_default=True)
+def history(db_path, target_id, findings_per_scan, fmt):
+    """One target over time: grade, score, status and key risk findings in every scan that
+    included it, and what changed since its previous scan (grade better / worse, new risks).
+
+    Example: scanner history --db results.db --target tiny-tunes-tv
+    """
+    from scanner.history import render_history_text, target_history, to_json
+
+    db = _open_existing_db(db_path)
+    try:
+        result = target_history(db, target_id, findings_per_scan)
+    except LookupError as exc:
+        fail(f"{db_path}: {exc}")
+    click.echo(to_json(result) if fmt == "json" else render_history_text(result), nl=False)
+
+
 if __name__ == "__main__":
     cli()
