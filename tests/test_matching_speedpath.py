@@ -3,11 +3,13 @@ straightforward path finds: every rule tried on every sentence with plain regex 
 
 import random
 import re
+import types
 from dataclasses import astuple
 from pathlib import Path
 
 import pytest
 
+from scanner import prefilter
 from scanner.engine import FOLD_MISMATCH, CompiledRules, SentenceScan, _near_match
 from scanner.matching import anchor, classify, load_rule_file, load_rules
 from scanner.text import extract_html_text
@@ -228,3 +230,31 @@ def test_fold_mismatch_lists_every_character_lower_case_cannot_stand_for():
         odd = (len(lower) != 1 or ascii_word.match(char) or lower.isascii()
                or bool(word.match(char)) != bool(word.match(lower)))
         assert bool(odd) == bool(FOLD_MISMATCH.match(char)), hex(code)
+
+
+def _parser_raises(pattern, flags=0):
+    raise AttributeError("module 're._parser' has no attribute 'parse'")
+
+
+def _parser_changed(pattern, flags=0):
+    return [("A_FUTURE_OPCODE", (pattern, flags))]
+
+
+@pytest.mark.parametrize("parse", [_parser_raises, _parser_changed])
+def test_rules_run_plainly_when_the_private_regex_parser_fails(monkeypatch, caplog, parse):
+    """Without a working re._parser there are no keys or anchors: every rule is tried on every
+    sentence, and the findings are the same."""
+    texts = EDGE_SENTENCES + [s for r in ENGLISH[:20] for s in r.examples["match"]]
+    expected = [findings(text, RULES, fast=True) for text in texts]
+    assert sum(map(len, expected)) > 20
+    monkeypatch.setattr(prefilter, "sre_parse", types.SimpleNamespace(parse=parse))
+    prefilter.parser_works.cache_clear()
+    try:
+        rules = load_rules(include_deprecated=True)
+        english = [r for r in rules if r.lang == "en"]
+        assert all(groups == () for rule in english for groups in rule.keys)
+        assert all(lead < 0 for _regex, lead, _set in CompiledRules(english).probe_leads)
+        assert [findings(text, rules, fast=True) for text in texts] == expected
+        assert "re._parser is missing or changed" in caplog.text
+    finally:
+        prefilter.parser_works.cache_clear()  # the real parser is back after monkeypatch undoes

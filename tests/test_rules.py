@@ -1,13 +1,16 @@
 """The policy rules: every rule's own examples, the schema's error messages, denials, offsets."""
 
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.matching import (RuleError, classify, find_match, load_rule_file, load_rules,
-                              match_sentence)
+from scanner.matching import (RuleError, anchor, classify, example_problems, expand_macros,
+                              find_match, load_rule_file, load_rules, match_sentence, rule_files,
+                              vocabulary)
+from scanner.rule_schema import parse_vocabulary
 
 RULE_OK = """\
 rules:
@@ -184,3 +187,132 @@ def test_thai_rules_match_the_token_form():
     findings = classify(sentence, RULES, lang="th")
     assert any(f.rule_id == rule.id for f in findings)
     assert all(f.evidence == sentence for f in findings)
+
+
+# --- word lists, verbose patterns, marked spans --------------------------------------------------
+
+def test_every_vocabulary_word_list_is_named_by_a_rule_and_expands_in_place():
+    words = vocabulary()
+    assert set(words) == {"en", "th"} and words["en"] and words["th"]
+    sources = {lang: [] for lang in words}
+    for path in rule_files():
+        sources[path.parent.name].append(path.read_text(encoding="utf-8"))
+    for lang, entries in words.items():
+        for name, fragment in entries.items():
+            assert any("{%s}" % name in text for text in sources[lang]), f"{lang}.{name} unused"
+            assert expand_macros("x{%s}y" % name, lang) == "x" + expand_macros(fragment, lang) + "y"
+
+
+def test_a_word_list_matches_as_its_written_out_regex(tmp_path):
+    sale_verb = vocabulary()["en"]["SALE_VERB"]
+    named = load_rule_file(write_rule(tmp_path, RULE_OK.replace("\\bsell\\b", "\\b{SALE_VERB}\\b"),
+                                      "named.yaml"))[0]
+    written = load_rule_file(write_rule(tmp_path, RULE_OK.replace("\\bsell\\b", "\\b%s\\b" % sale_verb),
+                                        "written.yaml"))[0]
+    assert named.patterns[0].pattern == written.patterns[0].pattern
+    assert named.keys == written.keys
+    for sentence in ("We rent your data.", "We trade it.", "We sold it.", "We do not sell data."):
+        assert match_sentence(named, sentence) == match_sentence(written, sentence)
+
+
+def test_an_unknown_word_list_is_an_error_naming_the_pattern(tmp_path):
+    path = write_rule(tmp_path, RULE_OK.replace("\\bsell\\b", "\\b{SALE_VERBS}\\b"))
+    with pytest.raises(RuleError) as error:
+        load_rule_file(path)
+    assert f"{path}: rule sale.test-rule: patterns[0]: {{SALE_VERBS}}: neither a macro" in str(error.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("en:\n  lower: [a, b]\n", "en.lower: a name is upper case"),
+    ("en:\n  NEG: [a, b]\n", "en.NEG: already a macro"),
+    ("en:\n  LOOP: 'a{LOOP}'\n", "en.LOOP: {LOOP}: refers to itself"),
+    ("en:\n  EMPTY: []\n", "en.EMPTY: expected a regex string or a list"),
+    ("en:\n  BAD: '(a'\n", "en.BAD: missing )"),
+    ("fr:\n  A: [a]\n", "expected a mapping with the languages en and th"),
+])
+def test_vocabulary_errors_name_the_file_and_entry(tmp_path, text, message):
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleError) as error:
+        load_rule_file(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+
+
+def test_word_lists_may_use_macros_and_each_other(tmp_path):
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text("en:\n  VERB: [sell, rent]\n  DENIED_VERB: '{NEG}\\s+{VERB}'\n", encoding="utf-8")
+    words = parse_vocabulary(path)["en"]
+    assert words["VERB"] == "(?:sell|rent)"
+    assert words["DENIED_VERB"] == "{NEG}\\s+{VERB}"  # expanded where a pattern names it
+
+
+VERBOSE_RULE = r"""
+rules:
+  - id: sale.verbose
+    category: sale
+    severity: high
+    polarity: risk
+    status: experimental
+    patterns:
+      - |
+        (?x)
+        \b (?:we|they) \s+          # who
+        (?:\w+\s+){0,2}?            # may, also
+        (?:sell|rent) \b            # the practice
+        (?:\s+\w+){0,3}? \s+ {DATA_NOUN} \b
+    unless:
+      - |
+        (?x) {NEG} \s+ {LIST} (?:sell|rent)   # "no longer" keeps its space inside {NEG}
+    examples:
+      match: ["[[We may sell your personal data]].", "They rent data to brokers."]
+      no_match: ["We no longer sell your data.", "We sell toys."]
+    references: ["CCPA 1798.120"]
+"""
+
+COMPACT_PATTERN = r"\b(?:we|they)\s+(?:\w+\s+){0,2}?(?:sell|rent)\b(?:\s+\w+){0,3}?\s+{DATA_NOUN}\b"
+
+
+def test_verbose_multiline_patterns_match_and_key_like_their_compact_form(tmp_path):
+    verbose = load_rule_file(write_rule(tmp_path, VERBOSE_RULE, "verbose.yaml"))[0]
+    compact_text = VERBOSE_RULE.replace(VERBOSE_RULE[VERBOSE_RULE.index("    patterns:"):
+                                                     VERBOSE_RULE.index("    unless:")],
+                                        "    patterns: ['%s']\n" % COMPACT_PATTERN)
+    compact = load_rule_file(write_rule(tmp_path, compact_text, "compact.yaml"))[0]
+    assert verbose.patterns[0].flags & re.X
+    assert verbose.keys == compact.keys and any(verbose.keys[0])  # the prefilter has keys
+    assert anchor(verbose.patterns[0]) == anchor(compact.patterns[0]) is not None
+    assert example_problems(verbose) == []
+    assert match_sentence(verbose, "We no longer sell your data.") == "denied"
+    # macros keep their spaces in verbose mode: {NEG} still reads "no longer" as one phrase
+    assert re.fullmatch(expand_macros("(?x) {NEG}"), "no longer")
+    assert not re.fullmatch(expand_macros("(?x) {NEG}"), "nolonger")
+    text = "We may sell your data. They will not rent data. They no longer rent any data. We sell toys."
+    assert classify(text, [verbose], lang="en") == classify(text, [verbose], lang="en", fast=False)
+    assert [f.polarity for f in classify(text, [verbose], lang="en")] == ["risk", "protective",
+                                                                          "protective"]
+
+
+def test_marked_span_is_the_match_rules_check_verifies(tmp_path):
+    marked = RULE_OK.replace('match: ["We sell data."', 'match: ["We [[sell]] data."')
+    rule = load_rule_file(write_rule(tmp_path, marked, "marked.yaml"))[0]
+    assert rule.examples["match"][0] == "We sell data."  # marks are not part of the sentence
+    assert rule.match_spans == [(3, 7), None]
+    assert CliRunner().invoke(cli, ["rules", "check", rule.path]).exit_code == 0
+    wrong = RULE_OK.replace('match: ["We sell data."', 'match: ["We [[sell data]]."')
+    result = CliRunner().invoke(cli, ["rules", "check", str(write_rule(tmp_path, wrong, "wrong.yaml"))])
+    assert result.exit_code != 0
+    assert "examples.match: matches 'sell', not the marked 'sell data' in 'We sell data.'" in result.output
+
+
+@pytest.mark.parametrize("example, message", [
+    ('no_match: ["We do not [[sell]] data."', "examples.no_match: a span mark belongs in a match"),
+    ('match: ["We [[sell]] [[data]]."', "examples.match: mark one non-empty [[span]]"),
+    ('match: ["We [[sell data."', "examples.match: unbalanced [[ ]]"),
+])
+def test_span_mark_errors(tmp_path, example, message):
+    key = example.split(":")[0]
+    old = 'match: ["We sell data."' if key == "match" else 'no_match: ["We do not sell data."'
+    path = write_rule(tmp_path, RULE_OK.replace(old, example))
+    with pytest.raises(RuleError) as error:
+        load_rule_file(path)
+    assert f"{path}: rule sale.test-rule: {message}" in str(error.value)
