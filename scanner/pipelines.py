@@ -38,15 +38,21 @@ class StorePipeline:
         self.db_path = crawler.settings.get("SCANNER_DB")
         self.scan_id = crawler.settings.getint("SCANNER_SCAN_ID") or None
         self.db = None
-        self.trackers: TrackerList | None = None
+        self._trackers: TrackerList | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
+    @property
+    def trackers(self) -> TrackerList:
+        # Loaded at the first page with requests or cookies: the policy spider never needs it.
+        if self._trackers is None:
+            self._trackers = TrackerList.load()
+        return self._trackers
+
     def open_spider(self, spider=None):
         self.db = store.open_db(self.db_path)
-        self.trackers = TrackerList.load()
 
     def close_spider(self, spider=None):
         self.db.close()

@@ -7,6 +7,8 @@ rules/trackers/imported/ use the same model, plus Adblock Plus filter lists matc
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import hashlib
 import ipaddress
 import os
@@ -37,6 +39,108 @@ CATEGORIES = (
 )
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# The schema of a tracker rule file (docs/trackers.md): key -> accepted types. A list type means
+# a list of strings. Files written by `scanner trackers import` use the same keys.
+_SCALAR = (str, int, float, dt.date, type(None))   # an unquoted 2024-01-31 loads as a date
+FILE_KEYS = {
+    "source": (str,), "version": _SCALAR, "license": (str, type(None)),
+    "license_notice": (str, type(None)), "format": (str,), "imported_from": (str,),
+    "imported_at": (str, dt.date), "sha256": (str, type(None)), "title": (str, type(None)),
+    "homepage": (str, type(None)), "filter_list": (str,), "category": (str,), "filters": (int,),
+    "entities": (list,), "owners": (dict,), "examples": (dict,),
+}
+ENTITY_KEYS = {
+    "id": (str,), "name": (str,), "category": (str,), "rule_id": (str,),
+    "is_data_broker": (bool,), "child_directed_adtech": (bool,),
+    "aliases": list, "domains": list, "properties": list, "cookies": list, "host_patterns": list,
+}
+EXAMPLE_KEYS = {"match": list, "no_match": list}
+MATCH_EXAMPLE_KEYS = {"url": (str,), "entity": (str,), "category": (str,), "page": (str,),
+                      "via": (str,)}
+
+
+def _type_problem(value, expected) -> str | None:
+    """Why value does not have the expected type (a tuple of types, or `list` for a string list)."""
+    if expected is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "expected a list of strings"
+        return None
+    if isinstance(value, bool) and bool not in expected:
+        return f"expected {' or '.join(t.__name__ for t in expected if t is not type(None))}, got {value!r}"
+    if not isinstance(value, expected):
+        names = " or ".join(t.__name__ for t in expected if t is not type(None))
+        return f"expected {names}, got {type(value).__name__} {value!r}"
+    return None
+
+
+def _unknown_key(key, allowed) -> str:
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    return "unknown key" + (f" (did you mean {close[0]}?)" if close else
+                            f" (allowed: {', '.join(sorted(allowed))})")
+
+
+def tracker_file_problems(path, data) -> list[str]:
+    """Every schema problem of one parsed tracker rule file, one line each: file, entity, field."""
+    if not isinstance(data, dict):
+        return [f"{path}: expected a mapping"]
+    problems = []
+    for key, value in data.items():
+        if key not in FILE_KEYS:
+            problems.append(f"{path}: {key}: {_unknown_key(key, FILE_KEYS)}")
+        elif (why := _type_problem(value, FILE_KEYS[key])) is not None:
+            problems.append(f"{path}: {key}: {why}")
+    if data.get("format") == "abp":
+        if not isinstance(data.get("filter_list"), str):
+            problems.append(f"{path}: filter_list: missing (an ABP list names its filter file)")
+        if data.get("category", "unclassified") not in CATEGORIES:
+            problems.append(f"{path}: category: {data['category']!r} unknown")
+    for key, owner in (data.get("owners") or {}).items() if isinstance(data.get("owners"), dict) else ():
+        if not isinstance(owner, str):
+            problems.append(f"{path}: owners: {key}: expected str, got {owner!r}")
+    entities = data.get("entities") if isinstance(data.get("entities"), list) else []
+    for number, raw in enumerate(entities, 1):
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: entity #{number}: expected a mapping")
+            continue
+        where = f"{path}: entity {raw.get('id') or raw.get('name') or f'#{number}'}"
+        for key, value in raw.items():
+            if key not in ENTITY_KEYS:
+                problems.append(f"{where}: {key}: {_unknown_key(key, ENTITY_KEYS)}")
+            elif (why := _type_problem(value, ENTITY_KEYS[key])) is not None:
+                problems.append(f"{where}: {key}: {why}")
+        for required in ("name", "category"):
+            if not raw.get(required):
+                problems.append(f"{where}: {required}: missing")
+        if isinstance(raw.get("category"), str) and raw["category"] and raw["category"] not in CATEGORIES:
+            problems.append(f"{where}: category: {raw['category']!r} unknown")
+    if isinstance(data.get("examples"), dict):
+        problems += _example_problems(path, data["examples"])
+    return problems
+
+
+def _example_problems(path, examples: dict) -> list[str]:
+    problems = []
+    for key, value in examples.items():
+        if key not in EXAMPLE_KEYS:
+            problems.append(f"{path}: examples.{key}: {_unknown_key(key, EXAMPLE_KEYS)}")
+    for number, example in enumerate(examples.get("match") or [], 1):
+        where = f"{path}: examples.match #{number}"
+        if not isinstance(example, dict):
+            problems.append(f"{where}: expected a mapping with url, entity, category")
+            continue
+        for key, value in example.items():
+            if key not in MATCH_EXAMPLE_KEYS:
+                problems.append(f"{where}: {key}: {_unknown_key(key, MATCH_EXAMPLE_KEYS)}")
+            elif (why := _type_problem(value, MATCH_EXAMPLE_KEYS[key])) is not None:
+                problems.append(f"{where}: {key}: {why}")
+        for required in ("url", "entity", "category"):
+            if not example.get(required):
+                problems.append(f"{where}: {required}: missing")
+    no_match = examples.get("no_match") or []
+    if not isinstance(no_match, list) or not all(isinstance(u, str) for u in no_match):
+        problems.append(f"{path}: examples.no_match: expected a list of URLs")
+    return problems
 
 
 def normalize_host(host: str) -> str:
@@ -179,9 +283,14 @@ class TrackerList:
         files = sorted(root.glob("*.yaml"))
         for directory in [root / "imported", *extra]:
             files += sorted(p for p in Path(directory).rglob("*.yaml") if p not in files)
+        return cls.from_files(files)
+
+    @classmethod
+    def from_files(cls, files) -> "TrackerList":
+        """The list made of these rule files, an earlier file winning over a later one."""
         trackers = cls({})
         for path in files:
-            trackers._load_file(path)
+            trackers._load_file(Path(path))
         return trackers
 
     def _load_file(self, path: Path) -> None:
@@ -190,8 +299,9 @@ class TrackerList:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise TrackerListError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise TrackerListError(f"{path}: expected a mapping")
+        problems = tracker_file_problems(path, data)
+        if problems:
+            raise TrackerListError(problems[0])
         source = str(data.get("source", path.stem))
         version, licence = data.get("version"), data.get("license")
         if data.get("format") == "abp":
@@ -213,11 +323,6 @@ class TrackerList:
 
     def _add_entity(self, path, raw, source, version, licence) -> None:
         key = raw.get("id") or raw.get("name")
-        for required in ("name", "category"):
-            if not raw.get(required):
-                raise TrackerListError(f"{path}: entity {key}: {required}: missing")
-        if raw["category"] not in CATEGORIES:
-            raise TrackerListError(f"{path}: entity {key}: category: {raw['category']!r} unknown")
         entity = Entity(
             key=str(key), name=raw["name"], category=raw["category"],
             is_data_broker=bool(raw.get("is_data_broker", False)),

@@ -137,3 +137,78 @@ def test_curated_rules_win_over_imported(tmp_path):
     assert trackers.lookup("www.alpha.test").rule_id == "curated:a"
     assert trackers.entity_of("www.alpha.test") == "Alpha"
     assert trackers.lookup("beta.test").rule_id == "other:b"
+
+
+def test_tracker_rules_of_the_checkout_pass_their_schema_and_examples():
+    from scanner.rulecheck import check_tracker_paths
+
+    problems, count = check_tracker_paths([])
+    assert problems == []
+    assert count >= 200
+    examples = yaml.safe_load(CURATED.read_text(encoding="utf-8"))["examples"]
+    assert len(examples["match"]) + len(examples["no_match"]) >= 12
+    assert {"cdn", "advertising", "data_broker"} <= {e["category"] for e in examples["match"]}
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_misspelt_or_mistyped_tracker_field_is_a_one_line_error_naming_file_entity_and_field(tmp_path):
+    from scanner.rulecheck import check_tracker_paths
+
+    path = _write(tmp_path, "source: mine\nentities:\n"
+                  "  - {id: alpha, name: Alpha, category: advertising, domains: [alpha.test], is_databroker: true}\n"
+                  "  - {id: beta, name: Beta, category: advertising, domains: beta.test,"
+                  " child_directed_adtech: 'yes'}\n")
+    with pytest.raises(TrackerListError) as caught:
+        TrackerList.load(root=tmp_path, extra=[])
+    assert str(caught.value) == (f"{path}: entity alpha: is_databroker: unknown key "
+                                 "(did you mean is_data_broker?)")
+    problems, _ = check_tracker_paths([path])
+    assert problems[:3] == [
+        f"{path}: entity alpha: is_databroker: unknown key (did you mean is_data_broker?)",
+        f"{path}: entity beta: domains: expected a list of strings",
+        f"{path}: entity beta: child_directed_adtech: expected bool, got str 'yes'",
+    ]
+    assert all("\n" not in p for p in problems)
+
+
+def test_tracker_examples_that_do_not_hold_are_reported(tmp_path):
+    from scanner.rulecheck import check_tracker_paths
+
+    path = _write(tmp_path, """source: mine
+examples:
+  match:
+    - {url: "https://ads.alpha.test/a.js", entity: Alpha, category: analytics}
+    - {url: "https://x.beta.test/b.gif", entity: Beta, category: advertising, via: img.pixel}
+    - {url: "https://gamma.test/c.js", entity: Gamma, category: advertising}
+  no_match: ["https://alpha.test.example/x.js", "https://ads.alpha.test/z.js"]
+entities:
+  - {id: alpha, name: Alpha, category: advertising, domains: [alpha.test]}
+  - {id: beta, name: Beta, category: advertising, domains: [beta.test]}
+""")
+    problems, count = check_tracker_paths([path])
+    assert count == 2
+    assert problems == [
+        f"{path}: examples.match: https://ads.alpha.test/a.js: expected Alpha / analytics, "
+        "got Alpha / advertising (mine:alpha)",
+        f"{path}: examples.match: https://gamma.test/c.js: expected Gamma / advertising, got no match",
+        f"{path}: examples.no_match: https://ads.alpha.test/z.js: matches Alpha / advertising (mine:alpha)",
+    ]
+
+
+def test_rules_check_runs_the_tracker_section(tmp_path):
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    path = _write(tmp_path, "source: mine\nexamples: {match: [], no_match: []}\nentities:\n"
+                  "  - {id: a, name: A, category: advertising, domains: [a.test]}\n")
+    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: examples.match: needs at least 2" in result.output
+    result = CliRunner().invoke(cli, ["rules", "check"])
+    assert result.exit_code == 0, result.output
