@@ -372,6 +372,55 @@ def trackers_import(fmt, list_file, name, out_dir, list_version, licence, catego
     click.echo(f"wrote {result.path}")
 
 
+@trackers.command("update")
+@click.option("--only", "only", multiple=True, metavar="NAME",
+              help="Update only this list (repeatable): disconnect, ddg, easyprivacy, exodus.")
+@click.option("--source", "sources", multiple=True, metavar="NAME=URL",
+              help="Download this list from URL instead of its publisher (a mirror; repeatable).")
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="Where to write <name>.yaml and the downloads (default rules/trackers/imported).")
+@click.option("--allow-private", is_flag=True, help="Allow private addresses (an intranet mirror).")
+@click.option("--max-size", "max_mb", default=50, show_default=True, type=click.IntRange(1, 2048),
+              help="Largest download accepted, in MB.")
+@click.option("--timeout", default=60, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds allowed for one list's download.")
+def trackers_update(only, sources, out_dir, allow_private, max_mb, timeout):
+    """Download the current Disconnect, DuckDuckGo, EasyPrivacy and Exodus lists and import them.
+
+    Each list's licence is shown (Disconnect and DuckDuckGo data are non-commercial). A list that
+    fails is reported on one line and its previous import is kept; exit 1 if any failed.
+
+    Example: scanner trackers update --only ddg --only easyprivacy
+    """
+    from scanner.importers import IMPORTED_DIR
+    from scanner.list_update import (LISTS_BY_NAME, PUBLIC_LISTS, ListUpdateError, licence_notice,
+                                     parse_sources, update_list)
+
+    try:
+        urls = parse_sources(sources)
+    except ListUpdateError as exc:
+        fail(str(exc))
+    unknown = [name for name in only if name not in LISTS_BY_NAME]
+    if unknown:
+        fail(f"--only {unknown[0]!r}: unknown list; one of {', '.join(LISTS_BY_NAME)}")
+    failed = 0
+    for entry in PUBLIC_LISTS:
+        if only and entry.name not in only:
+            continue
+        url = urls.get(entry.name, entry.url)
+        result = update_list(entry, url, Path(out_dir) if out_dir else IMPORTED_DIR,
+                             max_bytes=max_mb * 1024 * 1024, timeout=timeout,
+                             allow_private=allow_private)
+        if result.ok:
+            click.echo(f"{entry.name}: {result.message}, version {result.version} from {url} "
+                       f"({licence_notice(entry)}) -> {result.path}")
+        else:
+            failed += 1
+            click.echo(f"{entry.name}: failed: {result.message}", err=True)
+    if failed:
+        sys.exit(1)
+
+
 @trackers.command("lookup")
 @click.argument("url")
 @click.option("--page", "page_url", default="https://example.org/", show_default=True,
@@ -458,6 +507,66 @@ def history(db_path, target_id, findings_per_scan, fmt):
     except LookupError as exc:
         fail(f"{db_path}: {exc}")
     click.echo(to_json(result) if fmt == "json" else render_history_text(result), nl=False)
+
+
+@cli.group()
+def apps():
+    """Android apps: the SDKs, permissions and version an APK carries.
+
+    Example: scanner apps analyse kids-game.apk
+    """
+
+
+@apps.command("analyse")
+@click.argument("apks", nargs=-1, required=True)
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]), show_default=True)
+@click.option("--sdk-rules", "sdk_rules", multiple=True, type=click.Path(exists=True),
+              help="SDK rule file or folder (repeatable; default rules/sdks).")
+@click.option("--exodus", "exodus_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Exodus signature file (repeatable; default: what `scanner trackers import "
+                   "--format exodus` wrote in rules/trackers/imported).")
+@click.option("--no-exodus", is_flag=True, help="Match the curated SDK rules only.")
+@click.option("--max-mb", default=None, type=click.IntRange(1, 100_000),
+              help="Largest APK accepted, in MB (default 300).")
+@click.option("--allow-private", is_flag=True, help="Let an APK URL point at a private or loopback address.")
+def apps_analyse(apks, fmt, sdk_rules, exodus_files, no_exodus, max_mb, allow_private):
+    """Package, version, permissions and SDKs (with the class that proves each) of APKs.
+
+    APK is a path or an http(s) URL (streamed to a temporary folder). A bad APK prints one line
+    naming it and the reason; the others are still analysed; the exit code is then 1.
+
+    Example: scanner apps analyse --format json kids-game.apk other.apk
+    """
+    import tempfile
+
+    from scanner.apps import (MAX_APK_BYTES, AppAnalysisError, SdkRuleError, analyse_apk,
+                              analysis_json, analysis_table, fetch_apk, is_url, load_signatures)
+
+    try:
+        signatures = load_signatures(list(sdk_rules) or None, [] if no_exodus else (list(exodus_files) or None))
+    except SdkRuleError as exc:
+        fail(str(exc))
+    max_bytes = max_mb * 1024 * 1024 if max_mb else MAX_APK_BYTES
+    records, failed = [], 0
+    with tempfile.TemporaryDirectory(prefix="scanner-apk-") as download_dir:
+        for apk in apks:
+            try:
+                path = fetch_apk(apk, download_dir, max_bytes, allow_private=allow_private) if is_url(apk) else apk
+                analysis = analyse_apk(path, signatures, max_bytes)
+            except AppAnalysisError as exc:
+                failed += 1
+                reason = str(exc).removeprefix(f"{apk}: ")
+                click.echo(f"Error: {apk}: {reason}", err=True)
+                if fmt == "json":
+                    records.append({"file": apk, "error": reason})
+                continue
+            if fmt == "json":
+                records.append(analysis_json(analysis, apk))
+            else:
+                click.echo(analysis_table(analysis, apk) + "\n")
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

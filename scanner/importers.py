@@ -21,6 +21,7 @@ from scanner.trackers import CATEGORIES, file_sha256
 
 FORMATS = ("disconnect", "ddg", "exodus", "abp")
 IMPORTED_DIR = TRACKER_RULES_DIR / "imported"
+SDK_SIGNATURES_SUFFIX = ".sdk-signatures.json"
 
 # What each publisher states about its data (SOURCES.md of the shared lists; the lists' own
 # headers win when they carry one).
@@ -73,6 +74,8 @@ class ImportResult:
     skipped: int
     version: str | None
     license: str | None
+    sdk_signatures: int = 0          # Exodus: trackers kept with their code / network signatures
+    sdk_path: Path | None = None
 
 
 def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: str | None = None,
@@ -107,6 +110,7 @@ def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: s
         for entity in body.get("entities", []):
             entity["category"] = category
     skipped = body.pop("skipped", 0)
+    sdk_signatures = body.pop("sdk_signatures", None)
     document = {**header, **body}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,11 +120,18 @@ def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: s
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     path.write_text(comment + yaml.dump(document, Dumper=dumper, sort_keys=False,
                                         allow_unicode=True, width=1000), encoding="utf-8")
+    sdk_path = None
+    if sdk_signatures is not None:
+        # Beside the web list, as JSON: the tracker loader reads *.yaml only, scanner/apps.py this.
+        sdk_path = out_dir / f"{name}{SDK_SIGNATURES_SUFFIX}"
+        sdk_path.write_text(json.dumps({**header, "sdk_signatures": sdk_signatures}, indent=1,
+                                       ensure_ascii=False) + "\n", encoding="utf-8")
     entities = body.get("entities", [])
     return ImportResult(
         path=path, name=name, entities=len(entities),
         domains=sum(len(e.get("domains", [])) for e in entities) or body.get("filters", 0),
         skipped=skipped, version=header["version"], license=header["license"],
+        sdk_signatures=len(sdk_signatures or ()), sdk_path=sdk_path,
     )
 
 
@@ -217,7 +228,8 @@ def convert_ddg(data, source: Path) -> dict:
 
 
 def convert_exodus(data, source: Path) -> dict:
-    """Exodus trackers (API /api/trackers or its array copy): network signatures -> domains/patterns."""
+    """Exodus trackers (API /api/trackers or its array copy): network signatures -> domains/patterns
+    for web pages; code and network signatures kept as `sdk_signatures` for APKs."""
     trackers = {}
     if isinstance(data, dict) and isinstance(data.get("trackers"), dict):
         trackers = data["trackers"]
@@ -230,23 +242,32 @@ def convert_exodus(data, source: Path) -> dict:
     trackers = {k: v for k, v in trackers.items() if isinstance(v, dict) and "name" in v}
     if not trackers:
         raise ListImportError(f"{source}: no trackers with a name: not an Exodus trackers file")
-    entities, skipped, dates = [], 0, []
+    entities, skipped, dates, sdk_signatures = [], 0, [], []
     for key, tracker in trackers.items():
         tracker_id = tracker.get("id", key)
         if tracker.get("creation_date"):
             dates.append(str(tracker["creation_date"]))
+        labels = tracker.get("categories") or []
+        category = next((ours for theirs, ours in EXODUS_CATEGORIES if theirs in labels), "unclassified")
+        # Every tracker keeps its signatures as published, for APK analysis (scanner/apps.py).
+        if tracker.get("code_signature") or tracker.get("network_signature"):
+            sdk_signatures.append({
+                "id": str(tracker_id), "name": tracker["name"], "category": category,
+                "categories": list(labels), "code_signature": tracker.get("code_signature") or "",
+                "network_signature": tracker.get("network_signature") or "",
+                "website": tracker.get("website") or None,
+            })
         domains, patterns = split_network_signature(tracker.get("network_signature") or "")
         if not domains and not patterns:
             skipped += 1  # an SDK known by its code only: nothing a web page could show
             continue
-        labels = tracker.get("categories") or []
-        category = next((ours for theirs, ours in EXODUS_CATEGORIES if theirs in labels), "unclassified")
         record = {"id": str(tracker_id), "name": tracker["name"], "category": category,
                   "domains": domains, "rule_id": f"exodus:{tracker_id}"}
         if patterns:
             record["host_patterns"] = patterns
         entities.append(record)
-    return {"version": max(dates) if dates else None, "entities": entities, "skipped": skipped}
+    return {"version": max(dates) if dates else None, "entities": entities, "skipped": skipped,
+            "sdk_signatures": sdk_signatures}
 
 
 def split_network_signature(signature: str) -> tuple[list[str], list[str]]:
