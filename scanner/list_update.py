@@ -1,0 +1,334 @@
+"""`scanner trackers update`: fetch the public tracker lists from their publishers and import them.
+
+Each list is downloaded on the user's machine (behind the address guard, streamed to a file with
+a size limit and a timeout), imported with `scanner.importers.import_list`, and its provenance
+(source URL, sha256, fetch time) is written into the imported file's header; `record_tracker_lists`
+copies those headers into `tracker_lists` for a scan. See docs/trackers.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from scanner import __version__
+from scanner.importers import IMPORTED_DIR, ListImportError, import_list
+from scanner.options import loopback_forced
+from scanner.paths import TRACKER_RULES_DIR
+from scanner.safety import loopback_problem, url_problem
+from scanner.trackers import EXTRA_RULES_ENV
+
+
+@dataclass(frozen=True)
+class PublicList:
+    name: str          # the imported file is <name>.yaml
+    fmt: str           # importer format
+    url: str           # the publisher's own address for the current list
+    license: str
+    terms: str         # what the licence means for whoever imports it
+    suffix: str        # file name suffix of the download
+
+
+# The one table of official sources; `--source NAME=URL` overrides an address (a mirror, a test).
+PUBLIC_LISTS = (
+    PublicList("disconnect", "disconnect",
+               "https://raw.githubusercontent.com/disconnectme/disconnect-tracking-protection/master/services.json",
+               "CC-BY-NC-SA-4.0",
+               "non-commercial use only; commercial use needs a licence from Disconnect", ".json"),
+    PublicList("ddg", "ddg",
+               "https://staticcdn.duckduckgo.com/trackerblocking/v6/current/extension-tds.json",
+               "CC-BY-NC-SA-4.0", "non-commercial use only (DuckDuckGo Tracker Radar data)", ".json"),
+    PublicList("easyprivacy", "abp", "https://easylist.to/easylist/easyprivacy.txt",
+               "GPL-3.0-or-later OR CC-BY-SA-3.0",
+               "copyleft: share changes to the list under the same licence", ".txt"),
+    PublicList("exodus", "exodus", "https://reports.exodus-privacy.eu.org/api/trackers",
+               "ODbL-1.0 (contents DbCL-1.0)",
+               "open database: attribute Exodus Privacy, share a derived database alike", ".json"),
+)
+LISTS_BY_NAME = {entry.name: entry for entry in PUBLIC_LISTS}
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024   # the largest list (the DuckDuckGo TDS) is a few MB
+DEFAULT_TIMEOUT = 60.0                 # seconds for one whole download
+MAX_REDIRECTS = 5
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+USER_AGENT = f"child-privacy-scanner/{__version__} (tracker list update)"
+DOWNLOADS = "downloads"                # under the output directory: what ABP imports point at
+
+
+class ListUpdateError(ValueError):
+    """One list could not be updated; the message says which address and why."""
+
+
+@dataclass
+class UpdateResult:
+    name: str
+    url: str
+    ok: bool
+    message: str
+    path: Path | None = None
+    version: str | None = None
+    sha256: str | None = None
+
+
+class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
+    """Every redirect target passes the same address check as the first URL, before connecting."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def __init__(self, check):
+        self.check = check
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        problem = self.check(newurl)
+        if problem:
+            raise ListUpdateError(f"refused redirect to {newurl}: {problem}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def address_check(allow_private: bool):
+    """The guard for list downloads: loopback only under SCANNER_LOOPBACK_ONLY, else safety's."""
+    if loopback_forced():
+        def check(url):
+            problem = loopback_problem(url)
+            host = (urlsplit(url).hostname or "").strip("[]")
+            if problem and _is_ip(host):
+                # A link-local or private literal keeps its own reason when it has one.
+                problem = url_problem(url, allow_private, resolver=lambda h: [h]) or problem
+            return problem
+        return check
+    return lambda url: url_problem(url, allow_private)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def download(url: str, destination: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+             timeout: float = DEFAULT_TIMEOUT, allow_private: bool = False) -> str:
+    """Stream `url` into `destination` (written whole or not at all); return its sha256."""
+    check = address_check(allow_private)
+    problem = check(url)
+    if problem:
+        raise ListUpdateError(f"refused {url}: {problem}")
+    opener = urllib.request.build_opener(_GuardedRedirects(check))
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    deadline = time.monotonic() + timeout
+    digest = hashlib.sha256()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=destination.name, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            try:
+                response = opener.open(request, timeout=timeout)
+            except urllib.error.HTTPError as exc:
+                raise ListUpdateError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            except urllib.error.URLError as exc:
+                reason = exc.reason
+                if isinstance(reason, ListUpdateError):
+                    raise reason from None
+                raise ListUpdateError(f"{url}: {reason}") from None
+            except (TimeoutError, OSError) as exc:
+                raise ListUpdateError(f"{url}: {exc}") from None
+            with response:
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise ListUpdateError(f"{url}: {int(declared)} bytes declared, over the "
+                                          f"{max_bytes}-byte limit")
+                size = 0
+                while True:
+                    if time.monotonic() > deadline:
+                        raise ListUpdateError(f"{url}: not downloaded within {timeout:g} s")
+                    try:
+                        block = response.read(1 << 16)
+                    except (TimeoutError, OSError) as exc:
+                        raise ListUpdateError(f"{url}: {exc}") from None
+                    if not block:
+                        break
+                    size += len(block)
+                    if size > max_bytes:
+                        raise ListUpdateError(f"{url}: over the {max_bytes}-byte limit")
+                    digest.update(block)
+                    out.write(block)
+        if size == 0:
+            raise ListUpdateError(f"{url}: empty response")
+        os.replace(partial, destination)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return digest.hexdigest()
+
+
+def update_list(entry: PublicList, url: str, out_dir: Path = IMPORTED_DIR, **download_options) -> UpdateResult:
+    """Download one list and import it; on any failure the previous import is left as it was."""
+    out_dir = Path(out_dir)
+    fetched_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    downloads = out_dir / DOWNLOADS
+    try:
+        # Staged outside out_dir: a scan loading the rules meanwhile never sees a half import.
+        with tempfile.TemporaryDirectory() as staging:
+            fetched = Path(staging) / f"{entry.name}{entry.suffix}"
+            sha256 = download(url, fetched, **download_options)
+            # Content-addressed name: a filter list the previous import still points at is
+            # never overwritten by a download that then fails to import.
+            kept = downloads / f"{entry.name}-{sha256[:12]}{entry.suffix}"
+            downloads.mkdir(parents=True, exist_ok=True)
+            replaced_download = not kept.exists()
+            if replaced_download:
+                shutil.move(str(fetched), kept)
+            try:
+                result = import_list(entry.fmt, kept, Path(staging), name=entry.name)
+            except ListImportError:
+                if replaced_download:
+                    kept.unlink()
+                raise
+            _add_provenance(result.path, url=url, fetched_at=fetched_at, entry=entry)
+            final = out_dir / f"{entry.name}.yaml"
+            incoming = out_dir / f".{entry.name}.yaml.new"
+            shutil.copyfile(result.path, incoming)
+            os.replace(incoming, final)
+    except (ListUpdateError, ListImportError, OSError) as exc:
+        previous = read_list_header(out_dir / f"{entry.name}.yaml")
+        kept_note = (f"kept the previous copy (version {previous.get('version')})" if previous
+                     else "no previous copy")
+        return UpdateResult(entry.name, url, False, f"{_one_line(exc)}; {kept_note}")
+    _remove_stale_downloads(downloads, entry, keep=kept)
+    what = (f"{result.domains} filters" if entry.fmt == "abp"
+            else f"{result.entities} entries, {result.domains} domains")
+    return UpdateResult(entry.name, url, True, what, path=final, version=result.version, sha256=sha256)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _add_provenance(path: Path, *, url: str, fetched_at: str, entry: PublicList) -> None:
+    """Record the download in the imported file's header: `imported_from` is the list's URL and
+    `imported_at` the fetch time (keys the tracker-file schema already has)."""
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    data["imported_from"] = url
+    data["imported_at"] = fetched_at
+    data.setdefault("license_notice", f"{entry.license}: {entry.terms}")
+    comment = (f"# Downloaded by `scanner trackers update` from {url} at {fetched_at}.\n"
+               f"# Generated: do not edit, run the update again. Licence of the data: "
+               f"{data.get('license')} ({entry.terms}).\n")
+    path.write_text(comment + yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=False,
+                                        allow_unicode=True, width=1000), encoding="utf-8")
+
+
+def _remove_stale_downloads(downloads: Path, entry: PublicList, keep: Path) -> None:
+    for old in downloads.glob(f"{entry.name}-*{entry.suffix}"):
+        if old != keep:
+            old.unlink()
+
+
+HEADER_KEYS = ("source", "format", "version", "license", "license_notice", "sha256", "imported_at",
+               "imported_from", "filter_list")
+BODY_KEYS = ("entities:", "owners:", "examples:")
+
+
+def read_list_header(path: Path) -> dict:
+    """The header keys of a tracker rule file, read without parsing its (large) body."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError:
+        return {}
+    head = []
+    with handle:
+        for line in handle:
+            if line.startswith(BODY_KEYS):
+                break
+            head.append(line)
+    try:
+        data = yaml.safe_load("".join(head)) or {}
+    except yaml.YAMLError:
+        return {}
+    return {k: data.get(k) for k in HEADER_KEYS if isinstance(data, dict) and data.get(k) is not None}
+
+
+def tracker_rule_files(root: Path | None = None, extra: list[Path] | None = None) -> list[Path]:
+    """The files `TrackerList.load` reads, in its order (curated, imported/, extra dirs)."""
+    root = Path(root) if root else TRACKER_RULES_DIR
+    if extra is None:
+        extra = [Path(p) for p in os.environ.get(EXTRA_RULES_ENV, "").split(os.pathsep) if p]
+    files = sorted(root.glob("*.yaml"))
+    for directory in [root / "imported", *extra]:
+        files += sorted(p for p in Path(directory).rglob("*.yaml") if p not in files)
+    return files
+
+
+def tracker_list_rows(tracker_list, files: list[Path] | None = None) -> list[dict]:
+    """One row per list a TrackerList was loaded from: name, version, licence, provenance."""
+    used = {info.source for info in tracker_list.entries.values()}
+    used |= {abp.name for abp in tracker_list.abp_lists}
+    used |= {entity.source for entity in tracker_list.entities.values()}
+    rows, seen = [], set()
+    for order, path in enumerate(files if files is not None else tracker_rule_files()):
+        header = read_list_header(path)
+        name = str(header.get("source") or path.stem)
+        if name not in used or name in seen:
+            continue
+        seen.add(name)
+        origin = str(header.get("imported_from") or "")
+        downloaded = origin.startswith(("http://", "https://"))
+        rows.append({
+            "name": name, "load_order": order, "format": header.get("format") or "curated",
+            "version": _text(header.get("version")), "license": header.get("license"),
+            "source_url": origin if downloaded else None,
+            "sha256": header.get("sha256") or _file_sha256(path),
+            "fetched_at": _text(header.get("imported_at")) if downloaded else None,
+            "imported_at": _text(header.get("imported_at")), "path": str(path),
+        })
+    return rows
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def record_tracker_lists(db, scan_id: int, tracker_list, files: list[Path] | None = None) -> list[dict]:
+    """Write which tracker lists (and which versions) a scan classifies with; call at scan start."""
+    rows = [{"scan_id": scan_id, **row} for row in tracker_list_rows(tracker_list, files)]
+    db["tracker_lists"].delete_where("scan_id = ?", [scan_id])
+    if rows:
+        db["tracker_lists"].insert_all(rows, pk=("scan_id", "name"), replace=True)
+    return rows
+
+
+def parse_sources(pairs) -> dict[str, str]:
+    """['ddg=https://mirror/tds.json'] -> {'ddg': ...}; a bad pair or unknown name is an error."""
+    sources = {}
+    for pair in pairs or ():
+        name, sep, url = pair.partition("=")
+        name = name.strip()
+        if not sep or not url.strip():
+            raise ListUpdateError(f"--source {pair!r}: expected NAME=URL")
+        if name not in LISTS_BY_NAME:
+            raise ListUpdateError(f"--source {pair!r}: unknown list {name!r}; one of {', '.join(LISTS_BY_NAME)}")
+        sources[name] = url.strip()
+    return sources
+
+
+def licence_notice(entry: PublicList) -> str:
+    return f"licence {entry.license}: {entry.terms}"
+
