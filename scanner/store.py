@@ -143,6 +143,18 @@ def m003_scan_targets(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_tracker_lists(db: sqlite_utils.Database) -> None:
+    """Which tracker lists, in which versions, a scan classified requests with."""
+    db["tracker_lists"].create(
+        {"scan_id": int, "name": str, "load_order": int, "format": str, "version": str,
+         "license": str, "source_url": str, "sha256": str, "fetched_at": str,
+         "imported_at": str, "path": str},
+        pk=("scan_id", "name"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
