@@ -100,8 +100,8 @@ def crosscheck_findings(db, scan_id: int, target, trackers: TrackerList) -> list
 def third_party_entities(db, scan_id: int, target_id: str, trackers) -> list[Party]:
     """Known tracker entities (not CDNs) a target's pages pulled in, first request of each."""
     parties: dict[str, Party] = {}
-    for entity, category, broker, request_url, page_url, domain, rule_id in db.execute(
-        """SELECT entity, category, is_data_broker, request_url, page_url, domain, rule_id
+    for entity, category, broker, request_url, page_url, domain in db.execute(
+        """SELECT entity, category, is_data_broker, request_url, page_url, domain
            FROM third_parties WHERE scan_id = ? AND target_id = ? AND category IS NOT NULL
              AND category != 'cdn' ORDER BY id""",
         [scan_id, target_id],
@@ -223,7 +223,7 @@ def child_directed_ad_trackers(scan_id, target, parties) -> list[dict]:
 
 
 def child_directed_disclaimers(scan_id, target, policy_findings) -> list[dict]:
-    for rule_id, category, evidence, document_id, start, end, url in policy_findings:
+    for rule_id, _category, evidence, document_id, start, end, url in policy_findings:
         if rule_id == "children.not-directed":
             return [_finding(
                 scan_id, target.id, "crosscheck.child-directed-disclaimer", "children", "high",

@@ -126,7 +126,7 @@ def _snapshot(db, target_id: str, scan_id: int) -> dict:
                        [scan_id, target_id]).fetchone()
     snapshot = _empty_snapshot()
     if score:
-        snapshot["score"] = dict(zip(("status", "grade", "score"), score))
+        snapshot["score"] = dict(zip(("status", "grade", "score"), score, strict=True))
     else:
         snapshot["score"]["status"] = "not_scored"
     for row in db.query("SELECT * FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",

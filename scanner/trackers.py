@@ -121,7 +121,7 @@ def tracker_file_problems(path, data) -> list[str]:
 
 def _example_problems(path, examples: dict) -> list[str]:
     problems = []
-    for key, value in examples.items():
+    for key in examples:
         if key not in EXAMPLE_KEYS:
             problems.append(f"{path}: examples.{key}: {_unknown_key(key, EXAMPLE_KEYS)}")
     for number, example in enumerate(examples.get("match") or [], 1):
