@@ -183,8 +183,10 @@ class SentenceScan:
         word_starts = islice(accumulate(map(len, parts)), 0, None, 2)  # every other sum
         key_sets_of = self.compiled.word_key_sets
         by_key_set: dict[int, list] = {}
-        # Only the anchored words reach Python: the rest are dropped in C.
-        for word, at in compress(zip(words, word_starts), map(anchored.__contains__, words)):
+        # Only the anchored words reach Python: the rest are dropped in C. word_starts has one
+        # more item than words (where the trailing gap ends), hence strict=False.
+        pairs = zip(words, word_starts, strict=False)
+        for word, at in compress(pairs, map(anchored.__contains__, words)):
             for n in key_sets_of[word]:
                 if n in by_key_set:
                     by_key_set[n].append(at)
@@ -469,7 +471,7 @@ def example_problems(rule: Rule) -> list[str]:
     where = f"{rule.path}: rule {rule.id}"
     problems = []
     spans = rule.match_spans or [None] * len(rule.examples["match"])
-    for sentence, marked in zip(rule.examples["match"], spans):
+    for sentence, marked in zip(rule.examples["match"], spans, strict=True):
         outcome, span = judge(rule, _rule_form(rule, sentence))
         if outcome != "hit":
             problems.append(f"{where}: examples.match: does not match: {sentence!r}")

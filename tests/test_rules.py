@@ -1,7 +1,6 @@
 """The policy rules: every rule's own examples, the schema's error messages, denials, offsets."""
 
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
