@@ -122,7 +122,7 @@ def render_status_text(status: dict) -> str:
     left = {1, 2}  # text columns; counts are right-aligned
     for row in table:
         cells = [cell.ljust(w) if i in left else cell.rjust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
     for scan in status["scans"]:
         for kind in ("pending", "failed"):
@@ -212,7 +212,7 @@ def target_history(db, target_id: str, findings_per_scan: int = 3) -> dict:
         entries.append(entry)
     for entry in entries:
         entry["risk_rules"] = len(entry.pop("_risk_rules"))
-    return {"target": dict(zip(("id", "name", "audience", "homepage"), target)), "scans": entries}
+    return {"target": dict(zip(("id", "name", "audience", "homepage"), target, strict=True)), "scans": entries}
 
 
 def render_history_text(history: dict) -> str:

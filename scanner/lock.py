@@ -105,8 +105,12 @@ class ScanLockHeld(Exception):
         self.db_path = str(db_path)
         self.holder = holder or {}
 
+    def describe(self) -> str:
+        """'results.db is held by scan 12 (...)', without the hint (e.g. to log while waiting)."""
+        return f"{self.db_path} is held by {describe_holder(self.holder)}"
+
     def __str__(self) -> str:
-        return f"{self.db_path} is held by {describe_holder(self.holder)}; use --wait to wait for it"
+        return f"{self.describe()}; use --wait to wait for it"
 
 
 class ScanLockTimeout(ScanLockHeld):

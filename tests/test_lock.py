@@ -147,7 +147,10 @@ def test_wait_gives_up_after_the_timeout_naming_the_holder(db_path):
         assert time.monotonic() - started >= 0.3
         assert str(timed_out.value).startswith(f"{db_path} is still held by scan 12 (pid {holder.pid}")
         assert "after waiting 0.3 s" in str(timed_out.value)
-        assert len(told) == 1 and isinstance(told[0], ScanLockHeld)
+        assert len(told) == 1
+        started_at = read_note(db_path)["started_at"]
+        assert told[0].describe() == \
+            f"{db_path} is held by scan 12 (pid {holder.pid}, started {started_at})"
     finally:
         end_holder(holder)
 
