@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import json
 import os
 import shutil
 import tempfile
@@ -199,10 +200,12 @@ def update_list(entry: PublicList, url: str, out_dir: Path = IMPORTED_DIR, **dow
                     kept.unlink()
                 raise
             _add_provenance(result.path, url=url, fetched_at=fetched_at, entry=entry)
+            sdk_path = getattr(result, "sdk_path", None)   # Exodus: the APK signatures beside it
+            if sdk_path:
+                _add_json_provenance(sdk_path, url=url, fetched_at=fetched_at)
+                _move_into(sdk_path, out_dir / sdk_path.name)
             final = out_dir / f"{entry.name}.yaml"
-            incoming = out_dir / f".{entry.name}.yaml.new"
-            shutil.copyfile(result.path, incoming)
-            os.replace(incoming, final)
+            _move_into(result.path, final)
     except (ListUpdateError, ListImportError, OSError) as exc:
         previous = read_list_header(out_dir / f"{entry.name}.yaml")
         kept_note = (f"kept the previous copy (version {previous.get('version')})" if previous
@@ -230,6 +233,19 @@ def _add_provenance(path: Path, *, url: str, fetched_at: str, entry: PublicList)
                f"{data.get('license')} ({entry.terms}).\n")
     path.write_text(comment + yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=False,
                                         allow_unicode=True, width=1000), encoding="utf-8")
+
+
+def _add_json_provenance(path: Path, *, url: str, fetched_at: str) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(imported_from=url, imported_at=fetched_at)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _move_into(staged: Path, final: Path) -> None:
+    """Copy next to `final` under a name no loader reads, then rename over it in one step."""
+    incoming = final.with_name(f".{final.name}.new")
+    shutil.copyfile(staged, incoming)
+    os.replace(incoming, final)
 
 
 def _remove_stale_downloads(downloads: Path, entry: PublicList, keep: Path) -> None:
