@@ -98,6 +98,16 @@ def test_status_shows_running_while_the_scan_holds_the_lock(db_path):
     assert scan["pending_targets"] == ["xyz"]
 
 
+def test_only_the_scan_the_lock_holder_runs_is_running(db_path):
+    db = store.open_db(db_path)
+    add_scan(db, 5, "running", "2026-11-29T07:00:00+00:00", crawl={"abc": "pending"})
+    db.close()
+    with ScanLock(db_path):  # a holder that has not named its scan yet: the latest one
+        states = {s["id"]: s["state"] for s in
+                  json.loads(invoke("status", "--db", db_path, "--format", "json").output)["scans"]}
+    assert (states[5], states[4], states[3]) == ("running", "interrupted (stale)", "interrupted")
+
+
 def test_status_after_a_killed_scan_shows_its_stale_note(db_path, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
