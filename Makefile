@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install browser clean
+.PHONY: demo test bench lint install browser android-tools clean
 
 # pip's output goes to .venv/install.log and is shown only when the install fails.
 $(STAMP): pyproject.toml
@@ -32,13 +32,33 @@ browser:
 	    else cat "$$log" >&2; rm -f "$$log"; echo "make browser: installing chromium failed" >&2; exit 1; fi; \
 	  fi; }
 
+# Debian's Android build tools, with which the tests and bench/apps_speed.py build real APKs
+# from smali sources (tests/apkbuild.py); apksigner brings a JRE and keytool. Same pattern as
+# `browser`: nothing happens when they are there; apt's output is shown only on failure.
+ANDROID_TOOLS := /usr/bin/smali /usr/bin/aapt /usr/bin/zipalign /usr/bin/apksigner /usr/bin/keytool
+android-tools:
+	@missing=""; for tool in $(ANDROID_TOOLS); do test -x $$tool || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "APK tests need Debian's Android tools (missing:$$missing): sudo make android-tools" \
+	         "(or sudo apt-get install libsmali-java aapt zipalign apksigner default-jre-headless)" >&2; \
+	  elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "APK tests need$$missing; apt-get not found to install them" >&2; \
+	  else \
+	    log=$$(mktemp); \
+	    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	           libsmali-java aapt zipalign apksigner default-jre-headless; } >"$$log" 2>&1; then rm -f "$$log"; \
+	    else cat "$$log" >&2; rm -f "$$log"; echo "make android-tools: installing the Android tools failed" >&2; exit 1; fi; \
+	  fi; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/scanner demo --db demo/results.db --report demo/report.html
 
-test: $(STAMP) browser
+test: $(STAMP) browser android-tools
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) android-tools
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/rules_speed.py
 	$(BIN)/python bench/crawl_speed.py

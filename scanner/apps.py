@@ -98,7 +98,12 @@ class SignatureSet:
     """Every SDK signature in force, with the list versions they came from."""
 
     signatures: list[SdkSignature] = field(default_factory=list)
-    sources: dict[str, str | None] = field(default_factory=dict)   # file -> version
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        """The lists in force with their versions ('curated 2026-12', 'exodus 2024-05-03')."""
+        return sorted({s.source for s in self.signatures})
 
     @property
     def curated(self) -> list[SdkSignature]:
@@ -305,8 +310,7 @@ def load_signatures(sdk_rules=None, exodus_files=None) -> SignatureSet:
     curated = load_sdk_rules(sdk_rules)
     files = default_exodus_files() if exodus_files is None else [Path(p) for p in exodus_files]
     exodus, versions = load_exodus_signatures(files)
-    sources = {str(p): None for p in sdk_rule_files(sdk_rules)} | versions
-    return SignatureSet(curated + exodus, sources)
+    return SignatureSet(curated + exodus, [str(p) for p in sdk_rule_files(sdk_rules)] + list(versions))
 
 
 # --------------------------------------------------------------------------- results
@@ -343,7 +347,7 @@ class AppAnalysis:
     classes_count: int
     dex_count: int
     strings_count: int = 0
-    signature_sources: dict = field(default_factory=dict)
+    signature_sources: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -547,17 +551,26 @@ class _Lines:
         start = self.text.rfind("\n", 0, position) + 1
         return self.text[start:self.text.find("\n", position)]
 
-    def find_prefix(self, slash_prefix: str, exact_class: bool, excluded) -> str | None:
-        """First name under a prefix ('com/x/' or class 'com/x/Y', inner classes too), skipping exclusions."""
+    def find_prefix(self, slash_prefix: str, exact_class: bool, excluded, lookahead: int = 64) -> str | None:
+        """First name under a prefix ('com/x/' or class 'com/x/Y'), skipping exclusions.
+
+        An inner class ('A$1') sorts before its outer class in a DEX; the first top-level class
+        among the next few matches is shown instead, as it reads better as evidence.
+        """
         needle = "\n" + slash_prefix
-        position = self.text.find(needle)
+        position, first = self.text.find(needle), None
         while position != -1:
             name = self.line_at(position + 1)
             if (not exact_class or name == slash_prefix or name.startswith(slash_prefix + "$")) \
                     and not excluded(name):
-                return name
+                if "$" not in name:
+                    return name
+                first = first or name
+                lookahead -= 1
+                if lookahead <= 0:
+                    break
             position = self.text.find(needle, position + 1)
-        return None
+        return first
 
     def search(self, pattern: re.Pattern) -> str | None:
         match = pattern.search(self.text)
@@ -641,7 +654,7 @@ def analyse_apk(path, signatures: SignatureSet, max_bytes: int = MAX_APK_BYTES) 
         path=str(path), sha256=file_sha256(path), size=size, **manifest,
         sdks=match_sdks(contents, signatures), classes_count=len(contents.classes),
         dex_count=contents.dex_count, strings_count=len(contents.strings),
-        signature_sources=dict(signatures.sources),
+        signature_sources=signatures.sources,
     )
 
 
@@ -689,7 +702,8 @@ def fetch_apk(url_or_path, dest_dir, max_bytes: int = MAX_APK_BYTES, *, allow_pr
         raise AppAnalysisError(f"{url}: refused: {problem}")
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    opener = urllib.request.build_opener(_GuardedRedirects(check))
+    # No proxy from the environment: the address checked must be the address connected to.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _GuardedRedirects(check))
     request = urllib.request.Request(url, headers={"User-Agent": "child-privacy-scanner (apps)"})
     handle, partial = tempfile.mkstemp(suffix=".part", dir=dest_dir)
     try:
@@ -731,7 +745,8 @@ def analysis_json(analysis: AppAnalysis, shown_path: str) -> dict:
               "target_sdk": analysis.target_sdk, "permissions": analysis.permissions,
               "sdks": [asdict(m) for m in analysis.sdks], "sha256": analysis.sha256,
               "size": analysis.size, "dex_count": analysis.dex_count,
-              "classes_count": analysis.classes_count, "strings_count": analysis.strings_count}
+              "classes_count": analysis.classes_count, "strings_count": analysis.strings_count,
+              "signature_sources": analysis.signature_sources}
     return record
 
 
