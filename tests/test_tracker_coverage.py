@@ -67,4 +67,6 @@ def test_specific_host_keeps_its_own_record_under_a_broad_parent(curated):
     assert curated.lookup("adservice.google.com").category == "advertising"
     assert curated.lookup("www.google.com").category == "content"
     assert curated.lookup("i0.wp.com").category == "cdn"
+    assert curated.lookup("mc.yandex.ru").category == "analytics"
+    assert curated.lookup("api-maps.yandex.ru").category == "content"
     assert isinstance(curated, TrackerList)
