@@ -155,6 +155,42 @@ def m004_tracker_lists(db: sqlite_utils.Database) -> None:
     )
 
 
+
+@migrations()
+def m005_apps(db: sqlite_utils.Database) -> None:
+    """Android apps: each APK once, per scan its SDKs and permissions, and store listings."""
+    db["apps"].create(
+        {"sha256": str, "package": str, "version_name": str, "version_code": int,
+         "min_sdk": int, "target_sdk": int, "size": int, "dex_count": int,
+         "classes_count": int, "source": str, "first_seen_scan": int},
+        pk="sha256",
+    )
+    for table, columns in (
+        ("app_sdks", {"sdk": str, "sdk_id": str, "entity": str, "category": str,
+                      "child_directed_adtech": int, "evidence": str, "evidence_kind": str,
+                      "network_evidence": str, "signature_source": str}),
+        ("app_permissions", {"permission": str, "sensitive": int}),
+    ):
+        db[table].create(
+            {"scan_id": int, "target_id": str, "app_sha256": str, **columns},
+            foreign_keys=[("scan_id", "scans", "id"), ("app_sha256", "apps", "sha256")],
+        )
+        db[table].create_index(["scan_id", "target_id"])
+    db["store_listings"].create(
+        {"scan_id": int, "target_id": str, "url": str, "final_url": str, "status": int,
+         "error": str, "fetched_at": str, "body_sha256": str, "package": str, "title": str,
+         "developer": str, "developer_email": str, "developer_website": str, "category": str,
+         "privacy_policy_url": str, "contains_ads": int, "in_app_purchases": int,
+         "content_rating": str, "target_ages": str, "designed_for_families": int,
+         "teacher_approved": int, "data_shared": str, "data_collected": str,
+         "no_data_shared": int, "no_data_collected": int, "security_practices": str,
+         "datasafety_url": str, "problems": str},
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["store_listings"].create_index(["scan_id", "target_id"])
+    db["fetches"].add_column("app_sha256", str)
+    db["fetches"].add_column("seconds", float)
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
