@@ -62,6 +62,7 @@ bench: $(STAMP) android-tools
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/rules_speed.py
 	$(BIN)/python bench/crawl_speed.py
+	$(BIN)/python bench/apps_speed.py
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q scanner spiders reports bench tests

@@ -77,6 +77,9 @@ class SdkSignature:
     exclude_prefixes: tuple[str, ...] = ()
     code_pattern: re.Pattern | None = None       # exodus: matched as Exodus does
     string_pattern: re.Pattern | None = None     # network evidence in the DEX string table
+    # Text each pattern needs (one per alternative; None: cannot tell): a cheap `in` test first.
+    code_literals: tuple[str, ...] | None = None
+    string_literals: tuple[str, ...] | None = None
     child_directed_adtech: bool = False
     aliases: tuple[str, ...] = ()
 
@@ -121,11 +124,44 @@ JAVA_PREFIX = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+\.?$")
 HOST = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
 
 
+def required_literals(regex: str) -> tuple[str, ...] | None:
+    """The longest run of literal text in each top-level alternative of a regex, or None.
+
+    A text with none of them cannot match, so most signatures are ruled out by a substring
+    test; None when some alternative has no run of 3 characters or the regex ignores case.
+    """
+    try:
+        from re import _parser as sre_parse
+    except ImportError:  # Python 3.10
+        import sre_parse
+    try:
+        parsed = sre_parse.parse(regex)
+    except (re.error, RecursionError):
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    items = list(parsed)
+    while len(items) == 1 and items[0][0] == sre_parse.SUBPATTERN:
+        items = list(items[0][1][-1])
+    alternatives = items[0][1][1] if len(items) == 1 and items[0][0] == sre_parse.BRANCH else [items]
+    literals = []
+    for alternative in alternatives:
+        best, run = "", ""
+        for op, value in alternative:
+            run = run + chr(value) if op == sre_parse.LITERAL else ""
+            best = max(best, run, key=len)
+        if len(best) < 3:
+            return None
+        literals.append(best)
+    return tuple(literals)
+
+
 def _host_pattern(domains) -> re.Pattern | None:
     if not domains:
         return None
     alternatives = "|".join(re.escape(d) for d in sorted(domains, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.-])(?:[\w-]+\.)*(?:{alternatives})(?![\w-])", re.I)
+    # Case-sensitive: hosts in code are lower case, and the substring pre-test must agree.
+    return re.compile(rf"(?<![\w.-])(?:[\w-]+\.)*(?:{alternatives})(?![\w-])")
 
 
 def _problems_of_sdk(path: Path, raw, seen: dict) -> list[str]:
@@ -178,6 +214,7 @@ def _curated_signature(raw: dict, source: str) -> SdkSignature:
         id=raw["id"], name=raw["name"], entity=raw["entity"], category=raw["category"], source=source,
         class_prefixes=tuple(raw["class_prefixes"]), exclude_prefixes=tuple(raw.get("exclude_prefixes") or ()),
         string_pattern=_host_pattern(raw.get("domains")),
+        string_literals=tuple(raw["domains"]) if raw.get("domains") else None,
         child_directed_adtech=bool(raw.get("child_directed_adtech", False)),
         aliases=tuple(raw.get("aliases") or ()),
     )
@@ -296,6 +333,8 @@ def load_exodus_signatures(files) -> tuple[list[SdkSignature], dict[str, str | N
                 id=f"exodus:{raw.get('id')}", name=str(raw.get("name")), entity=str(raw.get("name")),
                 category=raw.get("category") or "unclassified", source=source,
                 code_pattern=pattern, string_pattern=string_pattern,
+                code_literals=required_literals(pattern.pattern),
+                string_literals=required_literals(string_pattern.pattern) if string_pattern else None,
             ))
     return signatures, versions
 
@@ -508,24 +547,86 @@ def _resolve_string(archive: zipfile.ZipFile, reference: str) -> str | None:
     return str(configs[0][1]) if configs else None
 
 
+_TABLES_DEX = None
+
+
+def _tables_dex_class():
+    """androguard's DEX reading only the string, type and class-definition tables.
+
+    The full DEX also parses every method's code, debug info and annotations: 3-4x the time,
+    and none of it names a class. The sections are parsed by androguard's own item classes;
+    only the choice of which map items to parse is made here.
+    """
+    global _TABLES_DEX
+    if _TABLES_DEX is not None:
+        return _TABLES_DEX
+    from androguard.core.dex import DEX, HeaderItem, MapItem, MapList, TypeMapItem
+
+    # What ClassDefItem resolves when it loads (type names, interfaces, static values,
+    # annotation directories); class data and code stay unread.
+    needed = {TypeMapItem.HEADER_ITEM, TypeMapItem.STRING_ID_ITEM, TypeMapItem.STRING_DATA_ITEM,
+              TypeMapItem.TYPE_ID_ITEM, TypeMapItem.TYPE_LIST, TypeMapItem.CLASS_DEF_ITEM,
+              TypeMapItem.ENCODED_ARRAY_ITEM, TypeMapItem.ANNOTATIONS_DIRECTORY_ITEM, TypeMapItem.MAP_LIST}
+
+    class TablesMapList(MapList):
+        def __init__(self, cm, off, buff):  # MapList.__init__, parsing only the `needed` items
+            self.CM, self.offset = cm, off
+            buff.seek(off)
+            (self.size,) = cm.packer["I"].unpack(buff.read(4))
+            self.map_item = []
+            for _ in range(self.size):
+                start = buff.tell()
+                item = MapItem(buff, cm)
+                self.map_item.append(item)
+                buff.seek(start + item.get_length())
+            order = TypeMapItem.determine_load_order()
+            for item in sorted((i for i in self.map_item if i.get_type() in needed),
+                               key=lambda i: order[i.get_type()]):
+                item.parse()
+                if item.get_item() is None:
+                    item.set_item(self)
+                cm.add_type_item(item.get_type(), item, item.get_item())
+
+    class TablesDex(DEX):
+        def _load(self, buff) -> None:
+            self.header = HeaderItem(0, self.raw, self.CM)
+            self.map_list = TablesMapList(self.CM, self.header.map_off, self.raw)
+            self.classes = self.map_list.get_item_type(TypeMapItem.CLASS_DEF_ITEM)
+            self.strings = self.map_list.get_item_type(TypeMapItem.STRING_DATA_ITEM)
+            self.methods = self.fields = self.codes = self.debug = self.hidden_api = None
+            self._flush()
+
+    _TABLES_DEX = TablesDex
+    return TablesDex
+
+
+def _dex_tables(data: bytes) -> tuple[list[str], list[str], list[str]]:
+    """(defined class descriptors, every type descriptor, every string) of one DEX."""
+    from androguard.core.dex import DEX, TypeMapItem
+
+    try:
+        dex = _tables_dex_class()(data)
+    except Exception:  # noqa: BLE001 - the full parser is the reference: it decides
+        dex = DEX(data)
+    if getattr(dex, "map_list", None) is None:
+        raise ValueError("no map list: empty or damaged DEX")
+    type_table = dex.map_list.get_item_type(TypeMapItem.TYPE_ID_ITEM)
+    types = [t.get_descriptor_idx_value() for t in type_table.get_type()] if type_table else []
+    return dex.get_classes_names(), types, list(dex.get_strings())
+
+
 def read_dex_contents(archive: zipfile.ZipFile) -> DexContents:
     """Every defined class, every referenced type and every string of every DEX (multidex)."""
     _quiet_androguard()
-    from androguard.core.dex import DEX, TypeMapItem
-
     classes, types, strings = [], set(), []
     names = dex_names(archive)
     for name in names:
         data = read_entry(archive, name)
         try:
-            dex = DEX(data)
-            defined = dex.get_classes_names()
-            type_table = dex.map_list.get_item_type(TypeMapItem.TYPE_ID_ITEM)
-            referenced = [t.get_descriptor_idx_value() for t in type_table.get_type()] if type_table else []
-            table = list(dex.get_strings())
+            defined, referenced, table = _dex_tables(data)
         except Exception as exc:  # androguard raises assorted errors on a damaged DEX
             raise AppAnalysisError(f"{name} is not a readable DEX file: {type(exc).__name__}: {exc}") from None
-        del dex, data
+        del data
         classes += [c[1:-1] for c in defined if c.startswith("L") and c.endswith(";")]
         types.update(t.lstrip("[")[1:-1] for t in referenced if t.lstrip("[").startswith("L"))
         strings += table
@@ -572,9 +673,22 @@ class _Lines:
             position = self.text.find(needle, position + 1)
         return first
 
-    def search(self, pattern: re.Pattern) -> str | None:
+    def search(self, pattern: re.Pattern, literals=None, prefilter: str | None = None) -> str | None:
+        """The first line the pattern matches in; skipped when none of `literals` is in `prefilter`."""
+        if literals is not None and not any(lit in (prefilter or self.text) for lit in literals):
+            return None
         match = pattern.search(self.text)
         return self.line_at(match.start()) if match else None
+
+
+def _segments_text(*name_lists) -> str:
+    """Every distinct package / class segment once: a short text in which any literal without '/'
+    that occurs in a class name also occurs."""
+    segments = set()
+    for names in name_lists:
+        for name in names:
+            segments.update(name.split("/"))
+    return "\n".join(segments)
 
 
 def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch]:
@@ -585,13 +699,24 @@ def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch
     matches: list[SdkMatch] = []
     curated_hits: list[tuple[SdkSignature, SdkMatch]] = []
 
+    segments = None
+
     def network_evidence(signature):
         nonlocal strings
         if signature.string_pattern is None:
             return None
         if strings is None:
             strings = _Lines([s.replace("\n", " ") for s in contents.strings])
-        return strings.search(signature.string_pattern)
+        return strings.search(signature.string_pattern, signature.string_literals)
+
+    def code_prefilter(literals):
+        """The short segments text when the literals cannot span a '/', else the full texts."""
+        nonlocal segments
+        if literals is None or any("/" in lit or "\n" in lit for lit in literals):
+            return None
+        if segments is None:
+            segments = _segments_text(contents.classes, contents.referenced)
+        return segments
 
     for signature in signatures.curated:
         def excluded(name, signature=signature):
@@ -613,9 +738,12 @@ def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch
             curated_hits.append((signature, match))
 
     for signature in signatures.exodus:
-        kind, found = "class", defined.search(signature.code_pattern)
+        literals, prefilter = signature.code_literals, code_prefilter(signature.code_literals)
+        if prefilter is not None and not any(lit in prefilter for lit in literals):
+            continue
+        kind, found = "class", defined.search(signature.code_pattern, literals)
         if found is None:
-            kind, found = "referenced_type", referenced.search(signature.code_pattern)
+            kind, found = "referenced_type", referenced.search(signature.code_pattern, literals)
         if found is None:
             continue
         owner = next((m for s, m in curated_hits if s.prefix_matches(_dotted(found))), None)

@@ -51,6 +51,7 @@ class ApkSpec:
     dex_classes: tuple[tuple[str, ...], ...] = ((),)
     strings: tuple[str, ...] = ()       # const-strings in the app's own class (the DEX string table)
     references: tuple[str, ...] = ()    # types referenced by const-class but defined nowhere
+    methods_per_class: int = 0          # code in each stub class (a constructor and N methods)
     label: str = "Test app"
 
     def key(self) -> str:
@@ -65,6 +66,22 @@ def _smali_class(class_name: str, body: str = "") -> str:
     return f".class public {_descriptor(class_name)}\n.super Ljava/lang/Object;\n.source \"stub\"\n{body}"
 
 
+def _smali_methods(class_name: str, count: int) -> str:
+    """A constructor, a field and `count` small methods with a string each: DEX code to parse."""
+    if not count:
+        return ""
+    parts = [".field private static calls:I\n",
+             ".method public constructor <init>()V\n    .registers 1\n"
+             "    invoke-direct {p0}, Ljava/lang/Object;-><init>()V\n    return-void\n.end method\n"]
+    for index in range(count):
+        parts.append(f".method public static m{index}()Ljava/lang/String;\n    .registers 2\n"
+                     f"    sget v1, {_descriptor(class_name)}->calls:I\n"
+                     f"    add-int/lit8 v1, v1, 0x1\n    sput v1, {_descriptor(class_name)}->calls:I\n"
+                     f'    const-string v0, "{_smali_string(class_name)}#{index}"\n'
+                     "    return-object v0\n.end method\n")
+    return "".join(parts)
+
+
 def _smali_string(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -77,10 +94,13 @@ def _app_class(spec: ApkSpec) -> tuple[str, str]:
         lines += [f'    const-string v0, "{_smali_string(value)}"']
     for ref in spec.references:
         lines += [f"    const-class v0, {_descriptor(ref)}"]
-    body = ""
+    # An interface, a static value and an annotation: the DEX sections a class definition points to.
+    body = (".implements Ljava/io/Serializable;\n"
+            ".annotation runtime Ljava/lang/Deprecated;\n.end annotation\n"
+            f'.field public static final TAG:Ljava/lang/String; = "{_smali_string(spec.package)}"\n')
     if lines:
-        body = (".method public static touch()V\n    .registers 1\n" + "\n".join(lines)
-                + "\n    return-void\n.end method\n")
+        body += (".method public static touch()V\n    .registers 1\n" + "\n".join(lines)
+                 + "\n    return-void\n.end method\n")
     return name, _smali_class(name, body)
 
 
@@ -154,7 +174,8 @@ class ApkBuilder:
         for index, classes in enumerate(dexes):
             source = work / f"smali{index + 1}"
             source.mkdir()
-            sources = {name: _smali_class(name) for name in classes}
+            sources = {name: _smali_class(name, _smali_methods(name, spec.methods_per_class))
+                       for name in classes}
             if index == 0:
                 sources[app_name] = app_source
             for name, text in sources.items():

@@ -153,6 +153,53 @@ def test_exodus_signatures_as_exodus_applies_them(apks, exodus_file):
     assert "Absent SDK" not in found
 
 
+def test_table_reader_reads_what_the_full_androguard_parser_reads(apks):
+    from androguard.core.dex import DEX, TypeMapItem
+
+    from scanner.apps import _dex_tables, _tables_dex_class
+
+    with zipfile.ZipFile(apks(KIDS_GAME)) as archive:
+        for name in ("classes.dex", "classes2.dex"):
+            data = archive.read(name)
+            light = _tables_dex_class()(data)  # no silent fallback to the full parser here
+            full = DEX(data)
+            types = full.map_list.get_item_type(TypeMapItem.TYPE_ID_ITEM).get_type()
+            assert light.get_classes_names() == full.get_classes_names()
+            assert _dex_tables(data) == (full.get_classes_names(), [t.get_descriptor_idx_value() for t in types],
+                                         list(full.get_strings()))
+        # the app's class implements an interface, has an annotation and a static value
+        _, types, strings = _dex_tables(archive.read("classes.dex"))
+    assert {"Ljava/io/Serializable;", "Ljava/lang/Deprecated;"} <= set(types)
+    assert KIDS_GAME.package in strings
+
+
+def test_prefiltered_exodus_matching_equals_plain_regex_search():
+    from scanner.apps import DexContents, SignatureSet, SdkSignature, match_sdks, required_literals
+
+    classes = ["com/acme/ads/Banner", "com/acme/ads/Banner$1", "io/tracky/core/Tracker",
+               "org/x/comXfoo/Y", "net/mix/Panel", "com/kiddo/sdk/A"]
+    referenced = ["com/refonly/sdk/Api"]
+    signatures = ["com.acme.ads", "io.tracky.|io.other.", "com\\.foo", "comXfoo", "mix/Pan",
+                  "[a-z]+/kiddo", "com.refonly.sdk", "absent.sdk|nothing.here", "kiddo.sdk.A$",
+                  "(?i)NET.MIX", "x/com.foo"]
+    built = []
+    for index, text in enumerate(signatures):
+        pattern = exodus_code_pattern(text)
+        built.append(SdkSignature(id=f"e{index}", name=text, entity=text, category="analytics",
+                                  source="exodus t", code_pattern=pattern,
+                                  code_literals=required_literals(pattern.pattern)))
+    found = {m.name: m.evidence for m in match_sdks(DexContents(classes, referenced, [], 1), SignatureSet(built))}
+    expected = {}
+    for signature in built:
+        hit = next((c for c in classes if signature.code_pattern.search(c)), None) or \
+            next((c for c in referenced if signature.code_pattern.search(c)), None)
+        if hit:
+            expected[signature.name] = hit.replace("/", ".")
+    assert found == expected
+    assert {"com.acme.ads", "io.tracky.|io.other.", "comXfoo", "(?i)NET.MIX"} <= set(found)
+    assert "absent.sdk|nothing.here" not in found
+
+
 def test_exodus_signature_pattern():
     assert exodus_code_pattern("com.foo.bar").search("x/com/foo/bar/Baz")
     assert exodus_code_pattern("com\\.foo").search("com/foo/Baz")
