@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apkbuild import ApkBuilder, ApkSpec, missing_tools, zip_bomb  # noqa: E402
+from apkbuild import ApkBuilder, ApkSpec, lying_zip_bomb, missing_tools, zip_bomb  # noqa: E402
 
 from scanner.apps import (  # noqa: E402
     MAX_APK_BYTES, SDK_RULES_DIR, AppAnalysisError, SdkRuleError, analyse_apk, check_sdk_rules,
@@ -285,6 +285,16 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path, curated):
     with pytest.raises(AppAnalysisError, match=r"^zip bomb suspected: classes.dex inflates \d+x") as caught:
         analyse_apk(path, curated)
     assert "\n" not in str(caught.value)
+
+
+def test_zip_bomb_lying_about_its_size_is_stopped_at_the_declared_size(tmp_path, apks, curated):
+    with zipfile.ZipFile(apks(CLEAN_APP)) as source:
+        manifest = source.read("AndroidManifest.xml")
+    path = lying_zip_bomb(tmp_path / "liar.apk", manifest)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("classes.dex").file_size == 1000, "the ratio check cannot see it"
+    with pytest.raises(AppAnalysisError, match=r"^corrupt entry classes.dex: Bad CRC-32"):
+        analyse_apk(path, curated)
 
 
 def test_apk_over_the_size_limit(apks, curated):
