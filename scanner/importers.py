@@ -3,7 +3,9 @@
 Disconnect services.json (and entities.json), DuckDuckGo TDS (web and app), Exodus trackers JSON
 and Adblock Plus filter lists. The list itself is never copied into the repository: domain lists
 are converted (their licences travel with them in the file's header), filter lists are referenced
-by path and matched at scan time with `adblock`. See docs/trackers.md.
+by path and matched at scan time with `adblock`. See docs/trackers.md. An Exodus import also keeps
+every tracker's code and network signatures in <name>.sdk-signatures.json for APK analysis
+(scanner/apps.py, docs/apps.md).
 """
 
 from __future__ import annotations

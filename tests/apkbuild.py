@@ -16,7 +16,7 @@ import subprocess
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 TOOLS = ("smali", "aapt", "zipalign", "apksigner", "keytool")
 KEY_PASSWORD = "scanner-tests"  # a throwaway key made per run; nothing it signs leaves the tmp dir
@@ -52,6 +52,7 @@ class ApkSpec:
     strings: tuple[str, ...] = ()       # const-strings in the app's own class (the DEX string table)
     references: tuple[str, ...] = ()    # types referenced by const-class but defined nowhere
     methods_per_class: int = 0          # code in each stub class (a constructor and N methods)
+    string_resources: tuple[tuple[str, str], ...] = ()   # res/values/strings.xml, for "@string/x"
     label: str = "Test app"
 
     def key(self) -> str:
@@ -188,7 +189,15 @@ class ApkBuilder:
         manifest = work / "AndroidManifest.xml"
         manifest.write_text(self.manifest(spec), encoding="utf-8")
         unsigned, aligned = work / "unsigned.apk", work / "aligned.apk"
-        self._run("aapt", "package", "-f", "-M", str(manifest), "-I", str(self.framework()),
+        resources = []
+        if spec.string_resources:
+            values = work / "res" / "values"
+            values.mkdir(parents=True)
+            (values / "strings.xml").write_text("<resources>\n" + "".join(
+                f'  <string name="{name}">{escape(value)}</string>\n' for name, value in spec.string_resources)
+                + "</resources>\n", encoding="utf-8")
+            resources = ["-S", str(work / "res")]
+        self._run("aapt", "package", "-f", "-M", str(manifest), *resources, "-I", str(self.framework()),
                   "-F", str(unsigned), str(payload))
         self._run("zipalign", "-f", "4", str(unsigned), str(aligned))
         self._run("apksigner", "sign", "--ks", str(self.keystore()), "--ks-pass", f"pass:{KEY_PASSWORD}",

@@ -113,6 +113,12 @@ def test_manifest_facts_and_file_identity(apks, curated):
         assert any(n.startswith("META-INF/") for n in archive.namelist()), "the APK is signed"
 
 
+def test_version_name_given_as_a_string_resource_is_resolved(apks, curated):
+    spec = ApkSpec(package="com.example.resversion", version_name="@string/app_version",
+                   string_resources=(("app_version", "3.1.4-kids"),))
+    assert analyse_apk(apks(spec), curated).version_name == "3.1.4-kids"
+
+
 def test_curated_sdks_are_found_in_every_dex_with_their_evidence(apks, curated):
     found = by_id(analyse_apk(apks(KIDS_GAME), curated))
     assert set(found) == {"google-admob", "kidoz", "appsflyer", "superawesome-awesomeads"}
