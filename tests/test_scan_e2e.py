@@ -77,3 +77,35 @@ def test_views_answer_per_target(demo_scan_db):
     risk = {r["target_id"]: r for r in db["target_risk"].rows}
     assert set(risk) >= {"happy-hippo", "pixel-pals", "lost-lagoon"}
     assert db["latest_findings"].count > 0
+
+
+def _fingerprint(db, target_id):
+    return sorted(db.execute(
+        "SELECT source, rule_id, polarity, evidence FROM findings WHERE target_id = ?",
+        [target_id]).fetchall())
+
+
+def test_demo_targets_with_different_findings_never_tie(demo_scan_db):
+    db = sqlite_utils.Database(demo_scan_db)
+    graded = [r for r in db["scores"].rows if r["score"] is not None]
+    assert len(graded) == 6
+    for i, a in enumerate(graded):
+        for b in graded[i + 1:]:
+            if _fingerprint(db, a["target_id"]) != _fingerprint(db, b["target_id"]):
+                assert a["score"] != b["score"], (a["target_id"], b["target_id"])
+
+
+def test_removing_a_tracker_from_the_worst_demo_target_lowers_its_score(demo_scan_db):
+    from scanner.scoring import explain, target_findings, tracker_rules
+
+    db = sqlite_utils.Database(demo_scan_db)
+    worst = max((r for r in db["scores"].rows if r["score"] is not None), key=lambda r: r["score"])
+    assert worst["target_id"] == "tiny-tunes-tv" and worst["grade"] == "F"
+    rows = target_findings(db, worst["scan_id"], "tiny-tunes-tv")
+    requests = tracker_rules(db, worst["scan_id"], "tiny-tunes-tv")
+    stored = explain(rows, child_directed=True, tracker_rules=requests)["score"]
+    assert stored == worst["score"]
+    # TikTok's pixel gone: its tracker finding and the cross-checks about it go with it.
+    without = [r for r in rows if "tiktok" not in (r["evidence"] or "").lower()]
+    assert len(without) < len(rows)
+    assert explain(without, child_directed=True, tracker_rules=requests)["score"] < stored
