@@ -1,23 +1,30 @@
-"""Shared fixtures: loopback sites, temporary databases, running the CLI, and a network guard."""
+"""Shared fixtures: a network guard, loopback sites, temporary databases, the demo sites and one
+scan of them; and the `crawl` marker put on every test that uses a crawling fixture."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import socket
-import subprocess
-import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, LoopbackSite, free_port, run_cli
+
 # Every crawl the tests start, in this process or a subprocess, is confined to loopback.
 os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
-SCANNER = [sys.executable, "-m", "scanner.cli"]
+
+# Fixtures that run a crawl (or serve sites only a crawl reads): a test using one, directly or
+# through another fixture, is a crawl test whatever its file says.
+CRAWL_FIXTURES = {"demo_scan_db", "demo_targets_file"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if CRAWL_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.crawl)
+
 
 _real_connect = socket.socket.connect
 
@@ -41,51 +48,6 @@ def network_guard(monkeypatch):
     yield
 
 
-class LoopbackSite:
-    """A site served on 127.0.0.1 from a dict: path -> (status, headers, body) or body, or a
-    function returning one of those, called per request."""
-
-    def __init__(self, pages: dict):
-        self.pages = dict(pages)
-        self.requests: list[str] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                site.requests.append(self.path)
-                page = site.pages.get(self.path)
-                if callable(page):  # a page computed per request (slow pages, counters, ...)
-                    page = page()
-                if page is None:
-                    page = (404, {"Content-Type": "text/html"}, b"not found")
-                if not isinstance(page, tuple):
-                    page = (200, {}, page)
-                status, headers, body = page
-                if isinstance(body, str):
-                    body = body.encode("utf-8")
-                headers = {"Content-Type": "text/html; charset=utf-8", **headers}
-                self.send_response(status)
-                for name, value in headers.items():
-                    for v in value if isinstance(value, list) else [value]:
-                        self.send_header(name, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def loopback_site():
     """Factory: loopback_site({'/': '<html>...'}) -> LoopbackSite with .url; closed after the test."""
@@ -101,6 +63,20 @@ def loopback_site():
         site.close()
 
 
+@pytest.fixture
+def db_path(tmp_path):
+    """Where a test's results database goes (not created)."""
+    return tmp_path / "results.db"
+
+
+@pytest.fixture
+def db(db_path):
+    """An empty results database with every migration applied."""
+    from scanner import store
+
+    return store.open_db(db_path)
+
+
 @pytest.fixture(scope="session")
 def demo_sites():
     """The bundled demo sites on free loopback ports: {site id: base URL}."""
@@ -108,12 +84,6 @@ def demo_sites():
 
     with serve_demo_sites(ports={s["id"]: 0 for s in manifest()}) as urls:
         yield urls
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -124,21 +94,10 @@ def demo_targets_file(demo_sites, tmp_path_factory):
         if target["id"] in demo_sites:
             target["homepage"] = demo_sites[target["id"]]
         else:  # the unreachable one: a port nothing listens on
-            target["homepage"] = f"http://127.0.0.1:{_free_port()}/"
+            target["homepage"] = f"http://127.0.0.1:{free_port()}/"
     path = tmp_path_factory.mktemp("targets") / "demo.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def run_cli(*args, check=True, timeout=300, input=None) -> subprocess.CompletedProcess:
-    """Run `scanner ARGS` in a subprocess (one Twisted reactor per process)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCANNER_LOOPBACK_ONLY": "1"}
-    result = subprocess.run(SCANNER + [str(a) for a in args], capture_output=True, text=True,
-                            timeout=timeout, cwd=ROOT, env=env, input=input)
-    if check and result.returncode != 0:
-        raise AssertionError(f"scanner {' '.join(map(str, args))} exited {result.returncode}:\n"
-                             f"{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 from types import SimpleNamespace
 
 import pytest
 import sqlite_utils
-from conftest import LoopbackSite, run_cli
 
+from helpers import LoopbackSite, free_port, run_cli
 from scanner.browser import (
     CONFINED_RESOLVER_RULES,
     PRIVATE_RESOLVER_RULES,
@@ -29,9 +28,14 @@ ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_MISSING = browser_problem()
 # Off CI a developer without Chromium gets a skip that says how to install it; on CI the
 # browser tests must run, so a missing Chromium fails them instead.
-needs_chromium = pytest.mark.skipif(
+skip_without_chromium = pytest.mark.skipif(
     bool(CHROMIUM_MISSING) and not ON_CI, reason=f"{CHROMIUM_MISSING} (CI=true makes this fail)",
 )
+
+
+def needs_chromium(test):
+    """A test that launches Chromium: a crawl test, skipped off CI where Chromium is missing."""
+    return pytest.mark.crawl(skip_without_chromium(test))
 
 # The tracker hosts are assembled at run time, as tag managers do, so no HTML or inline-script
 # reading can see them: only the browser's request events can.
@@ -78,12 +82,6 @@ def write_targets(path, homepage: str, **more: str) -> None:
         lines += [f"  - id: {target_id}", f"    name: {target_id}", "    audience: child-directed",
                   f"    homepage: {url}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,13 @@
 """The command line: every command documented with an example, and `scrapy crawl` in the checkout."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import click
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
+from expected import DEMO_SCORE_STATUS
+from helpers import ROOT, run_scrapy_crawl
 from scanner.cli import cli
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def all_commands(group=cli, prefix=""):
@@ -24,7 +20,7 @@ def all_commands(group=cli, prefix=""):
 
 
 def test_every_command_has_an_example_in_its_help():
-    for name, command in all_commands():
+    for name, _command in all_commands():
         result = CliRunner().invoke(cli, name.split() + ["--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"`scanner {name} --help` has no example"
@@ -74,20 +70,14 @@ def test_classify_text_shows_one_line_a_finding_with_the_phrase_that_fired():
     assert "- send you offers; - share it with data brokers." in brokers
 
 
+@pytest.mark.crawl
 def test_bare_scrapy_crawl_policy_is_a_scan_of_its_own(demo_targets_file, tmp_path):
     db_path = tmp_path / "crawl.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "policy", "-a", f"targets={demo_targets_file}",
-         "-s", f"SCANNER_DB={db_path}", "-s", "SCANNER_ALLOW_PRIVATE=1", "-s", "DOWNLOAD_DELAY=0",
-         "-s", "LOG_LEVEL=ERROR", "-s", "RETRY_TIMES=0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    result = run_scrapy_crawl("policy", demo_targets_file, db_path)
     assert result.returncode == 0, result.stderr[-2000:]
     db = sqlite_utils.Database(db_path)
     (scan,) = db["scans"].rows
     assert scan["status"] == "complete"
     assert db["documents"].count >= 4
     statuses = {r["target_id"]: r["status"] for r in db["scores"].rows}
-    assert statuses["lost-lagoon"] == "unreachable"
-    assert statuses["happy-hippo"] == "scored"
+    assert statuses == DEMO_SCORE_STATUS  # the policy spider alone reaches, finds and scores as a scan

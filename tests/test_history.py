@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
+from helpers import invoke
 from scanner import store
-from scanner.cli import cli
 from scanner.lock import ScanLock, lock_path
 
 
@@ -62,10 +61,6 @@ def db_path(tmp_path):
              crawl={"abc": "done", "xyz": "pending"})
     db.close()
     return path
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_status_text_shows_state_duration_counts_and_pending(db_path):
@@ -204,6 +199,7 @@ def test_unknown_target_is_a_one_line_error(db_path):
     assert result.output == f"Error: {db_path}: no target 'nope' in the database\n"
 
 
+@pytest.mark.crawl
 def test_status_and_history_of_a_real_scan(demo_scan_db):
     import sqlite3
 

@@ -11,16 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT, subprocess_env
 from scanner.exitcodes import EXIT_CODE_MEANINGS, ExitCode, scan_exit_code
 from scanner.lock import (
     ScanLock, ScanLockHeld, ScanLockTimeout, lock_holder, lock_path, pid_alive, read_note,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Holds the lock as scan 12 until the test closes its stdin (or kills it).
 HOLDER = """
@@ -48,9 +46,8 @@ time.sleep(600)
 
 
 def start_holder(db_path, script=HOLDER) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", script, str(db_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, text=True, env=subprocess_env(), cwd=ROOT)
     line = proc.stdout.readline().strip()  # the holder has the lock once it has printed
     assert line, f"holder exited {proc.wait()} before taking the lock"
     return proc, line
@@ -60,11 +57,6 @@ def end_holder(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.stdin.close()
         proc.wait(timeout=30)
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "results.db"
 
 
 def test_note_names_the_scan_and_is_emptied_on_release(db_path):

@@ -2,11 +2,11 @@
 
 import json
 
+import pytest
 import sqlite_utils
-import yaml
 
+from helpers import run_cli, write_targets
 from scanner.safety import AddressGuardMiddleware, UnsafeAddress, loopback_problem
-from conftest import run_cli
 
 
 def test_loopback_problem_judges_without_dns():
@@ -19,7 +19,6 @@ def test_loopback_problem_judges_without_dns():
 
 
 def test_guard_refuses_public_host_when_confined_even_with_allow_private():
-    import pytest
     from scrapy import Request
 
     guard = AddressGuardMiddleware(allow_private=True, loopback_only=True)
@@ -28,15 +27,14 @@ def test_guard_refuses_public_host_when_confined_even_with_allow_private():
     assert guard.process_request(Request("http://127.0.0.1:1/")) is None
 
 
+@pytest.mark.crawl
 def test_a_meta_refresh_to_a_public_host_is_recorded_as_refused(loopback_site, tmp_path):
     site = loopback_site({
         "/": '<html><head><meta http-equiv="refresh" content="0; url=https://tracker.example.com/x">'
              '</head><body><a href="/privacy">Privacy Policy</a></body></html>',
         "/privacy": "<html><body><main><h1>Privacy</h1><p>We do not sell your data.</p></main></body></html>",
     })
-    targets = tmp_path / "t.yaml"
-    targets.write_text(yaml.safe_dump({"targets": [
-        {"id": "refresh", "audience": "mixed", "homepage": site.url + "/"}]}))
+    targets = write_targets(tmp_path / "t.yaml", {"id": "refresh", "audience": "mixed", "homepage": site.url + "/"})
     db_path = tmp_path / "r.db"
     run_cli("scan", targets, "--db", db_path, "--allow-private")
     db = sqlite_utils.Database(db_path)

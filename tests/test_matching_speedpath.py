@@ -5,16 +5,15 @@ import random
 import re
 import types
 from dataclasses import astuple
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from scanner import prefilter
 from scanner.engine import FOLD_MISMATCH, CompiledRules, SentenceScan, _near_match
 from scanner.matching import anchor, classify, load_rule_file, load_rules
 from scanner.text import extract_html_text
 
-ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules(include_deprecated=True)
 ENGLISH = [r for r in RULES if r.lang == "en"]
 

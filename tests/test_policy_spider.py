@@ -2,10 +2,11 @@
 
 import pytest
 import sqlite_utils
-import yaml
 
-from conftest import LoopbackSite, run_cli
+from helpers import LoopbackSite, run_cli, write_targets
 from scanner.demo.pdf import text_to_pdf
+
+pytestmark = pytest.mark.crawl
 
 THAI_POLICY = ("นโยบายความเป็นส่วนตัว\nเราเก็บรวบรวมชื่อและอายุของเด็กเพื่อให้บริการ "
                "เราจะไม่ขายข้อมูลส่วนบุคคลของเด็ก")
@@ -126,8 +127,7 @@ def policy_scan(tmp_path_factory):
         if target["id"] == "listed":
             target["policy_urls"] = [sites["listed"].url + "/privacy-b"]
     folder = tmp_path_factory.mktemp("policy-scan")
-    targets_file = folder / "targets.yaml"
-    targets_file.write_text(yaml.safe_dump({"targets": targets}), encoding="utf-8")
+    targets_file = write_targets(folder / "targets.yaml", *targets)
     db_path = folder / "results.db"
     try:
         run_cli("scan", targets_file, "--db", db_path, "--allow-private")
@@ -268,9 +268,8 @@ def test_robots_txt_is_obeyed_unless_overridden(loopback_site, tmp_path):
         "/": page("<footer><a href='/privacy'>Privacy Policy</a></footer>"),
         "/privacy": page("<main><h1>Privacy Policy</h1><p>We collect email addresses.</p></main>"),
     })
-    targets_file = tmp_path / "targets.yaml"
-    targets_file.write_text(yaml.safe_dump({"targets": [
-        {"id": "robots", "name": "Robots", "audience": "child-directed", "homepage": site.url + "/"}]}))
+    targets_file = write_targets(tmp_path / "targets.yaml", {
+        "id": "robots", "name": "Robots", "audience": "child-directed", "homepage": site.url + "/"})
     db_path = tmp_path / "results.db"
     run_cli("scan", targets_file, "--db", db_path, "--allow-private")
     assert "/privacy" not in site.requests

@@ -3,7 +3,7 @@
 import ipaddress
 from urllib.parse import urlsplit
 
-from conftest import ROOT
+from helpers import ROOT
 from scanner.targets import load_targets
 
 REGISTRY = ROOT / "targets" / "examples" / "child-apps.yaml"

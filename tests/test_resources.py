@@ -1,75 +1,16 @@
 """Static-tier resource extraction, OpenWPM style: a test page with every load mechanism, and the
 (request URL, via) tuples it must produce."""
 
-from pathlib import Path
-
 import pytest
 
+from expected import MECHANISM_REQUESTS
+from helpers import PAGES, ROOT
 from scanner.resources import (
     VIA_KINDS, coarse_via, css_urls, extract_resources, inline_tracker_urls, parse_set_cookie,
     parse_srcset, tracker_ids,
 )
 
-PAGES = Path(__file__).resolve().parent / "pages"
 PAGE_URL = "http://127.0.0.1:8000/"
-
-# Every load mechanism of tests/pages/mechanisms.html: (request URL, via).
-EXPECTED = {
-    ("https://redirect.meta-refresh.test/landing", "meta-refresh"),
-    ("https://preconnect.link.test", "link.preconnect"),
-    ("http://dns-prefetch.link.test", "link.dns-prefetch"),
-    ("https://preload.link.test/lib.js", "link.preload"),
-    ("https://modulepreload.link.test/mod.js", "link.preload"),
-    ("https://styles.link.test/site.css", "link.stylesheet"),
-    ("https://icons.link.test/favicon.ico", "link"),
-    ("http://127.0.0.1:8000/static/own.css", "link.stylesheet"),
-    ("https://www.googletagmanager.com/gtag/js?id=G-TESTPAGE01", "script"),
-    ("http://127.0.0.1:8000/static/own.js", "script"),
-    ("https://www.googletagmanager.com/gtag/js?id=G-TESTPAGE01", "inline"),
-    ("https://www.googletagmanager.com/gtag/js?id=AW-123456789", "inline"),
-    ("https://www.google-analytics.com/collect?tid=UA-7654321-2", "inline"),
-    ("https://www.googletagmanager.com/gtm.js?id=GTM-TEST42", "inline"),
-    ("https://www.googletagmanager.com/gtm.js?id=", "inline.url"),
-    ("https://www.facebook.com/tr?id=112233445566&ev=PageView", "inline"),
-    ("https://connect.facebook.net/en_US/fbevents.js", "inline.url"),
-    ("https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=CTESTTIKTOK01", "inline"),
-    ("https://static.hotjar.com/c/hotjar-3141592.js", "inline"),
-    ("https://static.hotjar.com/c/hotjar-", "inline.url"),
-    ("https://cdn.segment.com/analytics.js/v1/SEGMENTWRITEKEY123/analytics.min.js", "inline"),
-    ("https://tr.snapchat.com/p?pid=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "inline"),
-    ("https://analytics.twitter.com/i/adsct?txn_id=o1x2y", "inline"),
-    ("https://websdk.appsflyer.com/?webAppId=a1b2c3d4-e5f6-a7b8-c9d0-e1f2a3b4c5d6", "inline"),
-    ("https://api2.branch.io/v1/open?branch_key=key_live_testbranchkey123", "inline"),
-    ("https://ads.superawesome.tv/v2/ad/31337", "inline"),
-    ("https://sdk.kidoz.net/api/initSDK?publisher_id=4242", "inline"),
-    ("https://import.css.test/fonts.css", "css"),
-    ("https://background.css.test/bg.png", "css"),
-    ("https://www.facebook.com/tr?id=112233445566&ev=PageView&noscript=1", "img.noscript"),
-    ("https://www.googletagmanager.com/ns.html?id=GTM-TEST42", "iframe.noscript"),
-    ("https://inline-style.css.test/hero.jpg", "css"),
-    ("https://images.img.test/photo.jpg", "img"),
-    ("https://pixel.img.test/p.gif?uid=1", "img.pixel"),
-    ("https://hidden.img.test/h.gif", "img.pixel"),
-    ("http://127.0.0.1:8000/static/own.png", "img"),
-    ("https://srcset.img.test/a-1x.jpg", "img.srcset"),
-    ("https://srcset.img.test/a,2x.jpg", "img.srcset"),
-    ("https://frames.iframe.test/embed", "iframe"),
-    ("https://plugin.embed.test/movie.swf", "embed"),
-    ("https://plugin.object.test/applet.bin", "object"),
-    ("https://video.media.test/clip.mp4", "media"),
-    ("https://poster.media.test/still.jpg", "media"),
-    ("https://source.media.test/clip.webm", "source"),
-    ("https://captions.media.test/en.vtt", "media"),
-    ("https://srcset.source.test/wide.webp", "source.srcset"),
-    ("https://srcset.source.test/narrow.webp", "source.srcset"),
-    ("https://fallback.img.test/pic.jpg", "img"),
-    ("https://collect.form.test/signup", "form"),
-    ("https://alt.form.test/submit", "form"),
-    ("https://kids.onelink.me/AbCd/promo", "a.attribution"),
-    ("https://kidsgame.app.link/xyz", "a.attribution"),
-    ("https://ping.anchor.test/track", "a.ping"),
-    ("https://button.img.test/go.png", "img"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +20,7 @@ def recorded():
 
 
 def test_every_load_mechanism_is_recorded_with_its_via(recorded):
-    assert set(recorded) == EXPECTED
+    assert set(recorded) == MECHANISM_REQUESTS
     assert len(recorded) == len(set(recorded)), "a (url, via) pair is recorded once"
 
 
@@ -93,7 +34,7 @@ def test_urls_that_load_nothing_are_not_recorded(recorded):
 def test_every_via_is_documented(recorded):
     assert {via for _, via in recorded} <= set(VIA_KINDS)
     assert {coarse_via(via) for _, via in recorded} >= {"script", "img", "iframe", "link", "inline"}
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "trackers.md").read_text(encoding="utf-8")
+    doc = (ROOT / "docs" / "trackers.md").read_text(encoding="utf-8")
     for via in VIA_KINDS:
         assert f"`{via}`" in doc, f"via {via} missing from docs/trackers.md"
 

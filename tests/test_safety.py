@@ -11,12 +11,11 @@ import textwrap
 
 import pytest
 import sqlite_utils
-import yaml
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from conftest import ROOT
+from helpers import ROOT, run_cli, subprocess_env, write_targets
 from scanner.safety import AddressGuardMiddleware, UnsafeAddress, address_problem, url_problem
 
 STUB_DNS = {
@@ -115,21 +114,20 @@ SOCKET_GUARD = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.crawl
 def test_crawl_refuses_a_redirect_to_the_metadata_address(loopback_site, tmp_path):
     site = loopback_site({
         "/": "<html><body><footer><a href='/privacy'>Privacy Policy</a></footer></body></html>",
         "/privacy": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
     })
-    targets_file = tmp_path / "targets.yaml"
-    targets_file.write_text(yaml.safe_dump({"targets": [
-        {"id": "ssrf", "name": "SSRF", "audience": "general", "homepage": site.url + "/"}]}))
+    targets_file = write_targets(tmp_path / "targets.yaml", {
+        "id": "ssrf", "name": "SSRF", "audience": "general", "homepage": site.url + "/"})
     guard_dir = tmp_path / "guard"
     guard_dir.mkdir()
     (guard_dir / "sitecustomize.py").write_text(SOCKET_GUARD)
     attempts = tmp_path / "attempts.txt"
     db_path = tmp_path / "results.db"
-    env = {**os.environ, "PYTHONPATH": f"{guard_dir}{os.pathsep}{ROOT}",
-           "SCANNER_TEST_ATTEMPTS": str(attempts)}
+    env = subprocess_env(PYTHONPATH=f"{guard_dir}{os.pathsep}{ROOT}", SCANNER_TEST_ATTEMPTS=str(attempts))
     result = subprocess.run(
         [sys.executable, "-m", "scanner.cli", "scan", str(targets_file), "--db", str(db_path),
          "--allow-private"], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
@@ -143,17 +141,13 @@ def test_crawl_refuses_a_redirect_to_the_metadata_address(loopback_site, tmp_pat
     assert "link-local" in error
 
 
+@pytest.mark.crawl
 def test_private_addresses_are_refused_without_allow_private(loopback_site, tmp_path):
     site = loopback_site({"/": "<html><body><a href='/privacy'>Privacy Policy</a></body></html>"})
-    targets_file = tmp_path / "targets.yaml"
-    targets_file.write_text(yaml.safe_dump({"targets": [
-        {"id": "local", "name": "Local", "audience": "general", "homepage": site.url + "/"}]}))
+    targets_file = write_targets(tmp_path / "targets.yaml", {
+        "id": "local", "name": "Local", "audience": "general", "homepage": site.url + "/"})
     db_path = tmp_path / "results.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "scanner.cli", "scan", str(targets_file), "--db", str(db_path)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
-    assert result.returncode == 0, result.stderr
+    run_cli("scan", targets_file, "--db", db_path, timeout=120)
     assert site.requests == []
     errors = [r[0] for r in sqlite_utils.Database(db_path).execute("SELECT error FROM fetches")]
     assert errors and all("--allow-private" in e for e in errors)

@@ -1,15 +1,14 @@
 """The site spider end to end on loopback pages: one `scanner scan` subprocess, then the stored
 third_parties, cookies and findings rows compared with what the pages were written to do."""
 
-from pathlib import Path
-
 import pytest
 import sqlite_utils
-import yaml
 
-from conftest import run_cli
+from expected import MECHANISM_REQUESTS
+from helpers import PAGES, LoopbackSite, run_cli, write_targets
 from scanner.importers import import_list
-from test_resources import EXPECTED, PAGES
+
+pytestmark = pytest.mark.crawl
 
 ABOUT = """<!doctype html><html><head><title>About</title></head><body>
 <img src="https://beacon.tinytrack.test/b.gif?p=about" alt="">
@@ -35,8 +34,6 @@ COOKIES = [
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory):
     """Serve the pages, import a small filter list, scan once (shared by the tests below)."""
-    from conftest import LoopbackSite
-
     tmp = tmp_path_factory.mktemp("site")
     home = (PAGES / "mechanisms.html").read_text(encoding="utf-8")
     site = LoopbackSite({
@@ -49,11 +46,10 @@ def scan(tmp_path_factory):
     filters.write_text("! Title: TinyPrivacy\n! Version: 7\n||tinytrack.test^\n", encoding="utf-8")
     rules = tmp / "tracker-rules"
     import_list("abp", filters, rules)
-    targets = tmp / "targets.yaml"
-    targets.write_text(yaml.safe_dump({"targets": [{
+    targets = write_targets(tmp / "targets.yaml", {
         "id": "kids-club", "name": "Kids Club", "audience": "child-directed",
         "homepage": site.url + "/", "policy_urls": [site.url + "/privacy"],
-    }]}), encoding="utf-8")
+    })
     db_path = tmp / "results.db"
     mp = pytest.MonkeyPatch()
     mp.setenv("SCANNER_TRACKER_RULES", str(rules))
@@ -69,7 +65,7 @@ def test_every_third_party_load_mechanism_is_stored(scan):
     db, site, _ = scan
     stored = {(r["request_url"], r["via"]) for r in db["third_parties"].rows_where(
         "page_url = ?", [site.url + "/"])}
-    expected = {(url, via) for url, via in EXPECTED if "127.0.0.1" not in url}
+    expected = {(url, via) for url, via in MECHANISM_REQUESTS if "127.0.0.1" not in url}
     assert stored == expected
 
 

@@ -4,17 +4,15 @@ first on in-memory responses, then in a crawl of those pages served on 127.0.0.1
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from scrapy.http import HtmlResponse, Request, Response
 
-from conftest import ROOT, LoopbackSite
+from helpers import PAGES as TEST_PAGES, ROOT, LoopbackSite, subprocess_env
 from pages.store import build_pages
 from scanner.store_listing import (
     StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
@@ -22,7 +20,7 @@ from scanner.store_listing import (
 from scanner.targets import AndroidApp, Target
 from spiders.store import StoreSpider, android_app, listing_url
 
-PAGES = Path(__file__).parent / "pages" / "store"
+PAGES = TEST_PAGES / "store"
 PLAY = "https://play.google.com/store/apps"
 ABC_URL = f"{PLAY}/details?id=com.tinyfox.abcgames&hl=en&gl=US"
 PANDA_URL = f"{PLAY}/details?id=org.quietpanda.colouring&hl=en&gl=US"
@@ -294,8 +292,7 @@ def crawled(tmp_path_factory):
     out = tmp / "items.jsonl"
     result = subprocess.run([sys.executable, "-c", CRAWL, str(tmp / "targets.json"), str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(ROOT),
-                                 "SCANNER_LOOPBACK_ONLY": "1"})
+                            env=subprocess_env())
     play.close()
     strict.close()
     assert result.returncode == 0, result.stderr[-3000:]
@@ -303,11 +300,13 @@ def crawled(tmp_path_factory):
     return {item["target_id"]: item for item in items}, play, strict, items
 
 
+@pytest.mark.crawl
 def test_crawl_yields_one_item_per_app_and_none_for_web_only_targets(crawled):
     by_target, _, _, items = crawled
     assert sorted(i["target_id"] for i in items) == ["abc", "gone", "maze", "panda", "real-play", "strict"]
 
 
+@pytest.mark.crawl
 def test_crawl_reads_listings_and_fetches_datasafety_only_when_needed(crawled):
     by_target, play, _, _ = crawled
     abc, panda = by_target["abc"], by_target["panda"]
@@ -320,6 +319,7 @@ def test_crawl_reads_listings_and_fetches_datasafety_only_when_needed(crawled):
     assert sum("datasafety" in path for path in play.requests) == 1
 
 
+@pytest.mark.crawl
 def test_crawl_records_missing_and_changed_pages(crawled):
     by_target, play, _, _ = crawled
     assert (by_target["gone"]["status"], by_target["gone"]["listing"]) == (404, None)
@@ -328,6 +328,7 @@ def test_crawl_records_missing_and_changed_pages(crawled):
     assert "page changed shape" in by_target["maze"]["error"]
 
 
+@pytest.mark.crawl
 def test_crawl_obeys_robots_txt_for_the_datasafety_page(crawled):
     by_target, play, strict, _ = crawled
     assert play.requests[0] == strict.requests[0] == "/robots.txt"
@@ -339,6 +340,7 @@ def test_crawl_obeys_robots_txt_for_the_datasafety_page(crawled):
     assert not any("datasafety" in path for path in strict.requests)
 
 
+@pytest.mark.crawl
 def test_crawl_refuses_the_real_store_before_any_connection(crawled):
     by_target, _, _, _ = crawled
     item = by_target["real-play"]

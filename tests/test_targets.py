@@ -3,6 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
+from helpers import write_file
 from scanner.cli import cli
 from scanner.targets import TargetsError, load_targets
 
@@ -22,14 +23,8 @@ targets:
 """
 
 
-def write(tmp_path, text, name="targets.yaml"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_yaml_targets_load(tmp_path):
-    targets = load_targets(write(tmp_path, GOOD))
+    targets = load_targets(write_file(tmp_path, GOOD))
     assert [t.id for t in targets] == ["abc-learning", "games-r-us"]
     first = targets[0]
     assert first.policy_urls == ["https://abc-learning.example/privacy"]
@@ -38,7 +33,7 @@ def test_yaml_targets_load(tmp_path):
 
 
 def test_csv_targets_load(tmp_path):
-    path = write(tmp_path, "id,name,audience,homepage,policy_urls,tags\n"
+    path = write_file(tmp_path, "id,name,audience,homepage,policy_urls,tags\n"
                            "abc,ABC,mixed,https://abc.example/,https://abc.example/p;https://abc.example/k,edtech\n",
                  "targets.csv")
     (target,) = load_targets(path)
@@ -58,7 +53,7 @@ def test_csv_targets_load(tmp_path):
     ],
 )
 def test_bad_targets_name_file_and_line(tmp_path, text, line, words):
-    path = write(tmp_path, text)
+    path = write_file(tmp_path, text)
     with pytest.raises(TargetsError) as info:
         load_targets(path)
     message = str(info.value)
@@ -68,7 +63,7 @@ def test_bad_targets_name_file_and_line(tmp_path, text, line, words):
 
 
 def test_csv_error_names_its_line(tmp_path):
-    path = write(tmp_path, "id,audience,homepage\nok,mixed,https://ok.example/\nbad,mixed,nope\n",
+    path = write_file(tmp_path, "id,audience,homepage\nok,mixed,https://ok.example/\nbad,mixed,nope\n",
                  "t.csv")
     with pytest.raises(TargetsError, match=rf"^{path}:3: target 'bad': homepage"):
         load_targets(path)
@@ -81,7 +76,7 @@ def test_scan_with_bad_targets_exits_2_and_keeps_the_database(tmp_path):
     db = open_db(db_path)
     db["scans"].insert({"started_at": "x", "status": "complete"})
     db.close()
-    path = write(tmp_path, GOOD.replace("audience: general", "audience: kids"))
+    path = write_file(tmp_path, GOOD.replace("audience: general", "audience: kids"))
     result = CliRunner().invoke(cli, ["scan", str(path), "--db", str(db_path)])
     assert result.exit_code == 2
     assert f"{path}:11:" in result.output
@@ -115,7 +110,7 @@ targets:
 def test_android_mapping_loads_with_defaults(tmp_path):
     (tmp_path / "apks").mkdir()
     (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
-    kids, mixed = load_targets(write(tmp_path, ANDROID))
+    kids, mixed = load_targets(write_file(tmp_path, ANDROID))
     assert kids.android.package == "com.example.kids"
     # A relative APK path is read from the targets file's folder, wherever the scan runs.
     assert kids.android.apk == str(tmp_path / "apks" / "kids.apk")
@@ -135,13 +130,13 @@ def test_android_mapping_survives_a_worker_job(tmp_path):
 
     (tmp_path / "apks").mkdir()
     (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
-    for target in load_targets(write(tmp_path, ANDROID)):
+    for target in load_targets(write_file(tmp_path, ANDROID)):
         again = Target(**json.loads(json.dumps(dataclasses.asdict(target))))
         assert again == target and isinstance(again.android, AndroidApp)
 
 
 def test_android_columns_in_csv(tmp_path):
-    path = write(tmp_path, "id,audience,homepage,android_package,android_store_url\n"
+    path = write_file(tmp_path, "id,audience,homepage,android_package,android_store_url\n"
                            "a,mixed,https://a.example/,com.a.app,https://store.example/a\n"
                            "b,mixed,https://b.example/,,\n", "t.csv")
     first, second = load_targets(path)
@@ -169,7 +164,7 @@ def test_bad_android_mapping_names_file_and_line(tmp_path, old, new, line, words
     (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
     text = ANDROID.replace(old, new, 1)
     assert text != ANDROID
-    path = write(tmp_path, text)
+    path = write_file(tmp_path, text)
     with pytest.raises(TargetsError) as info:
         load_targets(path)
     message = str(info.value)

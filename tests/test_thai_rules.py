@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from helpers import DATA, ROOT, invoke
 from scanner.matching import classify, load_rules, match_sentence, rule_files
 from scanner.paths import POLICY_RULES_DIR
 from scanner.rulecheck import check_rule_paths
 from scanner.text import decode_body, extract_html_text
 from scanner.thai import PRIVACY_TERMS, tokenized_form, tokens
 
-ROOT = Path(__file__).resolve().parent.parent
 THAI_DIR = POLICY_RULES_DIR / "th"
-BENIGN = Path(__file__).parent / "data" / "benign_sentences_th.txt"
+BENIGN = DATA / "benign_sentences_th.txt"
 DEMO_POLICY = ROOT / "scanner" / "demo" / "sites" / "dek-dee-thai" / "privacy.html"
 
 RULES = load_rules()
@@ -253,7 +251,8 @@ def write_labelled(path, practice):
 def test_rules_eval_on_labelled_thai_sentences(tmp_path, mode):
     path = tmp_path / f"thai-{mode}.jsonl"
     write_labelled(path, practice=mode == "practice")
-    result = run_cli("rules", "eval", path, "--mode", mode, "--lang", "th", "--format", "json")
+    result = invoke("rules", "eval", path, "--mode", mode, "--lang", "th", "--format", "json")
+    assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     for category in CATEGORIES:
         score = scores[category]

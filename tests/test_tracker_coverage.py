@@ -1,13 +1,12 @@
 """The curated tracker list keeps up with the web: most prevalent tracker domains, right owners."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from scanner.trackers import TrackerList
 
-ROOT = Path(__file__).resolve().parent.parent
 TDS = ROOT.parent / "shared" / "lists" / "duckduckgo-tracker-blocklists" / "web" / "v6" / "extension-tds.json"
 
 

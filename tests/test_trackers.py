@@ -1,15 +1,15 @@
 """Registrable domains, entity grouping, the curated list, and how requests are classified."""
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import ROOT, write_file
 from scanner.tracker_classify import classify_request, tracker_category, tracker_severity
 from scanner.trackers import CATEGORIES, TrackerList, TrackerListError, is_third_party, registrable_domain
 
-CURATED = Path(__file__).resolve().parent.parent / "rules" / "trackers" / "curated.yaml"
+CURATED = ROOT / "rules" / "trackers" / "curated.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -150,19 +150,13 @@ def test_tracker_rules_of_the_checkout_pass_their_schema_and_examples():
     assert {"cdn", "advertising", "data_broker"} <= {e["category"] for e in examples["match"]}
 
 
-def _write(tmp_path, text):
-    path = tmp_path / "mine.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_a_misspelt_or_mistyped_tracker_field_is_a_one_line_error_naming_file_entity_and_field(tmp_path):
     from scanner.rulecheck import check_tracker_paths
 
-    path = _write(tmp_path, "source: mine\nentities:\n"
-                  "  - {id: alpha, name: Alpha, category: advertising, domains: [alpha.test], is_databroker: true}\n"
-                  "  - {id: beta, name: Beta, category: advertising, domains: beta.test,"
-                  " child_directed_adtech: 'yes'}\n")
+    path = write_file(tmp_path, "source: mine\nentities:\n"
+                      "  - {id: alpha, name: Alpha, category: advertising, domains: [alpha.test], is_databroker: true}\n"
+                      "  - {id: beta, name: Beta, category: advertising, domains: beta.test,"
+                      " child_directed_adtech: 'yes'}\n", "mine.yaml")
     with pytest.raises(TrackerListError) as caught:
         TrackerList.load(root=tmp_path, extra=[])
     assert str(caught.value) == (f"{path}: entity alpha: is_databroker: unknown key "
@@ -179,7 +173,7 @@ def test_a_misspelt_or_mistyped_tracker_field_is_a_one_line_error_naming_file_en
 def test_tracker_examples_that_do_not_hold_are_reported(tmp_path):
     from scanner.rulecheck import check_tracker_paths
 
-    path = _write(tmp_path, """source: mine
+    path = write_file(tmp_path, """source: mine
 examples:
   match:
     - {url: "https://ads.alpha.test/a.js", entity: Alpha, category: analytics}
@@ -189,7 +183,7 @@ examples:
 entities:
   - {id: alpha, name: Alpha, category: advertising, domains: [alpha.test]}
   - {id: beta, name: Beta, category: advertising, domains: [beta.test]}
-""")
+""", "mine.yaml")
     problems, count = check_tracker_paths([path])
     assert count == 2
     assert problems == [
@@ -205,8 +199,8 @@ def test_rules_check_runs_the_tracker_section(tmp_path):
 
     from scanner.cli import cli
 
-    path = _write(tmp_path, "source: mine\nexamples: {match: [], no_match: []}\nentities:\n"
-                  "  - {id: a, name: A, category: advertising, domains: [a.test]}\n")
+    path = write_file(tmp_path, "source: mine\nexamples: {match: [], no_match: []}\nentities:\n"
+                      "  - {id: a, name: A, category: advertising, domains: [a.test]}\n", "mine.yaml")
     result = CliRunner().invoke(cli, ["rules", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}: examples.match: needs at least 2" in result.output

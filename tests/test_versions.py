@@ -1,10 +1,12 @@
 """Policy versions: one document per distinct text; re-scans reuse it or add a new version."""
 
+import pytest
 import sqlite_utils
-import yaml
 
-from conftest import run_cli
+from helpers import run_cli, write_targets
 from scanner import store
+
+pytestmark = pytest.mark.crawl
 
 
 def policy_page(paragraph):
@@ -19,9 +21,8 @@ def test_rescans_store_new_versions_only_when_the_text_changes(loopback_site, tm
         "/": "<html><body><footer><a href='/privacy'>Privacy Policy</a></footer></body></html>",
         "/privacy": policy_page("We collect your child's nickname.").format(counter=1),
     })
-    targets_file = tmp_path / "targets.yaml"
-    targets_file.write_text(yaml.safe_dump({"targets": [
-        {"id": "versions", "name": "Versions", "audience": "child-directed", "homepage": site.url + "/"}]}))
+    targets_file = write_targets(tmp_path / "targets.yaml", {
+        "id": "versions", "name": "Versions", "audience": "child-directed", "homepage": site.url + "/"})
     db_path = tmp_path / "results.db"
 
     def scan():
