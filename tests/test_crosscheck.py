@@ -82,6 +82,15 @@ def test_naming_or_describing_the_entity_discloses_it(db):
     assert by_rule(run(db, scan_id, target), "crosscheck.undisclosed-third-party") == []
 
 
+def test_a_denial_does_not_describe_the_partners_it_denies(db):
+    scan_id, target = scan_with(db, audience="general", policy="We do not show ads.", requests=[META])
+    (row,) = by_rule(run(db, scan_id, target), "crosscheck.undisclosed-third-party")
+    assert "Meta (advertising)" in row["evidence"]
+    scan_id, target = scan_with(db, audience="general", policy="Ad partners show ads here.",
+                                requests=[META])
+    assert by_rule(run(db, scan_id, target), "crosscheck.undisclosed-third-party") == []
+
+
 def test_no_policy_means_no_undisclosed_finding(db):
     scan_id, target = scan_with(db, audience="general", policy=None, requests=[META])
     assert by_rule(run(db, scan_id, target), "crosscheck.undisclosed-third-party") == []
@@ -93,9 +102,10 @@ def test_denial_contradicted_by_ad_and_broker_trackers(db):
     scan_id, target = scan_with(db, audience="general", policy=policy, requests=[META, BLUEKAI, HOTJAR])
     rows = by_rule(run(db, scan_id, target), "crosscheck.denial-contradicted")
     assert rows, "the policy's denial must be held against the ad and broker trackers"
-    assert {r["category"] for r in rows} == {"sale"}
-    entities = {("Meta" in r["evidence"], "Oracle" in r["evidence"]) for r in rows}
-    assert entities == {(True, False), (False, True)}
+    # Other categories may read the same sentence as a denial too (sharing by selling).
+    sale = [r for r in rows if r["category"] == "sale"]
+    entities = sorted(("Meta" in r["evidence"], "Oracle" in r["evidence"]) for r in sale)
+    assert entities == [(False, True), (True, False)], "one row per ad or broker entity"
     for r in rows:
         assert r["severity"] == "high" and r["document_id"]
         text = db["documents"].get(r["document_id"])["text"]
