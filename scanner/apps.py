@@ -19,6 +19,7 @@ import urllib.request
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -89,11 +90,16 @@ class SdkSignature:
 
     def prefix_matches(self, dotted_class: str) -> bool:
         """True when a class (dotted) is under one of the curated prefixes and no exclusion."""
-        def under(prefix):
-            if prefix.endswith("."):
-                return dotted_class.startswith(prefix)
-            return dotted_class == prefix or dotted_class.startswith(prefix + "$")
-        return any(map(under, self.class_prefixes)) and not any(map(under, self.exclude_prefixes))
+        return _under_any(dotted_class, self.class_prefixes) and not self.is_excluded(dotted_class)
+
+    def is_excluded(self, dotted_class: str) -> bool:
+        return _under_any(dotted_class, self.exclude_prefixes)
+
+
+def _under_any(dotted_class: str, prefixes) -> bool:
+    """'com.x.' holds every class below it; 'com.x.Y' holds Y and its inner classes."""
+    return any(dotted_class.startswith(p) if p.endswith(".")
+               else dotted_class == p or dotted_class.startswith(p + "$") for p in prefixes)
 
 
 @dataclass
@@ -547,9 +553,7 @@ def _resolve_string(archive: zipfile.ZipFile, reference: str) -> str | None:
     return str(configs[0][1]) if configs else None
 
 
-_TABLES_DEX = None
-
-
+@lru_cache(maxsize=1)
 def _tables_dex_class():
     """androguard's DEX reading only the string, type and class-definition tables.
 
@@ -557,9 +561,6 @@ def _tables_dex_class():
     and none of it names a class. The sections are parsed by androguard's own item classes;
     only the choice of which map items to parse is made here.
     """
-    global _TABLES_DEX
-    if _TABLES_DEX is not None:
-        return _TABLES_DEX
     from androguard.core.dex import DEX, HeaderItem, MapItem, MapList, TypeMapItem
 
     # What ClassDefItem resolves when it loads (type names, interfaces, static values,
@@ -596,7 +597,6 @@ def _tables_dex_class():
             self.methods = self.fields = self.codes = self.debug = self.hidden_api = None
             self._flush()
 
-    _TABLES_DEX = TablesDex
     return TablesDex
 
 
@@ -673,9 +673,9 @@ class _Lines:
             position = self.text.find(needle, position + 1)
         return first
 
-    def search(self, pattern: re.Pattern, literals=None, prefilter: str | None = None) -> str | None:
-        """The first line the pattern matches in; skipped when none of `literals` is in `prefilter`."""
-        if literals is not None and not any(lit in (prefilter or self.text) for lit in literals):
+    def search(self, pattern: re.Pattern, literals=None) -> str | None:
+        """The first line the pattern matches in; not tried when none of `literals` is in the text."""
+        if literals is not None and not any(lit in self.text for lit in literals):
             return None
         match = pattern.search(self.text)
         return self.line_at(match.start()) if match else None
@@ -695,11 +695,9 @@ def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch
     """Curated rules on defined classes; Exodus signatures as Exodus applies them (referenced types too)."""
     defined = _Lines(contents.classes)
     referenced = _Lines(contents.referenced)
-    strings = None
+    strings = segments = None      # built on first use
     matches: list[SdkMatch] = []
     curated_hits: list[tuple[SdkSignature, SdkMatch]] = []
-
-    segments = None
 
     def network_evidence(signature):
         nonlocal strings
@@ -720,9 +718,7 @@ def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch
 
     for signature in signatures.curated:
         def excluded(name, signature=signature):
-            return any(_dotted(name).startswith(p) if p.endswith(".") else
-                       _dotted(name) == p or _dotted(name).startswith(p + "$")
-                       for p in signature.exclude_prefixes)
+            return signature.is_excluded(_dotted(name))
         found = None
         for prefix in signature.class_prefixes:
             found = defined.find_prefix(prefix.replace(".", "/"), not prefix.endswith("."), excluded)
