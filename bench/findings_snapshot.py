@@ -29,7 +29,7 @@ FILES.append(ROOT / "bench" / "data" / "thai-labelled.jsonl")
 def finding_lines(path: Path, rules) -> list[str]:
     records = read_labelled(path)
     lines = []
-    for record, text in zip(records, judged_texts(records)):
+    for record, text in zip(records, judged_texts(records), strict=True):
         for f in classify(text, rules):
             lines.append(f"{path.name}\t{record.get('id')}\t{f.rule_id}\t{f.polarity}\t"
                          f"{f.start}\t{f.end}\t{f.match_start}\t{f.match_end}")

@@ -109,7 +109,7 @@ def bench_thai(rules, documents: list[str]) -> float:
     size = megabytes(documents)
     forget()
     split_seconds, spans = timed(lambda: [split_sentences(d, "th") for d in documents])
-    sentences = [d[slice(*_trimmed(d, *s))] for d, doc_spans in zip(documents, spans)
+    sentences = [d[slice(*_trimmed(d, *s))] for d, doc_spans in zip(documents, spans, strict=True)
                  for s in doc_spans]
     token_seconds, _ = timed(lambda: [thai.tokenized_form(s) for s in sentences])
     forget()

@@ -137,8 +137,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
         raise ValueError(f"mode must be one of {MODES}")
     result = Evaluation(records=len(records))
     texts = judged_texts(records) if in_context else [r["text"] for r in records]
-    result.with_lead_in = sum(t != r["text"] for t, r in zip(texts, records))
-    for record, text in zip(records, texts):
+    result.with_lead_in = sum(t != r["text"] for t, r in zip(texts, records, strict=True))
+    for record, text in zip(records, texts, strict=True):
         predicted = predicted_categories(classify(text, rules, lang=lang), mode)
         labels = record.get("practice_labels") if mode == "practice" else None
         for category, label in (labels or record["labels"]).items():

@@ -100,7 +100,7 @@ FINDING_COLUMNS = ("id", "source", "rule_id", "category", "practice", "severity"
 def target_findings(db, scan_id: int, target_id: str) -> list[dict]:
     """The findings rows (the columns scoring reads) of one target in one scan."""
     columns = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
-    return [dict(zip(FINDING_COLUMNS, values)) for values in db.execute(
+    return [dict(zip(FINDING_COLUMNS, values, strict=True)) for values in db.execute(
         f"SELECT {columns} FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
         [scan_id, target_id],
     ).fetchall()]

@@ -82,7 +82,7 @@ def check_url(value) -> str | None:
     if not parts.hostname:
         return f"{value!r} has no host"
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when it is read
     except ValueError:
         return f"{value!r} has a bad port"
     return None
