@@ -171,7 +171,7 @@ def test_a_bare_scrapy_crawl_site_is_a_scan_that_is_cross_checked_and_scored(loo
     import sqlite_utils
     import yaml
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     site = loopback_site({
         "/": '<html><body><script src="https://connect.facebook.net/en_US/fbevents.js"></script>'

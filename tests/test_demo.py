@@ -4,7 +4,7 @@ import socket
 
 import sqlite_utils
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 def test_demo_writes_database_report_and_summary(tmp_path):

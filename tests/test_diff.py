@@ -6,7 +6,7 @@ import pytest
 import sqlite_utils
 import yaml
 
-from conftest import LoopbackSite, run_cli
+from helpers import LoopbackSite, run_cli
 from scanner.diff import finding_key
 from scanner.serve import build_metadata
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
-from conftest import run_cli
+from helpers import run_cli
 from scanner import store
 from scanner.crawl import resumable_scan
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
