@@ -51,6 +51,10 @@ ESCALATED_SHARING = {"advertisers": "sharing with advertisers",
 
 SAFEGUARD_POINTS = 3
 SAFEGUARD_CAP = 10
+# Which safeguards are credited first when the bound leaves room for only some: parental
+# consent and a parent's access come before general commitments.
+SAFEGUARD_ORDER = ("children", "user_rights", "retention", "sale", "third_party_sharing",
+                   "behavioral_ads", "tracking", "collection", "transfer")
 NO_POLICY_POINTS = 25
 GRADE_BOUNDS = (("A", 10), ("B", 25), ("C", 40), ("D", 55), ("F", 100))
 METHOD = (
@@ -296,7 +300,9 @@ def _safeguards(findings: list[dict], risk_points: int) -> list[dict]:
             by_category.setdefault(f["category"], []).append(f)
     room = min(SAFEGUARD_CAP, risk_points // 2)
     rows = []
-    for category, members in sorted(by_category.items()):
+    order = {category: i for i, category in enumerate(SAFEGUARD_ORDER)}
+    for category, members in sorted(by_category.items(),
+                                    key=lambda item: (order.get(item[0], len(order)), item[0])):
         points = min(SAFEGUARD_POINTS, room)
         room -= points
         top = members[0]
