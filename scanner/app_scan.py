@@ -268,3 +268,20 @@ def store_listing_findings(scan_id: int, item) -> list[dict]:
         findings.append(row("child-audience", "children", "info", "neutral",
                             "for children: " + ", ".join(audience)))
     return findings
+
+
+def run_app_step(db_path, scan_id: int, targets, options) -> dict[str, str]:
+    """The app step of a worker: analyse the APKs its targets name (before their crawl)."""
+    if not any(t.android and t.android.apk for t in targets):
+        return {}
+    from scanner.apps import load_signatures
+    from scanner.safety import loopback_problem
+
+    db = store.open_db(db_path)
+    try:
+        return analyse_target_apps(
+            db, scan_id, targets, load_signatures(), allow_private=options.allow_private,
+            url_check=loopback_problem if options.loopback_only else None,
+        )
+    finally:
+        db.close()

@@ -10,8 +10,10 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner import store
+from scanner.app_scan import store_listing_findings, store_listing_row
 from scanner.extensions import ScanLifecycle
 from scanner.findings import finding_row
+from scanner.items import StoreListingItem
 from scanner.matching import classify, load_rules
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
@@ -65,12 +67,30 @@ class StorePipeline:
                 raise RuntimeError("no SCANNER_SCAN_ID and no scan opened by the "
                                    "scanner.extensions.ScanLifecycle extension (EXTENSIONS)")
             self.scan_id = lifecycle.scan_id
+        if isinstance(item, StoreListingItem):
+            with self.db.conn:
+                self._store_listing(item)
+            self.stats.inc_value("scanner/fetches/store")
+            if item.error:
+                self.stats.inc_value("scanner/fetch_errors")
+            return item
         with self.db.conn:
             self._store(item)
         self.stats.inc_value(f"scanner/fetches/{item.kind}")
         if item.error:
             self.stats.inc_value("scanner/fetch_errors")
         return item
+
+    def _store_listing(self, item: StoreListingItem) -> None:
+        """An app's store page: its declarations, its fetch, and its findings (source 'store')."""
+        self.db["fetches"].insert({
+            "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
+            "final_url": item.final_url, "kind": "store", "status": item.status,
+            "error": item.error, "document_id": None, "content_type": "text/html",
+            "fetched_at": item.fetched_at or store.now(), "discovered_by": "targets-file",
+        })
+        self.db["store_listings"].insert(store_listing_row(self.scan_id, item))
+        self.db["findings"].insert_all(store_listing_findings(self.scan_id, item))
 
     def _store(self, item) -> None:
         document_id = None

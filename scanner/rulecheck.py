@@ -9,7 +9,43 @@ from scanner.paths import TRACKER_RULES_DIR
 
 
 def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
-    """Return (problems, number of rules checked); each problem is one line."""
+    """Return (problems, number of rules checked); each problem is one line.
+
+    Policy rules, tracker lists (rules/trackers/) and app SDK signatures (rules/sdks/); with no
+    paths, all three."""
+    sdk_paths = [p for p in paths if _is_sdk_path(p)]
+    paths = [p for p in paths if not _is_sdk_path(p)]
+    sdk_problems, sdk_count = [], 0
+    if sdk_paths or not paths:
+        from scanner.apps import check_sdk_rules
+
+        sdk_problems, sdk_count = check_sdk_rules(sdk_paths or None)
+        if sdk_paths and not paths:
+            return sdk_problems, sdk_count
+    problems, count = _check_policy_and_tracker_paths(paths)
+    return problems + sdk_problems, count + sdk_count
+
+
+def _is_sdk_path(path: Path) -> bool:
+    from scanner.apps import SDK_RULES_DIR
+
+    resolved = Path(path).resolve()
+    if resolved == SDK_RULES_DIR.resolve() or SDK_RULES_DIR.resolve() in resolved.parents:
+        return True
+    return resolved.is_file() and "sdks" in _top_level_keys(resolved)
+
+
+def _top_level_keys(path: Path) -> set:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
+def _check_policy_and_tracker_paths(paths: list[Path]) -> tuple[list[str], int]:
     tracker_paths = [p for p in paths if _is_tracker_path(p)]
     paths = [p for p in paths if not _is_tracker_path(p)]
     tracker_problems, tracker_count = [], 0
@@ -53,14 +89,8 @@ def _is_tracker_path(path: Path) -> bool:
         return True
     if not resolved.is_file():
         return False
-    import yaml
-
-    try:
-        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and "rules" not in data and bool(
-        {"entities", "owners", "filter_list"} & set(data))
+    keys = _top_level_keys(resolved)
+    return "rules" not in keys and bool({"entities", "owners", "filter_list"} & keys)
 
 
 def check_tracker_paths(paths: list[Path]) -> tuple[list[str], int]:

@@ -27,10 +27,13 @@ TRUSTED_CONTINUATION_SCORE = 20
 class PolicySpider(ScannerSpider):
     name = "policy"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, store_policy_urls=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.policy_pages = defaultdict(int)
         self.seen = defaultdict(set)
+        # {target id: the privacy policy its app's store listing links to}: read beside what
+        # the homepage leads to, so an app without a website of its own still gets its policy.
+        self.store_policy_urls = dict(store_policy_urls or {})
 
     async def start(self):
         for target in self.targets:
@@ -40,6 +43,11 @@ class PolicySpider(ScannerSpider):
                     if request:
                         yield request
             else:
+                if self.store_policy_urls.get(target.id):
+                    request = self.policy_request(target, self.store_policy_urls[target.id],
+                                                  "store-listing")
+                    if request:
+                        yield request
                 yield scrapy.Request(
                     target.homepage, callback=self.parse_homepage, errback=self.homepage_failed,
                     meta={"target": target, "discovered_by": "homepage"}, dont_filter=True,

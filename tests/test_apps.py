@@ -409,3 +409,20 @@ def test_cli_bad_sdk_rules_exit_2(tmp_path, apks):
 
 def test_shipped_rules_dir_is_where_the_loader_looks():
     assert (SDK_RULES_DIR / "curated.yaml").is_file()
+
+
+def test_rules_check_validates_sdk_rule_files(tmp_path):
+    """`scanner rules check` covers rules/sdks/ and names the file, SDK and field of a problem."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    result = CliRunner().invoke(cli, ["rules", "check"])
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "sdks.yaml"
+    bad.write_text("source: curated\nversion: '1'\nsdks:\n  - id: x-ads\n    name: X Ads\n"
+                   "    entity: X\n    category: advertising\n    clas_prefixes: [com.x.]\n",
+                   encoding="utf-8")
+    result = CliRunner().invoke(cli, ["rules", "check", str(bad)])
+    assert result.exit_code == 1
+    assert str(bad) in result.output and "x-ads" in result.output and "clas_prefixes" in result.output
