@@ -22,6 +22,7 @@ CSV_COLUMNS = (
     "scan_id", "scan_started_at", "target_id", "target_name", "audience", "status", "grade",
     "score", "source", "rule_id", "category", "practice", "severity", "polarity", "rule_points",
     "evidence", "url", "document_id", "document_sha256", "start", "end",
+    "app_package", "app_version_name", "apk_sha256",
 )
 
 _ENV = Environment(loader=PackageLoader("reports", "templates"),
@@ -55,6 +56,10 @@ def findings_csv(data: dict) -> str:
                 "target_id": target["id"], "target_name": target["name"],
                 "audience": target["audience"], "status": target["status"],
                 "grade": target["grade"], "score": target["score"]}
+        apk = (target.get("app") or {}).get("apks") or [{}]
+        base.update({"app_package": (target.get("app") or {}).get("package"),
+                     "app_version_name": apk[0].get("version_name"),
+                     "apk_sha256": apk[0].get("sha256")})
         if not target["findings"]:
             writer.writerow(base)
         for finding in target["findings"]:
@@ -76,6 +81,26 @@ def group_findings(findings: list[dict]) -> list[tuple[str, list[dict]]]:
     return sorted(groups.items(), key=worst)
 
 
+def declared(value) -> str:
+    """A store-page flag as a report says it: 1 yes, 0 no, null not shown / unknown."""
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def data_types_text(rows) -> str:
+    """Data-safety rows as 'Device or other IDs (Advertising or marketing), ...'."""
+    parts = []
+    for row in rows or ():
+        if not isinstance(row, dict):
+            parts.append(str(row))
+            continue
+        name = row.get("data_type") or row.get("category") or "?"
+        purposes = row.get("purposes") or []
+        purposes = ", ".join(purposes) if isinstance(purposes, list) else str(purposes)
+        parts.append(f"{name} ({purposes})" if purposes else name)
+    return "; ".join(parts)
+
+
 def _view_helpers() -> dict:
     return {"group_findings": group_findings, "grade_colours": GRADE_COLOURS,
-            "markdown_changes": markdown_target_changes}
+            "markdown_changes": markdown_target_changes, "declared": declared,
+            "data_types_text": data_types_text}

@@ -10,6 +10,7 @@ import json
 from collections import Counter, defaultdict
 
 from scanner import __version__
+from scanner.crosscheck import APP_CROSSCHECK_RULES
 from scanner.diff import diff_target, previous_scan_for_target
 from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
 
@@ -33,7 +34,11 @@ def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
     scan["options"] = _json(scan.get("options"), {})
     target_ids = [r[0] for r in db.execute(
         """SELECT target_id FROM scores WHERE scan_id = ?
-           UNION SELECT target_id FROM fetches WHERE scan_id = ?""", [scan_id, scan_id]).fetchall()]
+           UNION SELECT target_id FROM fetches WHERE scan_id = ?
+           UNION SELECT target_id FROM app_sdks WHERE scan_id = ?
+           UNION SELECT target_id FROM app_permissions WHERE scan_id = ?
+           UNION SELECT target_id FROM store_listings WHERE scan_id = ?""",
+        [scan_id] * 5).fetchall()]
     if target_id is not None:
         if target_id not in target_ids:
             raise ReportError(f"target {target_id!r} is not in scan {scan_id}")
@@ -82,6 +87,7 @@ def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool =
         "cookies": _cookies(db, scan_id, target_id),
         "changes": None,
     }
+    data["app"] = app_report_data(db, scan_id, target_id, fetches, data["findings"])
     if with_changes:
         previous = previous_scan_for_target(db, target_id, scan_id)
         if previous is not None:
@@ -106,8 +112,12 @@ def summarise(targets: list[dict]) -> dict:
             domains_by_category[p.get("category") or "unknown"] += 1
             if p.get("is_data_broker"):
                 brokers.add(p["domain"])
+    apps = [t["app"] for t in targets if t.get("app")]
     return {
         "targets": len(targets),
+        "apps": len(apps),
+        "apps_with_ad_sdks": sum(1 for a in apps if any(s["category"] == "advertising"
+                                                        for s in a["sdks"])),
         "statuses": dict(sorted(statuses.items())),
         "grades": {g: grades.get(g, 0) for g in GRADES},
         "risk_findings_by_severity": {s: severities.get(s, 0) for s in SEVERITY_ORDER},
@@ -228,6 +238,66 @@ def _cookies(db, scan_id, target_id) -> list[dict]:
         grouped[key]["page_count"] += 1
     return sorted(grouped.values(), key=lambda c: (not c.get("third_party"), c.get("domain") or "",
                                                    c.get("name") or ""))
+
+
+# Store-page fields a report shows, in this order; JSON-encoded lists are decoded.
+STORE_FIELDS = (
+    "url", "final_url", "status", "error", "fetched_at", "title", "developer", "category",
+    "privacy_policy_url", "contains_ads", "in_app_purchases", "content_rating", "target_ages",
+    "designed_for_families", "teacher_approved", "data_shared", "data_collected", "no_data_shared",
+    "no_data_collected", "security_practices", "problems",
+)
+_STORE_LISTS = ("target_ages", "data_shared", "data_collected", "security_practices", "problems")
+
+
+def app_report_data(db, scan_id: int, target_id: str, fetches: list[dict],
+                    findings: list[dict]) -> dict | None:
+    """The target's app in this scan: APK, SDKs, permissions, store page, app cross-checks.
+
+    None when the scan has no app data for the target (no APK tried, no store page read).
+    """
+    sdks = list(db.query("SELECT * FROM app_sdks WHERE scan_id = ? AND target_id = ? ORDER BY rowid",
+                         [scan_id, target_id]))
+    permissions = list(db.query("SELECT * FROM app_permissions WHERE scan_id = ? AND target_id = ? "
+                                "ORDER BY rowid", [scan_id, target_id]))
+    listings = list(db.query("SELECT * FROM store_listings WHERE scan_id = ? AND target_id = ? "
+                             "ORDER BY rowid", [scan_id, target_id]))
+    apk_fetches = [f for f in fetches if f.get("kind") == "apk"]
+    if not (sdks or permissions or listings or apk_fetches):
+        return None
+    hashes = list(dict.fromkeys(
+        [f["app_sha256"] for f in apk_fetches if f.get("app_sha256")]
+        + [r["app_sha256"] for r in sdks + permissions if r.get("app_sha256")]))
+    apks = []
+    for sha in hashes:
+        row = next(db.query("SELECT * FROM apps WHERE sha256 = ?", [sha]), {"sha256": sha})
+        apks.append(row)
+    # Several listing rows (a retry) leave the readable one, else the last.
+    listing = next((r for r in reversed(listings) if not r.get("error")),
+                   listings[-1] if listings else None)
+    store = None
+    if listing is not None:
+        store = {k: listing.get(k) for k in STORE_FIELDS}
+        for key in _STORE_LISTS:
+            store[key] = _json(store[key], [])
+    sdk_rows = [{k: v for k, v in r.items() if k not in _ROW_KEYS} for r in sdks]
+    for row in sdk_rows:
+        row["child_directed_adtech"] = bool(row.get("child_directed_adtech"))
+    sdk_rows.sort(key=lambda r: (r.get("category") != "advertising", r.get("entity") or "",
+                                 r.get("sdk") or ""))
+    permission_rows = [{"permission": r["permission"], "sensitive": bool(r.get("sensitive")),
+                        "app_sha256": r.get("app_sha256")} for r in permissions]
+    permission_rows.sort(key=lambda r: (not r["sensitive"], r["permission"]))
+    return {
+        "package": apks[0].get("package") if apks else (listing or {}).get("package"),
+        "apks": apks,
+        "apk_errors": [{"url": f["url"], "error": f["error"]} for f in apk_fetches if f.get("error")],
+        "sdks": sdk_rows,
+        "permissions": permission_rows,
+        "sensitive_permissions": [r["permission"] for r in permission_rows if r["sensitive"]],
+        "store": store,
+        "crosschecks": [f for f in findings if f.get("rule_id") in APP_CROSSCHECK_RULES],
+    }
 
 
 def _json(value, default):

@@ -66,6 +66,12 @@ TARGETED_ADS = re.compile(
     r"\b(targeted|personali[sz]ed|interest[- ]based|behaviou?ral|tailored|profil)"
     r"|ตรงกับความสนใจ|ตามความสนใจ|เฉพาะบุคคล", re.I)
 AD_ID_PERMISSION = "com.google.android.gms.permission.AD_ID"
+# The cross-checks that hold an app (its SDKs, its store page) to what is said: reports group them.
+APP_CROSSCHECK_RULES = (
+    "crosscheck.undisclosed-sdk", "crosscheck.sdk-denial-contradicted",
+    "crosscheck.store-no-data-shared-contradicted", "crosscheck.store-no-ads-contradicted",
+    "crosscheck.child-app-advertising-id",
+)
 
 
 @dataclass

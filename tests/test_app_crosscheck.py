@@ -2,81 +2,21 @@
 held to the policy and the store page, and a children's app asking for the advertising ID."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
+from appdb import (
+    ADMOB, ALIASES, APK, CRASHLYTICS, EXODUS_ONLY, KIDOZ, STORE_URL, TRACKERS, POLICY_URL, app_scan,
+    listing_with,
+)
 from scanner import store
 from scanner.analysis import analyse_scan
-from scanner.app_scan import store_analysis, store_listing_row
-from scanner.apps import AppAnalysis, SdkMatch, load_sdk_rules
-from scanner.crosscheck import (
-    AD_ID_PERMISSION, child_age_bands, crosscheck_findings, sdk_aliases_by_id,
-)
-from scanner.matching import classify, load_rules
-from scanner.targets import Target
-from scanner.trackers import TrackerList
-
-HOME = "https://kids.example/"
-POLICY_URL = "https://kids.example/privacy"
-STORE_URL = "https://play.example/store/apps/details?id=com.kids.club"
-APK = "/evidence/com.kids.club.apk"
-TRACKERS = TrackerList.load(extra=[])
-ALIASES = sdk_aliases_by_id(load_sdk_rules())
-
-ADMOB = SdkMatch(name="Google AdMob (Google Mobile Ads SDK)", entity="Google", category="advertising",
-                 evidence="com.google.android.gms.ads.AdView", source="curated 2026-12",
-                 sdk_id="google-admob")
-KIDOZ = SdkMatch(name="Kidoz SDK", entity="Kidoz", category="advertising",
-                 evidence="com.kidoz.sdk.api.KidozSDK", source="curated 2026-12",
-                 child_directed_adtech=True, sdk_id="kidoz")
-CRASHLYTICS = SdkMatch(name="Google Firebase Crashlytics", entity="Google",
-                       category="crash_reporting",
-                       evidence="com.google.firebase.crashlytics.FirebaseCrashlytics",
-                       source="curated 2026-12", sdk_id="firebase-crashlytics")
-EXODUS_ONLY = SdkMatch(name="Tapjoy", entity="Tapjoy", category="advertising",
-                       evidence="com.tapjoy.TapjoyConnect", source="exodus 2024-05-03",
-                       sdk_id="exodus:54")
+from scanner.crosscheck import AD_ID_PERMISSION, child_age_bands, crosscheck_findings
 
 
 @pytest.fixture
 def db(tmp_path):
     return store.open_db(tmp_path / "apps.db")
-
-
-def app_scan(db, *, audience="child-directed", policy=None, sdks=(), permissions=(),
-             listing=None, listing_error=None):
-    """One scan of one target with an app: policy (through the real rules), APK rows, store page."""
-    target = Target(id="kids", name="Kids Club", audience=audience, homepage=HOME)
-    scan_id = store.start_scan(db, rules_version="test", targets_file="t.yaml", options={})
-    store.upsert_targets(db, [target], scan_id)
-    if policy is not None:
-        document_id, _ = store.store_document(db, text=policy, content_type="text/html", lang="en",
-                                              title="Privacy", scan_id=scan_id, url=POLICY_URL)
-        db["fetches"].insert({"scan_id": scan_id, "target_id": "kids", "url": POLICY_URL,
-                              "final_url": POLICY_URL, "kind": "policy", "status": 200,
-                              "document_id": document_id})
-        db["findings"].insert_all([
-            {"scan_id": scan_id, "target_id": "kids", "source": "policy", "rule_id": f.rule_id,
-             "category": f.category, "practice": f.practice, "severity": f.severity,
-             "polarity": f.polarity, "evidence": f.evidence, "document_id": document_id,
-             "start": f.start, "end": f.end, "url": POLICY_URL}
-            for f in classify(policy, load_rules(), lang="en")
-        ])
-    if sdks or permissions:
-        analysis = AppAnalysis(path=APK, sha256=f"{len(sdks)}{len(permissions)}" + "ab" * 31,
-                               size=1000, package="com.kids.club", version_name="2.1.0",
-                               version_code=21, min_sdk=21, target_sdk=34,
-                               permissions=list(permissions), sdks=list(sdks), classes_count=10,
-                               dex_count=1)
-        store_analysis(db, scan_id, target, analysis, APK)
-    if listing is not None or listing_error:
-        item = SimpleNamespace(target_id="kids", url=STORE_URL, final_url=STORE_URL,
-                               status=200 if not listing_error else 404, error=listing_error,
-                               fetched_at=None, body_sha256="0" * 64, package="com.kids.club",
-                               listing=listing, datasafety_url=None)
-        db["store_listings"].insert(store_listing_row(scan_id, item))
-    return scan_id, target
 
 
 def run(db, scan_id, target):
@@ -88,18 +28,6 @@ def run(db, scan_id, target):
 
 def by_rule(rows, rule_id):
     return [r for r in rows if r["rule_id"] == rule_id]
-
-
-def listing_with(**fields):
-    listing = {"title": "Kids Club", "developer": "Kids Club Ltd", "contains_ads": None,
-               "target_ages": [], "designed_for_families": False, "teacher_approved": False,
-               "data_safety": None}
-    safety = fields.pop("data_safety", None)
-    listing.update(fields)
-    if safety is not None:
-        listing["data_safety"] = {"declared": True, "data_shared": [], "data_collected": [],
-                                  "no_data_shared": False, "no_data_collected": False, **safety}
-    return listing
 
 
 # --- (a) an SDK the policy neither names nor describes

@@ -187,3 +187,93 @@ def test_untrusted_text_is_escaped_in_html_and_markdown(demo_scan_db, tmp_path):
     table_line = next(line for line in md.splitlines() if "alert(1)" in line and line.startswith("|"))
     header = next(line for line in md.splitlines() if line.startswith("| severity | polarity"))
     assert len(re.findall(r"(?<!\\)\|", table_line)) == len(re.findall(r"(?<!\\)\|", header))
+
+
+# --- the app section
+
+
+@pytest.fixture
+def app_db(tmp_path):
+    from appdb import ADMOB, CRASHLYTICS, app_scan, finish, listing_with
+
+    db = store.open_db(tmp_path / "apps.db")
+    listing = listing_with(contains_ads=False, target_ages=["Ages 6-8"], designed_for_families=True,
+                           privacy_policy_url="https://kids.example/privacy",
+                           data_safety={"no_data_shared": True, "data_collected": [
+                               {"category": "Location", "data_type": "Approximate location",
+                                "purposes": ["Analytics"], "optional": False}]})
+    scan_id, kids = app_scan(db, policy="We do not show ads.", sdks=[ADMOB, CRASHLYTICS],
+                             permissions=["android.permission.INTERNET",
+                                          "com.google.android.gms.permission.AD_ID",
+                                          "android.permission.CAMERA"], listing=listing)
+    _, web = app_scan(db, target_id="web-only", name="Web Only", policy="We collect your email.",
+                      scan_id=scan_id)
+    finish(db, scan_id, [kids, web])
+    return db, scan_id
+
+
+def test_app_section_in_json(app_db):
+    db, scan_id = app_db
+    data = json.loads(render_report(db, scan_id, "json"))
+    by_id = {t["id"]: t for t in data["targets"]}
+    assert by_id["web-only"]["app"] is None
+    app = by_id["kids"]["app"]
+    (apk,) = app["apks"]
+    assert (app["package"], apk["version_name"]) == ("com.kids.club", "2.1.0")
+    assert apk["sha256"] == db["apps"].get(apk["sha256"])["sha256"]
+    admob = app["sdks"][0]
+    assert (admob["entity"], admob["category"], admob["evidence"]) == (
+        "Google", "advertising", "com.google.android.gms.ads.AdView")
+    assert app["sensitive_permissions"] == ["android.permission.CAMERA",
+                                            "com.google.android.gms.permission.AD_ID"]
+    assert {"permission": "android.permission.INTERNET", "sensitive": False} in [
+        {k: p[k] for k in ("permission", "sensitive")} for p in app["permissions"]]
+    store_page = app["store"]
+    assert (store_page["contains_ads"], store_page["no_data_shared"],
+            store_page["designed_for_families"]) == (0, 1, 1)
+    assert store_page["target_ages"] == ["Ages 6-8"]
+    assert store_page["data_collected"][0]["data_type"] == "Approximate location"
+    rules = {f["rule_id"] for f in app["crosschecks"]}
+    assert {"crosscheck.store-no-ads-contradicted", "crosscheck.store-no-data-shared-contradicted",
+            "crosscheck.child-app-advertising-id", "crosscheck.sdk-denial-contradicted"} <= rules
+    assert all(f["source"] == "crosscheck" for f in app["crosschecks"])
+    assert data["summary"]["apps"] == 1 and data["summary"]["apps_with_ad_sdks"] == 1
+    docs = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    for key in list(app) + list(store_page):
+        assert f"`{key}`" in docs, f"app JSON key {key!r} is not documented in docs/reports.md"
+
+
+def test_app_section_in_html_and_markdown_only_for_targets_with_an_app(app_db):
+    db, scan_id = app_db
+    page = render_report(db, scan_id, "html")
+    kids = target_section(page, "kids")
+    assert 'id="app-kids"' in kids and "com.google.android.gms.ads.AdView" in kids
+    sha = db["apps"].rows.__next__()["sha256"]
+    assert sha in kids and "android.permission.CAMERA" in kids
+    assert "<th>contains ads</th><td>no</td>" in kids
+    assert "Approximate location (Analytics)" in kids
+    assert "crosscheck.child-app-advertising-id" in kids
+    assert "app-web-only" not in page and "SDKs in the app" not in target_section(page, "web-only")
+    md = render_report(db, scan_id, "md")
+    kids_md = md[md.index("(`kids`)\n"):md.index("(`web-only`)\n")] if md.index("(`kids`)\n") < \
+        md.index("(`web-only`)\n") else md[md.index("(`kids`)\n"):]
+    assert "### App: `com.kids.club`" in kids_md
+    assert "`com.google.android.gms.ads.AdView`" in kids_md and sha in kids_md
+    assert '| "no data shared with third parties" | yes |' in kids_md
+    assert "crosscheck.store-no-ads-contradicted" in kids_md
+    assert md.count("#### SDKs in the app") == 1
+    for block in re.findall(r"(?:^\|.*\|\n)+", md, flags=re.M):
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in block.splitlines()}
+        assert len(widths) == 1, block
+
+
+def test_csv_rows_carry_the_app(app_db):
+    db, scan_id = app_db
+    rows = list(csv.DictReader(io.StringIO(render_report(db, scan_id, "csv"))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    kids = [r for r in rows if r["target_id"] == "kids"]
+    sha = next(db["apps"].rows)["sha256"]
+    assert kids and all((r["app_package"], r["app_version_name"], r["apk_sha256"]) ==
+                        ("com.kids.club", "2.1.0", sha) for r in kids)
+    assert any(r["source"] == "app" and "AdView" in r["evidence"] for r in kids)
+    assert all(r["apk_sha256"] == "" for r in rows if r["target_id"] == "web-only")
