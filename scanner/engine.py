@@ -10,7 +10,7 @@ from itertools import accumulate, chain, compress, islice
 from operator import or_
 
 from scanner.prefilter import anchor
-from scanner.rule_schema import Finding, Proximity, Rule
+from scanner.rule_schema import MACROS, Finding, Proximity, Rule
 from scanner.text import detect_lang, split_sentences
 
 WORD = re.compile(r"\w+")
@@ -433,8 +433,157 @@ def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str):
             yield rule_index, outcome, None if lang == "th" else span
 
 
+# --- sentence context: statements that are not a practice ---------------------------------------
+# A risk rule that fires in one of these contexts gives a neutral, info-level finding instead
+# (rule id + suffix): the topic is kept, but no practice is stated, nor denied.
+
+# The suffixes such a finding's rule id gets, one per context.
+CONTEXTS = ("heading", "definition", "rights", "reference", "disclaimer", "exceptions")
+
+# A heading: one short line without end punctuation, in capitals or Title Case
+# ("CROSS-BORDER TRANSFER", "Sale or Merger", "3. Information We Share").
+HEADING_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+HEADING_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to with your our we "
+                                "you us how what why who when where do not my".split())
+HEADING_MAX_WORDS = 10
+# A definition: a quoted or leading term and "means", "refers to", "is defined as".
+DEFINITION = re.compile(r"^\W*(?:the\s+terms?\s+)?[“\"‘'][^”\"’]{1,60}[”\"’]\s*(?:\([^)]{0,40}\)\s*)?"
+                        r"(?:,\s*)?(?:which\s+)?(?:means|mean|refers?\s+to|is\s+defined\s+as|"
+                        r"shall\s+mean|includes?)\b"
+                        r"|[“\"][\w\s-]{1,40},?[”\"],?\s+(?:which\s+)?(?:[\w\s]{0,40}?,\s*)?"
+                        r"(?:means|refers\s+to|is\s+defined\s+as)\b", re.I)
+# A right of the reader or how to use it, up to the matched phrase in the same clause: "you
+# have the right to know what we have processed for targeted advertising", "opt-out requests
+# for sale", "object to the personalisation of ads", "turn off the advertising ID".
+RIGHTS_CUE = re.compile(r"\b(?:(?:have|has|exercise|with)\s+(?:the\s+|a\s+|your\s+)?rights?\s+to"
+                        r"|right\s+to\s+(?:know|access|opt|request|delete|object|limit|disclosure)"
+                        r"|opt[- ]?out\s+(?:requests?|links?)|opt(?:ing)?[- ]?out\s+(?:of|from)"
+                        r"|object(?:ing)?\s+to|withdraw\w*\s+(?:your\s+)?consent"
+                        r"|turn(?:ing|s)?\s+off|disabl(?:e|ing)|request\s+(?:that\s+we|us\s+to)"
+                        r"|ask\s+us\s+(?:not\s+)?to)\b", re.I)
+CLAUSE_END = re.compile(r"[.;!?]\s|,\s+(?:and\s+|but\s+)?(?:we|our|they|third|these)\b", re.I)
+# A cross-reference: the phrase names a section ("see Interest-Based Ads", "go to Section 6").
+CROSS_REFERENCE = re.compile(r"(?:\(\s*|\b)(?:see|refer\s+to|go\s+to|visit)\s+(?:our\s+|the\s+)?"
+                             r"(?:section\s+)?[“\"‘]?(?:[\w&’'-]+\s*){0,8}$", re.I)
+# A disclaimer about others' practices: "we do not control", "we are not responsible for".
+DISCLAIMER = re.compile(r"\b(?:(?:do|does|did)\s+not|don[’']t|doesn[’']t|cannot|can[’']t)\s+"
+                        r"(?:\w+\s+)?(?:control|have\s+(?:any\s+)?control|have\s+access|guarantee)\b"
+                        r"|\b(?:have|has)\s+no\s+(?:\w+\s+)?(?:control|responsibility|liability)\b"
+                        r"|\bnot\s+(?:be\s+)?(?:responsible|liable|accountable)\s+for\b"
+                        r"|\b(?:beyond|outside(?:\s+of)?)\s+our\s+control\b", re.I)
+# A negative lead-in whose list holds the exceptions: "We will not share your information
+# unless:", "We do not disclose it to third parties except in the following cases:".
+EXCEPTION_LEAD_IN = re.compile(
+    r"(?:\bunless|\bexcept(?:\s+(?:as\s+follows|in\s+the\s+following|for\s+the\s+following"
+    r"|(?:as\s+)?(?:described|set\s+(?:out|forth)|listed|noted|stated|explained)\s+below"
+    r"|(?:when|where|if|that|to|with|in)\b))?|\bother\s+than|\bsave\s+(?:as|for|in))"
+    r"\b[^:\n]{0,80}:\s*$", re.I)
+NEGATION = re.compile(MACROS["{NEG}"], re.I)
+
+
+def is_heading(sentence: str) -> bool:
+    """A short line with no end punctuation, in capitals or Title Case: a section title."""
+    if "\n" in sentence or sentence[-1:] in ".!?:;,":
+        return False
+    words = HEADING_WORD.findall(sentence)
+    if not words or len(words) > HEADING_MAX_WORDS:
+        return False
+    letters = [c for c in sentence if c.isalpha()]
+    if letters and all(c.isupper() for c in letters) and len(letters) > 3:
+        return True
+    content = [w for w in words if w.lower() not in HEADING_SMALL_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content) and words[0][0].isupper()
+
+
+def sentence_context(sentence: str) -> str | None:
+    """'heading' or 'definition' when the whole sentence states no practice, else None."""
+    if len(sentence) <= 120 and is_heading(sentence):
+        return "heading"
+    if DEFINITION.search(sentence, 0, 200):
+        return "definition"
+    return None
+
+
+def phrase_context(sentence: str, match_start: int) -> str | None:
+    """'rights' or 'reference' when the matched phrase is the object of a reader's right or a
+    section named in a cross-reference, judged on its own clause."""
+    before = sentence[max(0, match_start - 160):match_start]
+    clause = CLAUSE_END.split(before)[-1]
+    if RIGHTS_CUE.search(clause):
+        return "rights"
+    if CROSS_REFERENCE.search(before[-80:]):
+        return "reference"
+    return None
+
+
+def exception_list_form(sentence: str) -> str | None:
+    """A negative lead-in over a list of exceptions, with its negation and its "unless" /
+    "except" blanked out (offsets kept), so each exception reads as the practice it is; None
+    when the sentence is not one."""
+    first_end = sentence.find("\n")
+    lead = sentence if first_end < 0 else sentence[:first_end]
+    cue = EXCEPTION_LEAD_IN.search(lead)
+    if cue is None:
+        return None
+    negations = list(NEGATION.finditer(lead, 0, cue.start()))
+    if not negations:
+        return None
+    negation = negations[-1]
+    blank = list(sentence)
+    for start, end in (negation.span(), (cue.start(), cue.end() - 1)):
+        blank[start:end] = " " * (end - start)
+    return "".join(blank)
+
+
+def _context_head(rule: Rule, context: str) -> tuple:
+    return (f"{rule.id}.{context}", rule.category, rule.practice, "info", "neutral")
+
+
+def _fired(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool):
+    if fast_english and not FOLD_MISMATCH.search(sentence):
+        return SentenceScan(sentence, compiled).outcomes()
+    return list(_judged_sentence(sentence, compiled, lang))
+
+
+def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool):
+    """(rule index, outcome, span, context or None) for each rule that fires on the sentence.
+
+    A list of exceptions under a negative lead-in is judged in its positive form; a denied sale
+    there stays denied, as a false sale allegation is the worst error.
+    """
+    fired = _fired(sentence, compiled, lang, fast_english)
+    if lang != "en":
+        return [(i, outcome, span, None) for i, outcome, span in fired]
+    if "\n" in sentence:
+        positive = exception_list_form(sentence)
+        if positive is not None:
+            rules = compiled.rules
+            fired = sorted([f for f in fired if rules[f[0]].category == "sale"]
+                           + [f for f in _fired(positive, compiled, lang, fast_english)
+                              if rules[f[0]].category != "sale"], key=lambda f: f[0])
+    elif sentence.endswith(":") and exception_list_form(sentence) is not None:
+        # the lead-in alone, its list cut off: neither a practice nor a denial
+        return [(i, outcome, span, "exceptions" if outcome == "denied" else None)
+                for i, outcome, span in fired]
+    whole = sentence_context(sentence)
+    disclaimer = None
+    judged = []
+    for rule_index, outcome, span in fired:
+        context = whole
+        if context is None and span is not None:
+            context = phrase_context(sentence, span[0])
+        if context is None and outcome == "denied":
+            if disclaimer is None:
+                disclaimer = bool(DISCLAIMER.search(sentence))
+            if disclaimer:
+                context = "disclaimer"
+        judged.append((rule_index, outcome, span, context))
+    return judged
+
+
 def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
-    """Findings of every rule on every sentence of text; a denied risk becomes protective.
+    """Findings of every rule on every sentence of text; a denied risk becomes protective, and a
+    risk in a heading, definition, rights notice, cross-reference or disclaimer is neutral.
 
     fast=False tries every rule on every sentence with plain regex searches: the reference the
     prefilter, key anchoring and shared results of the default path must agree with exactly.
@@ -449,15 +598,14 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
     for span in split_sentences(text, lang):
         start, end = _trimmed(text, *span)
         sentence = text[start:end]
-        if fast_english and not FOLD_MISMATCH.search(sentence):
-            fired = SentenceScan(sentence, compiled).outcomes()
-        else:
-            fired = _judged_sentence(sentence, compiled, lang)
-        for rule_index, outcome, match_span in fired:
+        for rule_index, outcome, match_span, context in _fired_in_context(
+                sentence, compiled, lang, fast_english):
             head = heads[rule_index][outcome]
             if head is None:  # the denial of a rule that is not a risk
                 continue
             rule = compiled_rules[rule_index]
+            if context is not None and rule.polarity == "risk":
+                head = _context_head(rule, context)
             match_start, match_end = (start, end) if match_span is None else \
                 (start + match_span[0], start + match_span[1])
             findings.append(Finding(*head, list(rule.data_types), sentence, start, end,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner.engine import EXCEPTION_LEAD_IN
 from scanner.matching import CATEGORIES, classify, expand_macros
 from scanner.text import MAX_JOINED_ITEMS
 
@@ -175,6 +176,8 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> l
         for f in classify(text, rules, lang=lang):
             if f.polarity != "risk" or f.match_start is None:
                 continue
+            if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):
+                continue  # "We will not share it unless:" + items: the items are what is done
             if negation_governs(text[f.start:f.match_start]):
                 bad.append((record.get("id"), f.rule_id, f.evidence))
     return bad

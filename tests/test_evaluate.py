@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.evaluate import EvalFileError, evaluate, read_labelled
+from scanner.evaluate import EvalFileError, denials_counted_as_risk, evaluate, read_labelled
 from scanner.matching import load_rules
 
 RECORDS = [
@@ -165,3 +165,17 @@ def test_bad_practice_labels_name_the_file_line_and_field(tmp_path):
     path.write_text(json.dumps({"text": "x", "labels": {}, "practice_labels": {"sale": "yes"}}) + "\n")
     with pytest.raises(EvalFileError, match=r"bad.jsonl:1: practice_labels.sale: expected true"):
         read_labelled(path)
+
+
+def test_items_under_a_negative_lead_in_are_not_denials_counted_as_risk():
+    rules = load_rules()
+    listed = {"id": "x", "text": "We will not share your information unless:\n"
+              "- with service providers who host our servers;\n- when the law requires it.",
+              "labels": {"third_party_sharing": True}}
+    denied = {"id": "y", "text": "We will not ever share your information with advertisers.",
+              "labels": {"third_party_sharing": False}}
+    assert denials_counted_as_risk([listed], rules, lang="en") == []
+    assert evaluate([listed], rules, mode="practice", lang="en").scores[
+        "third_party_sharing"].tp == 1
+    assert evaluate([denied], rules, mode="practice", lang="en").scores[
+        "third_party_sharing"].fp == 0

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from scanner.engine import CONTEXTS
 from scanner.matching import (RuleError, anchor, classify, example_problems, expand_macros,
                               find_match, load_rule_file, load_rules, match_sentence, rule_files,
                               vocabulary)
@@ -161,19 +162,30 @@ def test_proximity_needs_both_terms_within_the_window(tmp_path):
     assert match_sentence(rule, "We sell data.") == "hit"
 
 
+def base_rule_id(finding_rule_id: str) -> str:
+    """The rule's own id: without '.denied' or a context suffix ('.heading', '.rights')."""
+    for suffix in ("denied", *CONTEXTS):
+        if finding_rule_id.endswith("." + suffix):
+            return finding_rule_id[:-len(suffix) - 1]
+    return finding_rule_id
+
+
 def test_prefilter_never_hides_a_match():
-    """classify (with the key prefilter) finds what trying every rule on every sentence finds."""
+    """classify (with the key prefilter) finds what trying every rule on every sentence finds
+    (fast=False judges each rule with match_sentence's plain searches; the sentence context,
+    heading or rights notice, is applied alike to both)."""
     sentences = [s for r in RULES if r.lang == "en" for s in r.examples["match"] + r.examples["no_match"]]
     for sentence in sentences:
         fast = {(f.rule_id, f.polarity) for f in classify(sentence, RULES, lang="en")}
-        slow = set()
+        slow = {(f.rule_id, f.polarity) for f in classify(sentence, RULES, lang="en", fast=False)}
+        assert fast == slow, sentence
+        plain = set()
         for rule in (r for r in RULES if r.lang == "en"):
             outcome = match_sentence(rule, sentence)
-            if outcome == "hit":
-                slow.add((rule.id, rule.polarity))
-            elif outcome == "denied" and rule.polarity == "risk":
-                slow.add((rule.id + ".denied", "protective"))
-        assert fast == slow, sentence
+            if outcome == "hit" or (outcome == "denied" and rule.polarity == "risk"):
+                plain.add(rule.id)
+        # every rule that fires alone gives one finding, whatever its context suffix
+        assert {base_rule_id(rule_id) for rule_id, _ in slow} == plain, sentence
 
 
 def test_thai_rules_match_the_token_form():
@@ -315,3 +327,63 @@ def test_span_mark_errors(tmp_path, example, message):
     with pytest.raises(RuleError) as error:
         load_rule_file(path)
     assert f"{path}: rule sale.test-rule: {message}" in str(error.value)
+
+
+def risks_and_others(text: str) -> tuple[set, set]:
+    findings = classify(text, RULES, lang="en")
+    return ({f.category for f in findings if f.polarity == "risk"},
+            {(f.category, f.polarity, f.rule_id.rsplit(".", 1)[-1]) for f in findings
+             if f.polarity != "risk"})
+
+
+@pytest.mark.parametrize("heading", ["CROSS-BORDER TRANSFER", "Sale or Merger",
+                                     "3. Information We Share With Advertisers"])
+def test_a_heading_gives_neutral_findings_only(heading):
+    risks, others = risks_and_others(heading)
+    assert risks == set()
+    assert others and all(polarity == "neutral" for _, polarity, _ in others)
+    # the same words as a sentence of a paragraph state the practice
+    assert risks_and_others("We transfer your data across borders to our servers abroad.")[0]
+
+
+def test_a_negative_lead_in_makes_its_exceptions_practices():
+    text = ("We will not share your information unless:\n- we have your consent;\n"
+            "- with service providers who host our servers;\n- when the law requires it.")
+    risks, others = risks_and_others(text)
+    assert "third_party_sharing" in risks
+    assert not any(polarity == "protective" for _, polarity, _ in others)
+    # alone, the lead-in is neither a practice nor a denial
+    risks, others = risks_and_others("We will not share your information unless:")
+    assert risks == set() and not any(p == "protective" for _, p, _ in others)
+    # without the exception cue the denial stands
+    risks, others = risks_and_others("We will not share your information.")
+    assert "third_party_sharing" not in risks
+    assert ("third_party_sharing", "protective", "denied") in others
+
+
+def test_a_sale_denied_in_an_exception_lead_in_stays_denied():
+    text = ("We do not sell or share your personal information except as follows:\n"
+            "- with service providers who process it for us;\n- in a merger.")
+    risks, others = risks_and_others(text)
+    assert "sale" not in risks
+    assert "third_party_sharing" in risks
+
+
+@pytest.mark.parametrize("sentence, context", [
+    ("You have the right to know what data of yours we processed for targeted advertising.",
+     "rights"),
+    ("Content is tailored to your level (see Interest-Based Ads below).", "reference"),
+    ("“Sale” means selling or disclosing personal information for valuable consideration.",
+     "definition"),
+])
+def test_rights_references_and_definitions_state_no_practice(sentence, context):
+    risks, others = risks_and_others(sentence)
+    assert risks == set()
+    assert any(suffix == context and polarity == "neutral" for _, polarity, suffix in others)
+
+
+def test_a_disclaimer_is_neutral_not_protective():
+    risks, others = risks_and_others(
+        "We are not responsible for these third parties, which may use cookies and show you ads.")
+    assert not any(polarity == "protective" for _, polarity, _ in others)
+    assert ("behavioral_ads", "neutral", "disclaimer") in others
