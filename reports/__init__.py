@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reports.charts import GRADE_COLOURS, report_charts
 from reports.data import ReportError, scan_report_data
-from reports.diff import markdown_target_changes
+from reports.diff import app_change_lines, markdown_target_changes
 from reports.escape import md_code, md_text, quote_link, safe_href
 from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
 
@@ -103,4 +103,4 @@ def data_types_text(rows) -> str:
 def _view_helpers() -> dict:
     return {"group_findings": group_findings, "grade_colours": GRADE_COLOURS,
             "markdown_changes": markdown_target_changes, "declared": declared,
-            "data_types_text": data_types_text}
+            "data_types_text": data_types_text, "app_changes": app_change_lines}

@@ -16,6 +16,43 @@ def _grade_text(side: dict | None) -> str:
     return side["status"] or "-"
 
 
+def _value_text(value) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, int) and value in (0, 1):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _apk_text(apk: dict | None) -> str:
+    if not apk:
+        return "no APK analysed"
+    return f"{apk['package'] or '?'} {apk['version_name'] or '?'} ({apk['sha256'][:12]})"
+
+
+def app_change_lines(app: dict | None) -> list[tuple[str, str]]:
+    """(sign, text) per app change: '+' added, '-' removed, '~' changed; shared by every format."""
+    if not app or not app["changed"]:
+        return []
+    lines = []
+    if app["apk_changed"]:
+        lines.append(("~", f"APK {_apk_text(app['before'])} -> {_apk_text(app['after'])}"))
+    for sign, key in (("+", "new_sdks"), ("-", "gone_sdks")):
+        for sdk in app[key]:
+            lines.append((sign, f"SDK {sdk['sdk']} ({sdk['entity'] or 'unknown'}, "
+                                f"{sdk['category'] or '-'}): class {sdk['evidence']}"))
+    for sign, key in (("+", "new_permissions"), ("-", "gone_permissions")):
+        for perm in app[key]:
+            lines.append((sign, f"permission {perm['permission']}"
+                                + (" (sensitive)" if perm["sensitive"] else "")))
+    for change in app["store_changes"]:
+        lines.append(("~", f"store page {change['declaration'].replace('_', ' ')}: "
+                           f"{_value_text(change['before'])} -> {_value_text(change['after'])}"))
+    return lines
+
+
 def render_diff(diff: dict, fmt: str, *, only_changed: bool = True) -> str:
     if fmt == "json":
         return json.dumps(diff, ensure_ascii=False, indent=2) + "\n"
@@ -35,6 +72,11 @@ def _render_text(diff: dict, only_changed: bool) -> str:
     out.append(f"{s['targets_changed']} of {s['targets']} targets changed; "
                f"{s['new_risk_findings']} new and {s['resolved_risk_findings']} resolved risk "
                f"findings; {s['changed_policy_documents']} policy documents changed")
+    if s["new_sdks"] or s["gone_sdks"] or s["new_permissions"] or s["gone_permissions"] \
+            or s["store_declaration_changes"]:
+        out.append(f"apps: {s['new_sdks']} SDKs added, {s['gone_sdks']} removed; "
+                   f"{s['new_permissions']} permissions added, {s['gone_permissions']} removed; "
+                   f"{s['store_declaration_changes']} store declarations changed")
     for t in diff["targets"]:
         if only_changed and not t["changed"]:
             continue
@@ -61,6 +103,7 @@ def _render_text(diff: dict, only_changed: bool) -> str:
             out.append(f"  + policy {d['url']} ({d['sha256'][:12]})")
         for d in docs["removed"]:
             out.append(f"  - policy {d['url']} ({d['sha256'][:12]})")
+        out += [f"  {sign} {one_line(text, 160)}" for sign, text in app_change_lines(t["app"])]
     return "\n".join(out) + "\n"
 
 
@@ -112,6 +155,9 @@ def markdown_target_changes(t: dict) -> list[str]:
     for label, key in (("new", "added"), ("gone", "removed")):
         for d in t["policy_documents"][key]:
             out.append(f"- {label} policy document: {md_text(d['url'])} (`{d['sha256'][:12]}`)")
+    labels = {"+": "app: added", "-": "app: removed", "~": "app:"}
+    out += [f"- {labels[sign]} {md_text(one_line(text, 300))}"
+            for sign, text in app_change_lines(t.get("app"))]
     return out
 
 

@@ -1,4 +1,5 @@
-"""What changed between two scans, per target: status, grade, score, findings, third parties, policies.
+"""What changed between two scans, per target: status, grade, score, findings, third parties,
+policies, and the app: SDKs and permissions added or removed, store-page declarations changed.
 
 A finding is identified by its rule id and its evidence (whitespace collapsed; for tracker and
 crosscheck findings the query string of any URL in the evidence is dropped, because ad requests
@@ -9,13 +10,23 @@ URL now yields a text with a different sha256. reports/diff.py renders the resul
 from __future__ import annotations
 
 import difflib
+import json
 import re
 
+from scanner.crosscheck import APP_CROSSCHECK_RULES
 from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
 from scanner.store import resolve_scan_id
 
 DIFF_FORMAT_VERSION = 1
 MAX_CHANGED_LINES = 20
+# Store-page declarations compared between scans (store_listings columns); lists are compared
+# as the data types they name.
+STORE_DECLARATIONS = (
+    "contains_ads", "in_app_purchases", "no_data_shared", "no_data_collected", "data_shared",
+    "data_collected", "target_ages", "designed_for_families", "teacher_approved",
+    "content_rating", "privacy_policy_url",
+)
+_STORE_LISTS = ("data_shared", "data_collected", "target_ages")
 
 _URL_QUERY = re.compile(r"(https?://[^\s?#()]+)[?#][^\s()]*")
 
@@ -97,12 +108,16 @@ def diff_target(db, target_id: str, from_id: int | None, to_id: int | None) -> d
         "new_findings": [], "resolved_findings": [],
         "new_third_parties": [], "gone_third_parties": [],
         "policy_documents": {"changed": [], "added": [], "removed": []},
+        "app": app_changes(old["app"], new["app"]) if before and after else None,
     }
     if observed_both:
+        seen = _observed_in_both(result["app"])
         result["new_findings"] = _sorted_findings(
-            new["findings"][k] for k in new["findings"].keys() - old["findings"].keys())
+            new["findings"][k] for k in new["findings"].keys() - old["findings"].keys()
+            if seen(new["findings"][k]))
         result["resolved_findings"] = _sorted_findings(
-            old["findings"][k] for k in old["findings"].keys() - new["findings"].keys())
+            old["findings"][k] for k in old["findings"].keys() - new["findings"].keys()
+            if seen(old["findings"][k]))
         result["new_third_parties"] = [new["domains"][d] for d in
                                        sorted(new["domains"].keys() - old["domains"].keys())]
         result["gone_third_parties"] = [old["domains"][d] for d in
@@ -112,13 +127,117 @@ def diff_target(db, target_id: str, from_id: int | None, to_id: int | None) -> d
         result["presence"] != "both" or result["status_changed"] or result["grade_changed"]
         or result["score_delta"] or result["new_findings"] or result["resolved_findings"]
         or result["new_third_parties"] or result["gone_third_parties"]
-        or any(result["policy_documents"].values()))
+        or any(result["policy_documents"].values())
+        or bool(result["app"] and result["app"]["changed"]))
     return result
+
+
+def _observed_in_both(app: dict | None):
+    """A predicate: was this finding's evidence looked at in both scans? App findings need the APK
+    analysed in both, store findings the store page read in both."""
+    apk_both = bool(app and app["comparable"])
+    store_both = bool(app and app["store_comparable"])
+
+    def seen(finding: dict) -> bool:
+        if finding["source"] == "app" or finding["rule_id"] in APP_CROSSCHECK_RULES:
+            return apk_both
+        if finding["source"] == "store":
+            return store_both
+        return True
+
+    return seen
+
+
+def app_changes(old: dict | None, new: dict | None) -> dict | None:
+    """SDKs, permissions and store declarations that differ; None when neither scan had an app.
+
+    SDKs and permissions are compared only when both scans analysed an APK, declarations only when
+    both read the store page: what a failed download did not show was not removed.
+    """
+    if old is None and new is None:
+        return None
+    old, new = old or _empty_app(), new or _empty_app()
+    result = {
+        "before": old["apk"], "after": new["apk"],
+        "apk_changed": bool(old["apk"] and new["apk"]
+                            and old["apk"]["sha256"] != new["apk"]["sha256"]),
+        "comparable": bool(old["apk"] and new["apk"]),
+        "store_comparable": bool(old["store"] and new["store"]),
+        "new_sdks": [], "gone_sdks": [], "new_permissions": [], "gone_permissions": [],
+        "store_changes": [],
+    }
+    if result["comparable"]:
+        result["new_sdks"] = [new["sdks"][k] for k in sorted(new["sdks"].keys() - old["sdks"].keys())]
+        result["gone_sdks"] = [old["sdks"][k] for k in sorted(old["sdks"].keys() - new["sdks"].keys())]
+        result["new_permissions"] = [new["permissions"][k] for k in
+                                     sorted(new["permissions"].keys() - old["permissions"].keys())]
+        result["gone_permissions"] = [old["permissions"][k] for k in
+                                      sorted(old["permissions"].keys() - new["permissions"].keys())]
+    if result["store_comparable"]:
+        result["store_changes"] = [
+            {"declaration": key, "before": old["store"][key], "after": new["store"][key]}
+            for key in STORE_DECLARATIONS if old["store"][key] != new["store"][key]]
+    result["changed"] = bool(result["apk_changed"] or result["new_sdks"] or result["gone_sdks"]
+                             or result["new_permissions"] or result["gone_permissions"]
+                             or result["store_changes"])
+    return result
+
+
+def _empty_app() -> dict:
+    return {"apk": None, "sdks": {}, "permissions": {}, "store": None}
+
+
+def _app_snapshot(db, target_id: str, scan_id: int) -> dict | None:
+    """The app as one scan saw it; None when the scan tried neither an APK nor a store page."""
+    app = _empty_app()
+    hashes = [r[0] for r in db.execute(
+        """SELECT app_sha256 FROM fetches WHERE scan_id = ? AND target_id = ? AND kind = 'apk'
+             AND app_sha256 IS NOT NULL
+           UNION ALL SELECT app_sha256 FROM app_sdks WHERE scan_id = ? AND target_id = ?
+           UNION ALL SELECT app_sha256 FROM app_permissions WHERE scan_id = ? AND target_id = ?""",
+        [scan_id, target_id] * 3).fetchall() if r[0]]
+    tried = db.execute("SELECT 1 FROM fetches WHERE scan_id = ? AND target_id = ? AND kind = 'apk'",
+                       [scan_id, target_id]).fetchone()
+    listings = list(db.query("SELECT * FROM store_listings WHERE scan_id = ? AND target_id = ? "
+                             "ORDER BY rowid", [scan_id, target_id]))
+    if not (hashes or tried or listings):
+        return None
+    if hashes:
+        sha = hashes[-1]  # the APK of the last analysis, if the target was analysed twice
+        row = db.execute("SELECT package, version_name, version_code FROM apps WHERE sha256 = ?",
+                         [sha]).fetchone() or (None, None, None)
+        app["apk"] = {"sha256": sha, "package": row[0], "version_name": row[1],
+                      "version_code": row[2]}
+        for sdk in db.query("SELECT * FROM app_sdks WHERE scan_id = ? AND target_id = ? "
+                            "AND app_sha256 = ? ORDER BY rowid", [scan_id, target_id, sha]):
+            app["sdks"].setdefault(f"{sdk['sdk']} / {sdk['entity']}", {
+                k: sdk.get(k) for k in ("sdk", "entity", "category", "evidence",
+                                        "signature_source")})
+        for perm in db.query("SELECT * FROM app_permissions WHERE scan_id = ? AND target_id = ? "
+                             "AND app_sha256 = ? ORDER BY rowid", [scan_id, target_id, sha]):
+            app["permissions"].setdefault(perm["permission"], {
+                "permission": perm["permission"], "sensitive": bool(perm.get("sensitive"))})
+    readable = [r for r in listings if not r.get("error")]
+    if readable:
+        app["store"] = {key: _declaration(key, readable[-1].get(key)) for key in STORE_DECLARATIONS}
+    return app
+
+
+def _declaration(key: str, value):
+    if key not in _STORE_LISTS:
+        return value
+    try:
+        items = json.loads(value) if isinstance(value, str) else (value or [])
+    except ValueError:
+        return value
+    names = [(i.get("data_type") or i.get("category")) if isinstance(i, dict) else str(i)
+             for i in items]
+    return sorted(n for n in names if n) if key != "target_ages" else names
 
 
 def _empty_snapshot() -> dict:
     return {"score": {"status": None, "grade": None, "score": None},
-            "findings": {}, "domains": {}, "policies": {}}
+            "findings": {}, "domains": {}, "policies": {}, "app": None}
 
 
 def _snapshot(db, target_id: str, scan_id: int) -> dict:
@@ -146,6 +265,7 @@ def _snapshot(db, target_id: str, scan_id: int) -> dict:
                            WHERE f.scan_id = ? AND f.target_id = ? AND f.kind = 'policy'
                            ORDER BY f.id""", [scan_id, target_id]):
         snapshot["policies"][row["url"]] = row
+    snapshot["app"] = _app_snapshot(db, target_id, scan_id)
     return snapshot
 
 
@@ -218,6 +338,12 @@ def _summary(targets: list[dict]) -> dict:
         "new_third_parties": sum(len(t["new_third_parties"]) for t in targets),
         "gone_third_parties": sum(len(t["gone_third_parties"]) for t in targets),
         "changed_policy_documents": sum(len(t["policy_documents"]["changed"]) for t in targets),
+        "new_sdks": sum(len(t["app"]["new_sdks"]) for t in targets if t["app"]),
+        "gone_sdks": sum(len(t["app"]["gone_sdks"]) for t in targets if t["app"]),
+        "new_permissions": sum(len(t["app"]["new_permissions"]) for t in targets if t["app"]),
+        "gone_permissions": sum(len(t["app"]["gone_permissions"]) for t in targets if t["app"]),
+        "store_declaration_changes": sum(len(t["app"]["store_changes"])
+                                         for t in targets if t["app"]),
     }
 
 
@@ -232,4 +358,5 @@ def _scan_row(db, scan_id: int) -> dict:
 def _scan_target_ids(db, scan_id: int) -> set[str]:
     return {r[0] for r in db.execute(
         "SELECT target_id FROM scores WHERE scan_id = ? UNION SELECT target_id FROM fetches "
-        "WHERE scan_id = ?", [scan_id, scan_id]).fetchall()}
+        "WHERE scan_id = ? UNION SELECT target_id FROM store_listings WHERE scan_id = ?",
+        [scan_id, scan_id, scan_id]).fetchall()}

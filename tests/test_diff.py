@@ -163,3 +163,73 @@ def test_finding_key_ignores_cache_busters_and_spacing():
     assert finding_key(a) == finding_key(b) != finding_key(c)
     policy = {"source": "policy", "rule_id": "sale.x", "evidence": "See https://x.example/?a=1"}
     assert finding_key(policy) != finding_key({**policy, "evidence": "See https://x.example/?a=2"})
+
+
+# --- apps: SDKs, permissions and store declarations between two scans
+
+
+@pytest.fixture
+def app_scans(tmp_path):
+    """Two scans: kids swaps AdMob for Kidoz, adds AD_ID, starts declaring ads on its store page;
+    flaky's APK cannot be downloaded the second time."""
+    from appdb import ADMOB, CRASHLYTICS, KIDOZ, app_scan, finish, listing_with
+    from scanner import store
+
+    db_path = tmp_path / "apps.db"
+    db = store.open_db(db_path)
+    first, kids = app_scan(db, sdks=[ADMOB, CRASHLYTICS], permissions=["android.permission.INTERNET"],
+                           listing=listing_with(contains_ads=False, target_ages=["Ages 6-8"]))
+    _, flaky = app_scan(db, target_id="flaky", name="Flaky", sdks=[ADMOB],
+                        permissions=["android.permission.CAMERA"], scan_id=first,
+                        package="com.flaky")
+    finish(db, first, [kids, flaky])
+    second, _ = app_scan(db, sdks=[KIDOZ, CRASHLYTICS], version_name="2.2.0",
+                         permissions=["android.permission.INTERNET",
+                                      "com.google.android.gms.permission.AD_ID"],
+                         listing=listing_with(contains_ads=True, target_ages=["Ages 6-8"]))
+    db["fetches"].insert({"scan_id": second, "target_id": "flaky", "url": "https://x.example/a.apk",
+                          "kind": "apk", "error": "https://x.example/a.apk: HTTP 404"})
+    finish(db, second, [kids, flaky])
+    return db_path
+
+
+def test_diff_lists_sdks_permissions_and_store_declarations_added_or_removed(app_scans):
+    data = diff_json(app_scans)
+    by_id = {t["target_id"]: t for t in data["targets"]}
+    app = by_id["kids"]["app"]
+    assert [s["sdk"] for s in app["new_sdks"]] == ["Kidoz SDK"]
+    assert [s["sdk"] for s in app["gone_sdks"]] == ["Google AdMob (Google Mobile Ads SDK)"]
+    assert app["gone_sdks"][0]["evidence"] == "com.google.android.gms.ads.AdView"
+    assert [p["permission"] for p in app["new_permissions"]] == [
+        "com.google.android.gms.permission.AD_ID"]
+    assert app["new_permissions"][0]["sensitive"] is True and app["gone_permissions"] == []
+    assert app["store_changes"] == [{"declaration": "contains_ads", "before": 0, "after": 1}]
+    assert app["apk_changed"] and (app["before"]["version_name"], app["after"]["version_name"]) == (
+        "2.1.0", "2.2.0")
+    assert by_id["kids"]["changed"] is True
+    summary = data["summary"]
+    assert (summary["new_sdks"], summary["gone_sdks"], summary["new_permissions"],
+            summary["store_declaration_changes"]) == (1, 1, 1, 1)
+
+
+def test_an_apk_that_could_not_be_had_removes_no_sdk(app_scans):
+    flaky = {t["target_id"]: t for t in diff_json(app_scans)["targets"]}["flaky"]["app"]
+    assert flaky["comparable"] is False and flaky["after"] is None
+    assert flaky["gone_sdks"] == [] and flaky["gone_permissions"] == []
+    assert flaky["changed"] is False
+
+
+def test_app_changes_in_text_and_markdown(app_scans):
+    text = run_cli("diff", "--db", app_scans).stdout
+    assert "  + SDK Kidoz SDK (Kidoz, advertising): class com.kidoz.sdk.api.KidozSDK" in text
+    assert "  - SDK Google AdMob (Google Mobile Ads SDK) (Google, advertising)" in text
+    assert "  + permission com.google.android.gms.permission.AD_ID (sensitive)" in text
+    assert "  ~ store page contains ads: no -> yes" in text
+    assert "1 SDKs added, 1 removed" in text
+    assert "flaky" not in text, "a failed download is not a change"
+    md = run_cli("diff", "--db", app_scans, "--format", "md").stdout
+    assert "- app: added SDK Kidoz SDK (Kidoz, advertising): class com.kidoz.sdk.api.KidozSDK" in md
+    assert "- app: store page contains ads: no -&gt; yes" in md  # > is entity-escaped in Markdown
+    report = run_cli("report", "--db", app_scans, "--format", "html").stdout
+    section = report[report.index('id="changes-kids"'):]
+    assert "app: added SDK Kidoz SDK" in section[:section.index("</section>")]
