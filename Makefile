@@ -62,6 +62,7 @@ bench: $(STAMP) android-tools
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/rules_speed.py
 	$(BIN)/python bench/crawl_speed.py
+	$(BIN)/python bench/score_spread.py
 	$(BIN)/python bench/apps_speed.py
 
 # ruff's rules are chosen in pyproject.toml ([tool.ruff.lint]); ruff comes with the test extra.
