@@ -66,17 +66,30 @@ def cli():
               help="Fetch pages robots.txt disallows (a regulator's mandate); see docs/crawling.md.")
 @click.option("--log-level", default=DEFAULT_OPTIONS.log_level, show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
+@click.option("--wait", is_flag=True,
+              help="If another scan holds the database, wait for it to end instead of exiting 5.")
+@click.option("--wait-timeout", type=click.FloatRange(0), metavar="SECONDS",
+              help="With --wait: give up (exit 5) after this many seconds (default: no limit).")
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append timestamped progress lines (one per target) and the final status here.")
 def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_private, resume,
-         workers, batch_size, log_level, ignore_robots):
+         workers, batch_size, log_level, ignore_robots, wait, wait_timeout, log_file):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 
-    Exit 0 when the scan ran (unreachable targets are reported as such), 2 on bad input.
+    Exit codes (docs/scheduling.md): 0 complete (some targets may be unreachable), 2 bad input,
+    3 interrupted (Ctrl-C, SIGTERM, a worker died: run again with --resume), 4 every target
+    unreachable, 5 another scan holds the database. One scan per database: a second one exits 5
+    naming the running scan, or waits with --wait. Finished targets are committed as they finish.
     --resume keeps the options the scan was started with; --workers, --batch-size and
     --log-level apply to the run that resumes it.
 
-    Example: scanner scan targets/examples/child-apps.yaml --db results.db
+    Example: scanner scan targets/examples/child-apps.yaml --db results.db --log-file scan.log
     """
-    from scanner.crawl import run_scan
+    from scanner import store
+    from scanner.crawl import mark_abandoned_scans, resumable_scan, run_scan
+    from scanner.exitcodes import EXIT_CODE_MEANINGS, ExitCode, scan_exit_code
+    from scanner.lock import ScanLock, ScanLockHeld
+    from scanner.summary import ScanProgress, print_summary
     from scanner.targets import TargetsError, load_targets
 
     try:
@@ -88,30 +101,49 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
         max_policy_pages=max_policy_pages, browser=browser, ignore_robots=ignore_robots,
         workers=workers, batch_size=batch_size, log_level=log_level,
     )
-    resume_scan_id = None
-    if resume:
-        from scanner import store
-        from scanner.crawl import resumable_scan
+    with ScanProgress(log_file) as progress:
+        lock = ScanLock(db_path, wait=wait, timeout=wait_timeout,
+                        on_wait=lambda held: progress.say(f"waiting: {held}"))
+        try:
+            lock.acquire()
+        except ScanLockHeld as exc:
+            progress.log_line(f"refused: {exc}")
+            fail(str(exc), ExitCode.DATABASE_LOCKED)
+        try:
+            if lock.stale_message:
+                progress.say(lock.stale_message)
+            db = store.open_db(db_path)
+            for scan_id in mark_abandoned_scans(db):
+                progress.say(f"scan {scan_id} was left running by a process that is gone: "
+                             "marked interrupted")
+            resume_scan_id = None
+            if resume:
+                unfinished = resumable_scan(db)
+                if unfinished:
+                    resume_scan_id = unfinished["id"]
+                    options = options.resuming(unfinished["options"])
+                    progress.say(f"resuming scan {resume_scan_id} ({unfinished['status']})")
+                else:
+                    progress.say("no unfinished scan to resume: starting a new one")
+            db.close()
+            if options.browser:  # checked after --resume, which may restore it
+                from scanner.browser import browser_problem
 
-        unfinished = resumable_scan(store.open_db(db_path))
-        if unfinished:
-            resume_scan_id = unfinished["id"]
-            options = options.resuming(unfinished["options"])
-            click.echo(f"resuming scan {resume_scan_id} ({unfinished['status']})", err=True)
-        else:
-            click.echo("no unfinished scan to resume: starting a new one", err=True)
-    if options.browser:  # checked after --resume, which may restore it
-        from scanner.browser import browser_problem
-
-        if problem := browser_problem():
-            fail(problem)
-    from scanner.summary import print_summary, scan_progress
-
-    with scan_progress(len(targets)) as advance:
-        scan_id, scores = run_scan(db_path, targets, str(targets_file), options,
-                                   resume_scan_id=resume_scan_id, progress=advance)
-
-    print_summary(db_path, scan_id)
+                if problem := browser_problem():
+                    fail(problem)
+            try:
+                outcome = run_scan(db_path, targets, str(targets_file), options,
+                                   resume_scan_id=resume_scan_id, events=progress, lock=lock)
+            except KeyboardInterrupt:  # a second Ctrl-C while stopping, or during the analysis
+                progress.say("interrupted: the scan is marked interrupted at the next start; "
+                             "run again with --resume")
+                sys.exit(ExitCode.INTERRUPTED)
+        finally:
+            lock.release()
+        print_summary(db_path, outcome.scan_id)
+        code = scan_exit_code(outcome.status, outcome.score_statuses)
+        progress.final(outcome, int(code), EXIT_CODE_MEANINGS[code])
+    sys.exit(int(code))
 
 
 @cli.command()
@@ -225,14 +257,27 @@ def demo(db_path, report_path, browser):
             fail(problem)
     from scanner.demo.server import DemoPortError
 
+    from scanner.exitcodes import ExitCode
+    from scanner.lock import ScanLock, ScanLockHeld
+    from scanner.summary import ScanProgress
+
     try:
-        with serve_demo_sites() as servers:
+        with serve_demo_sites() as servers, ScanProgress() as progress:
             click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
             targets = load_targets(DEMO_TARGETS_FILE)
             options = ScanOptions(allow_private=True, loopback_only=True, browser=browser)
-            scan_id, _ = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), options)
+            with ScanLock(db_path) as lock:
+                if lock.stale_message:
+                    progress.say(lock.stale_message)
+                outcome = run_scan(db_path, targets, str(DEMO_TARGETS_FILE), options,
+                                   events=progress, lock=lock)
     except DemoPortError as exc:
         fail(str(exc))
+    except ScanLockHeld as exc:
+        fail(str(exc), ExitCode.DATABASE_LOCKED)
+    except KeyboardInterrupt:
+        fail("interrupted", ExitCode.INTERRUPTED)
+    scan_id = outcome.scan_id
     db = store.open_db(db_path)
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(render_report(db, scan_id, "html"), encoding="utf-8")

@@ -1,9 +1,11 @@
 """Run one scan: targets are crawled in batches, each batch by a worker process of its own.
 
-A worker runs both spiders (policy + site, or browser) over its batch in one Scrapy process and
-exits; only then are its targets marked done in `scan_targets`. So a crash or a Ctrl-C loses at
-most the batches in flight, `--resume` crawls just the targets not done, and `--workers N` crawls
-N batches at once (one Twisted reactor per process, as Scrapy requires).
+A worker runs its steps over its batch (today one: both spiders, policy + site or browser, in one
+Scrapy process) and commits each target as 'done' in `scan_targets` the moment every part of the
+worker has finished it (scanner.extensions.TargetCompletion), telling the scan process over a
+pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight, `--resume` crawls
+just the targets not done, and `--workers N` crawls N batches at once (one Twisted reactor per
+process, as Scrapy requires).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import selectors
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,8 +29,10 @@ from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.targets import Target
 from scanner.trackers import TrackerList
 
-# Rows a batch left behind when it did not finish: deleted before its targets are crawled again.
-PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies")
+# The exit status of a worker whose batch did not finish (Scrapy stopped early).
+WORKER_UNFINISHED = 3
+# How long a worker asked to stop (SIGTERM) may take before it is killed.
+WORKER_STOP_SECONDS = 20
 
 
 def crawl_settings(db_path: str, scan_id: int, options: ScanOptions, *, fast: bool):
@@ -62,36 +69,151 @@ def all_on_loopback(targets) -> bool:
                for t in targets for url in [t.homepage, *t.policy_urls])
 
 
-def crawl_batch(job: dict) -> str:
-    """Crawl one batch of targets in this process (a worker); return the crawl's finish reason."""
-    from scrapy.crawler import CrawlerProcess
+# ---- the worker: one batch ---------------------------------------------------------------
 
-    from spiders.policy import PolicySpider
-    from spiders.site import SiteSpider
+@dataclasses.dataclass
+class Batch:
+    """What a worker's steps share. Each step tells `completion.part_finished(part, target_id)`
+    for every target of the batch under each name its `parts` returned (also for targets it has
+    nothing to do for); a target is committed as done once every part has finished it."""
+
+    db_path: str
+    scan_id: int
+    targets: list[Target]
+    options: ScanOptions
+    completion: object  # scanner.extensions.TargetCompletion
+
+
+class CrawlStep:
+    """The policy spider and the page spider (site, or browser) over the batch in one Scrapy
+    process; each spider finishes a target with the `target_finished` signal."""
+
+    def spiders(self, options: ScanOptions) -> list:
+        from spiders.policy import PolicySpider
+        from spiders.site import SiteSpider
+
+        if options.browser:
+            from spiders.browser import BrowserSpider
+
+            return [PolicySpider, BrowserSpider]
+        return [PolicySpider, SiteSpider]
+
+    def parts(self, options: ScanOptions) -> list[str]:
+        return [spider.name for spider in self.spiders(options)]
+
+    def run(self, batch: Batch) -> str:
+        """Crawl; 'finished', or the crawlers' finish reasons when one stopped early."""
+        from scrapy.crawler import CrawlerProcess
+
+        settings = crawl_settings(batch.db_path, batch.scan_id, batch.options,
+                                  fast=batch.options.allow_private and all_on_loopback(batch.targets))
+        process = CrawlerProcess(settings)
+        crawlers = [process.create_crawler(spider) for spider in self.spiders(batch.options)]
+        for crawler in crawlers:
+            batch.completion.connect(crawler)
+            process.crawl(crawler, targets=batch.targets)
+        process.start()
+        reasons = {c.stats.get_value("finish_reason") for c in crawlers}
+        return "finished" if reasons == {"finished"} else ",".join(sorted(map(str, reasons)))
+
+
+# The steps a worker runs over its batch, in order; a step that does not finish stops the batch.
+# A later step (e.g. app analysis of targets with an android mapping) is appended here.
+BATCH_STEPS: list = [CrawlStep()]
+
+
+def crawl_batch(job: dict, on_done=None) -> str:
+    """Run every step over one batch in this process (a worker); 'finished' or why not.
+
+    on_done(target_id, started, reachable) is called as each target is committed done."""
+    from scanner.extensions import TargetCompletion
 
     targets = [Target(**t) for t in job["targets"]]
     options = ScanOptions.from_dict(job["options"])
-    page_spider = SiteSpider
-    if options.browser:
-        from spiders.browser import BrowserSpider as page_spider
-    settings = crawl_settings(job["db"], job["scan_id"], options,
-                              fast=options.allow_private and all_on_loopback(targets))
-    process = CrawlerProcess(settings)
-    crawlers = [process.create_crawler(PolicySpider), process.create_crawler(page_spider)]
-    for crawler in crawlers:
-        process.crawl(crawler, targets=targets)
-    process.start()
-    reasons = {c.stats.get_value("finish_reason") for c in crawlers}
-    return "finished" if reasons == {"finished"} else ",".join(sorted(map(str, reasons)))
+    db = store.open_db(job["db"])
+    try:
+        parts = [part for step in BATCH_STEPS for part in step.parts(options)]
+        completion = TargetCompletion(db, job["scan_id"], [t.id for t in targets], parts, on_done)
+        batch = Batch(job["db"], job["scan_id"], targets, options, completion)
+        for step in BATCH_STEPS:
+            reason = step.run(batch)
+            if reason != "finished":
+                return reason
+        return "finished"
+    finally:
+        db.close()
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """A worker whose scan process is killed (even by SIGKILL) gets SIGTERM and stops, so no
+    orphan goes on writing to a scan nobody finishes. Linux only; elsewhere it runs on."""
+    if parent_pid is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        sys.exit(WORKER_UNFINISHED)
 
 
 def worker_main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
-    return 0 if crawl_batch(job) == "finished" else 3
+    _die_with_parent(job.get("parent_pid"))
+    events = None
+    for fd in (job.get("events_fd"), job.get("lock_fd")):
+        if fd is not None:
+            os.set_inheritable(fd, False)  # not to the browser: only this process holds them
+    if job.get("events_fd") is not None:
+        events = os.fdopen(job["events_fd"], "w", buffering=1, encoding="utf-8")
+
+    def tell_done(target_id: str, started: float | None, reachable: bool) -> None:
+        if events is None:
+            return
+        seconds = None if started is None else round(time.monotonic() - started, 3)
+        try:
+            events.write(json.dumps({"target": target_id, "seconds": seconds,
+                                     "reachable": reachable}) + "\n")
+        except OSError:
+            pass  # the scan process is gone; the row in scan_targets is what counts
+
+    return 0 if crawl_batch(job, on_done=tell_done) == "finished" else WORKER_UNFINISHED
 
 
-def _batches(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+# ---- the scan process ----------------------------------------------------------------------
+
+class ScanEvents:
+    """What `run_scan` reports as it goes; these defaults say nothing (scanner.summary shows it)."""
+
+    def scan_started(self, scan_id: int, total: int, already_done: int) -> None:
+        pass
+
+    def target_finished(self, target_id: str, status: str, seconds: float | None,
+                        reachable: bool | None, reason: str | None = None) -> None:
+        """status 'done' (crawled; reachable says if any fetch succeeded) or 'failed'."""
+
+    def scan_finished(self, outcome: ScanOutcome) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class ScanOutcome:
+    scan_id: int
+    status: str                       # complete | interrupted
+    scores: list[dict]                # of the targets done
+    total: int
+    not_done: list[str]               # pending or failed: not scored
+
+    @property
+    def score_statuses(self) -> list[str]:
+        return [row["status"] for row in self.scores]
+
+
+def per_target_tables(db) -> list[str]:
+    """Tables whose rows belong to one target of one scan (those a re-crawl replaces)."""
+    return [table.name for table in db.tables
+            if table.name != "scan_targets" and {"scan_id", "target_id"} <= set(table.columns_dict)]
 
 
 def _mark(db, scan_id: int, target_ids, status: str) -> None:
@@ -105,12 +227,32 @@ def _mark(db, scan_id: int, target_ids, status: str) -> None:
 
 
 def _forget_partial_rows(db, scan_id: int, target_ids) -> None:
-    """Rows of targets whose batch never finished: they are crawled again from scratch."""
+    """Rows of targets not done: they are crawled again from scratch."""
+    target_ids = list(target_ids)
     with db.conn:
-        for table in PER_TARGET_TABLES:
+        for table in per_target_tables(db):
             for target_id in target_ids:
-                db.execute(f"DELETE FROM {table} WHERE scan_id = ? AND target_id = ?",
+                db.execute(f"DELETE FROM [{table}] WHERE scan_id = ? AND target_id = ?",
                            [scan_id, target_id])
+
+
+def _done_targets(db, scan_id: int) -> set[str]:
+    return {r[0] for r in db.execute(
+        "SELECT target_id FROM scan_targets WHERE scan_id = ? AND status = 'done'", [scan_id])}
+
+
+def mark_abandoned_scans(db) -> list[int]:
+    """Scans left 'running' by a process that is gone become 'interrupted', finished at their
+    last sign of life. Call it holding the scan lock: then no scan of this database runs."""
+    abandoned = [r[0] for r in db.execute("SELECT id FROM scans WHERE status = 'running'")]
+    with db.conn:
+        for scan_id in abandoned:
+            db.execute(
+                """UPDATE scans SET status = 'interrupted', finished_at = COALESCE(
+                     (SELECT MAX(finished_at) FROM scan_targets WHERE scan_id = scans.id),
+                     started_at)
+                   WHERE id = ?""", [scan_id])
+    return abandoned
 
 
 def resumable_scan(db) -> dict | None:
@@ -123,83 +265,186 @@ def resumable_scan(db) -> dict | None:
 
 
 def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT_OPTIONS, *,
-             resume_scan_id: int | None = None, progress=None) -> tuple[int, list[dict]]:
-    """Crawl every target once (or, resuming, every target not done); return scan id and scores.
+             resume_scan_id: int | None = None, events: ScanEvents | None = None,
+             lock=None) -> ScanOutcome:
+    """Crawl every target once (or, resuming, every target not done), then cross-check and
+    score the targets done. A Ctrl-C or SIGTERM stops the workers and ends the scan
+    'interrupted' with what was done.
 
-    A resumed scan is crawled with the options given here, which the caller restores from it."""
+    A resumed scan is crawled with the options given here, which the caller restores from it.
+    `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers."""
+    events = events or ScanEvents()
     db = store.open_db(db_path)
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                    options=options.to_dict())
-        done = set()
     else:
         scan_id = resume_scan_id
         db["scans"].update(scan_id, {"status": "running", "finished_at": None,
                                      "options": json.dumps(options.to_dict(), sort_keys=True)})
-        done = {r["target_id"] for r in db["scan_targets"].rows_where(
-            "scan_id = ? AND status = 'done'", [scan_id])}
+    if lock is not None:
+        lock.set_scan_id(scan_id)
+    done = _done_targets(db, scan_id) if resume_scan_id is not None else set()
     store.upsert_targets(db, targets, scan_id)
     pending = [t for t in targets if t.id not in done]
     _forget_partial_rows(db, scan_id, [t.id for t in pending])
     _mark(db, scan_id, [t.id for t in pending], "pending")
     db.close()
 
-    status = _run_batches(db_path, scan_id, pending, options, progress)
-    db = store.open_db(db_path)
-    finished = {r["target_id"] for r in db["scan_targets"].rows_where(
-        "scan_id = ? AND status = 'done'", [scan_id])}
-    scores = analyse_scan(db, scan_id, [t for t in targets if t.id in finished], TrackerList.load())
-    if status == "complete" and len(finished) < len(targets):
-        status = "interrupted"
-    store.finish_scan(db, scan_id, status)
-    db.close()
-    return scan_id, scores
+    events.scan_started(scan_id, len(targets), len(targets) - len(pending))
+    with _sigterm_interrupts():
+        status = _run_batches(db_path, scan_id, pending, options, events, lock)
+        db = store.open_db(db_path)
+        try:
+            finished = _done_targets(db, scan_id)
+            scores = analyse_scan(db, scan_id, [t for t in targets if t.id in finished],
+                                  TrackerList.load())
+        except KeyboardInterrupt:
+            store.finish_scan(db, scan_id, "interrupted")
+            raise
+        not_done = [t.id for t in targets if t.id not in finished]
+        if not_done:
+            status = "interrupted"
+        store.finish_scan(db, scan_id, status)
+        db.close()
+    outcome = ScanOutcome(scan_id, status, scores, len(targets), not_done)
+    events.scan_finished(outcome)
+    return outcome
 
 
-def _run_batches(db_path, scan_id, pending, options: ScanOptions, progress) -> str:
+class _sigterm_interrupts:
+    """While inside: SIGTERM (systemd stopping the service, `kill`) acts as Ctrl-C."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@dataclasses.dataclass
+class _Worker:
+    proc: subprocess.Popen
+    batch: list[Target]
+    events_fd: int
+    buffer: bytes = b""
+    reported: set = dataclasses.field(default_factory=set)
+
+
+def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
+                 lock) -> str:
     """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'."""
-    queue = _batches(pending, options.batch_size)
-    running: list[tuple[subprocess.Popen, list[Target], Path]] = []
+    queue = [pending[i:i + options.batch_size] for i in range(0, len(pending), options.batch_size)]
+    running: list[_Worker] = []
+    selector = selectors.DefaultSelector()
     status = "complete"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
         str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+    lock_fd = lock.fileno() if lock is not None else None
+
+    def start(batch: list[Target], job_path: Path) -> _Worker:
+        read_fd, write_fd = os.pipe()
+        job_path.write_text(json.dumps({
+            "db": str(db_path), "scan_id": scan_id, "options": options.to_dict(),
+            "targets": [dataclasses.asdict(t) for t in batch], "parent_pid": os.getpid(),
+            "events_fd": write_fd, "lock_fd": lock_fd,
+        }), encoding="utf-8")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "scanner.crawl", str(job_path)], env=env,
+                pass_fds=[fd for fd in (write_fd, lock_fd) if fd is not None])
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        worker = _Worker(proc, batch, read_fd)
+        selector.register(read_fd, selectors.EVENT_READ, worker)
+        return worker
+
+    def read_events(worker: _Worker) -> None:
+        while True:
+            try:
+                chunk = os.read(worker.events_fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            worker.buffer += chunk
+        *lines, worker.buffer = worker.buffer.split(b"\n")
+        for line in lines:
+            event = json.loads(line)
+            worker.reported.add(event["target"])
+            events.target_finished(event["target"], "done", event["seconds"], event["reachable"])
+
+    def settle(worker: _Worker, stopped: bool = False) -> None:
+        """After a worker exits: report the targets it did not, and mark those it left undone:
+        'done' if its crawl ended normally, 'failed' if it died; left 'pending' if `stopped`."""
+        read_events(worker)
+        selector.unregister(worker.events_fd)
+        os.close(worker.events_fd)
+        returncode = worker.proc.returncode
+        db = store.open_db(db_path)
+        try:
+            done = _done_targets(db, scan_id) & {t.id for t in worker.batch}
+            undone = [t.id for t in worker.batch if t.id not in done]
+            if undone and returncode == 0:
+                # The crawl ended normally, so these were crawled; only their signal went missing.
+                _mark(db, scan_id, undone, "done")
+                done.update(undone)
+            elif undone and not stopped:
+                _mark(db, scan_id, undone, "failed")
+        finally:
+            db.close()
+        for target in worker.batch:
+            if target.id in done and target.id not in worker.reported:
+                events.target_finished(target.id, "done", None, None)
+            elif target.id not in done and not stopped:
+                events.target_finished(target.id, "failed", None, None,
+                                       f"worker exited {returncode}")
+
     with tempfile.TemporaryDirectory(prefix="scanner-jobs-") as jobs_dir:
         try:
             while queue or running:
                 while queue and len(running) < options.workers:
-                    batch = queue.pop(0)
                     job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
-                    job_path.write_text(json.dumps({
-                        "db": str(db_path), "scan_id": scan_id, "options": options.to_dict(),
-                        "targets": [dataclasses.asdict(t) for t in batch],
-                    }), encoding="utf-8")
-                    proc = subprocess.Popen([sys.executable, "-m", "scanner.crawl", str(job_path)],
-                                            env=env)
-                    running.append((proc, batch, job_path))
-                for entry in list(running):
-                    proc, batch, _ = entry
-                    if proc.poll() is None:
+                    running.append(start(queue.pop(0), job_path))
+                for key, _ in selector.select(timeout=0.2):
+                    read_events(key.data)
+                for worker in list(running):
+                    if worker.proc.poll() is None:
                         continue
-                    running.remove(entry)
-                    db = store.open_db(db_path)
-                    _mark(db, scan_id, [t.id for t in batch],
-                          "done" if proc.returncode == 0 else "failed")
-                    db.close()
-                    if proc.returncode != 0:
+                    running.remove(worker)
+                    settle(worker)
+                    if worker.proc.returncode != 0:
                         status = "interrupted"
-                    if progress:
-                        progress(len(batch))
-                time.sleep(0.05)
         except KeyboardInterrupt:
-            for proc, _, _ in running:
-                proc.terminate()
-            for proc, _, _ in running:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
             status = "interrupted"
+            _stop(running)
+            for worker in running:
+                settle(worker, stopped=True)
+        finally:
+            selector.close()
     return status
+
+
+def _stop(running: list[_Worker]) -> None:
+    """Ask each worker to stop (Scrapy shuts down on SIGTERM), then kill those that linger."""
+    for worker in running:
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    deadline = time.monotonic() + WORKER_STOP_SECONDS
+    for worker in running:
+        try:
+            worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
 
 
 if __name__ == "__main__":  # a worker: python -m scanner.crawl JOB.json

@@ -52,3 +52,55 @@ class ScanLifecycle:
             store.finish_scan(db, self.scan_id, "complete" if reason == "finished" else "interrupted")
         finally:
             db.close()
+
+
+class TargetCompletion:
+    """In a worker of `scanner scan`: a target is done once every part of the worker (each
+    crawler's spider, each later step) has finished it; its `scan_targets` row is then committed
+    as 'done' at once, so an interrupted scan keeps it, and `on_done` is told.
+
+    Not in EXTENSIONS: one instance serves all the crawlers of a worker (`connect` each).
+    """
+
+    def __init__(self, db, scan_id: int, target_ids, parts, on_done=None):
+        self.db = db
+        self.scan_id = scan_id
+        self.waiting = {target_id: set(parts) for target_id in target_ids}
+        self.started: dict[str, float] = {}
+        self.reachable: set[str] = set()
+        self.on_done = on_done
+        self.done: list[str] = []
+
+    def connect(self, crawler) -> None:
+        from spiders.base import target_finished
+
+        crawler.signals.connect(self.spider_finished_target, signal=target_finished)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+
+    def spider_finished_target(self, spider, target_id: str, started: float | None = None):
+        self.part_finished(spider.name, target_id, started)
+
+    def item_scraped(self, item, spider):
+        from scanner.items import FetchItem
+
+        if isinstance(item, FetchItem) and item.error is None:
+            self.reachable.add(item.target_id)
+
+    def part_finished(self, part: str, target_id: str, started: float | None = None) -> None:
+        """`part` (a spider's name or a step's) has nothing left to do for `target_id`."""
+        waiting = self.waiting.get(target_id)
+        if waiting is None or part not in waiting:
+            return
+        if started is not None:
+            self.started[target_id] = min(started, self.started.get(target_id, started))
+        waiting.discard(part)
+        if waiting:
+            return
+        del self.waiting[target_id]
+        with self.db.conn:
+            self.db["scan_targets"].upsert(
+                {"scan_id": self.scan_id, "target_id": target_id, "status": "done",
+                 "finished_at": store.now()}, pk=("scan_id", "target_id"))
+        self.done.append(target_id)
+        if self.on_done:
+            self.on_done(target_id, self.started.get(target_id), target_id in self.reachable)

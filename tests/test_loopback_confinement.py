@@ -6,6 +6,7 @@ import pytest
 import sqlite_utils
 
 from helpers import run_cli, write_targets
+from scanner.exitcodes import ExitCode
 from scanner.safety import AddressGuardMiddleware, UnsafeAddress, loopback_problem
 
 
@@ -36,7 +37,9 @@ def test_a_meta_refresh_to_a_public_host_is_recorded_as_refused(loopback_site, t
     })
     targets = write_targets(tmp_path / "t.yaml", {"id": "refresh", "audience": "mixed", "homepage": site.url + "/"})
     db_path = tmp_path / "r.db"
-    run_cli("scan", targets, "--db", db_path, "--allow-private")
+    result = run_cli("scan", targets, "--db", db_path, "--allow-private", check=False)
+    # Refused, the only target is unreachable: the scan's exit code says so.
+    assert result.returncode == ExitCode.ALL_UNREACHABLE, result.stderr
     db = sqlite_utils.Database(db_path)
     errors = [r["error"] for r in db["fetches"].rows if r["error"]]
     assert any("tracker.example.com" in e and "loopback" in e for e in errors), errors
