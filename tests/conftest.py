@@ -16,8 +16,8 @@ from helpers import ROOT, LoopbackSite, free_port, run_cli
 os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
 
 # Fixtures that run a crawl (or serve sites only a crawl reads): a test using one, directly or
-# through another fixture, is a crawl test whatever its file says.
-CRAWL_FIXTURES = {"demo_scan_db", "demo_targets_file"}
+# through another fixture, is a crawl test whatever its file says. Two scans of test_diff.py.
+CRAWL_FIXTURES = {"demo_scan_db", "demo_targets_file", "two_scans"}
 
 
 def pytest_collection_modifyitems(items):

@@ -161,6 +161,7 @@ def test_a_thai_policy_describing_advertising_partners_discloses_an_ad_tracker()
     assert re.search(GENERIC_DESCRIPTION, "เราอาจเปิดเผยข้อมูลแก่บุคคลภายนอก", re.I)
 
 
+@pytest.mark.crawl
 def test_a_bare_scrapy_crawl_site_is_a_scan_that_is_cross_checked_and_scored(loopback_site, tmp_path):
     """No `scanner scan`: the ScanLifecycle extension opens the scan, then cross-checks, scores
     and finishes it when the spider closes."""

@@ -2,9 +2,12 @@
 
 import socket
 
+import pytest
 import sqlite_utils
 
 from helpers import run_cli
+
+pytestmark = pytest.mark.crawl
 
 
 def test_demo_writes_database_report_and_summary(tmp_path):

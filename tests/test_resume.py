@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 import yaml
 
@@ -37,6 +38,7 @@ def pages(n):
     return out
 
 
+@pytest.mark.crawl
 def test_targets_are_crawled_in_batches_by_parallel_workers(loopback_site, tmp_path):
     site = loopback_site(pages(5))
     db_path = tmp_path / "r.db"
@@ -52,6 +54,7 @@ def test_targets_are_crawled_in_batches_by_parallel_workers(loopback_site, tmp_p
     assert db["findings"].count_where("category = 'sale' AND polarity = 'risk'") == 5
 
 
+@pytest.mark.crawl
 def test_resume_crawls_only_targets_not_done_and_drops_their_partial_rows(loopback_site, tmp_path):
     site = loopback_site(pages(3))
     path = targets_file(tmp_path, site, 3)
@@ -113,6 +116,7 @@ def test_resuming_restores_what_is_collected_but_not_how_the_run_executes():
     assert ScanOptions().resuming(ScanOptions(loopback_only=True).to_dict()).loopback_only
 
 
+@pytest.mark.crawl
 def test_resume_without_unfinished_scan_starts_a_new_one(loopback_site, tmp_path):
     site = loopback_site(pages(1))
     path = targets_file(tmp_path, site, 1)
@@ -136,6 +140,7 @@ def worker_pids() -> list[int]:
     return pids
 
 
+@pytest.mark.crawl
 def test_a_killed_worker_leaves_the_scan_interrupted_and_resumable(loopback_site, tmp_path):
     release = threading.Event()
     served = pages(2)
