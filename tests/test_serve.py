@@ -14,7 +14,8 @@ EXPECTED_QUERIES = {
     "child_ad_trackers_despite_policy_denial", "data_brokers_per_target", "latest_grade_per_target",
     "policy_changed_last_two_scans", "findings_for_target",
     "child_directed_without_policy_or_unreachable", "third_parties_across_targets",
-    "policy_sentences_for_rule",
+    "policy_sentences_for_rule", "child_directed_apps_with_ad_sdks", "sdk_entities_by_child_apps",
+    "store_declarations_contradicted_by_sdks",
 }
 
 
@@ -52,7 +53,7 @@ def test_metadata_has_licence_tables_columns_and_queries(demo_scan_db):
         assert q["title"] and q["sql"], name
     tables = database["tables"]
     for table in ("targets", "scans", "documents", "fetches", "findings", "third_parties",
-                  "cookies", "scores"):
+                  "cookies", "scores", "apps", "app_sdks", "app_permissions", "store_listings"):
         assert tables[table]["description"], table
     assert "evidence" in tables["findings"]["columns"]
     assert "higher is riskier" in tables["scores"]["columns"]["score"]
@@ -169,3 +170,83 @@ def test_policy_sentences_for_rule(datasette, demo_scan_db):
 
 def test_policy_changed_query_is_empty_with_one_scan(datasette, demo_scan_db):
     assert query(datasette, demo_scan_db, "policy_changed_last_two_scans") == []
+
+
+# --- the app queries, on a database with apps in it
+
+
+@pytest.fixture(scope="module")
+def apps_db(tmp_path_factory):
+    """kids (child-directed): AdMob, Kidoz, Crashlytics, store says no data shared and no ads;
+    family (general, store page for ages 6-8): Kidoz; grown (general, ages 18+): AdMob, store says
+    no data shared; quiet (child-directed): Crashlytics. An older scan of kids carried Tapjoy."""
+    from appdb import ADMOB, CRASHLYTICS, EXODUS_ONLY, KIDOZ, app_scan, finish, listing_with
+
+    from scanner import store
+
+    db_path = tmp_path_factory.mktemp("apps") / "apps.db"
+    db = store.open_db(db_path)
+    old, kids = app_scan(db, sdks=[EXODUS_ONLY])
+    finish(db, old, [kids])
+    scan, kids = app_scan(db, sdks=[ADMOB, KIDOZ, CRASHLYTICS], listing=listing_with(
+        contains_ads=False, data_safety={"no_data_shared": True}))
+    _, family = app_scan(db, target_id="family", name="Family", audience="general", sdks=[KIDOZ],
+                         scan_id=scan, package="com.family",
+                         listing=listing_with(contains_ads=True, target_ages=["Ages 6-8"]))
+    _, grown = app_scan(db, target_id="grown", name="Grown", audience="general", sdks=[ADMOB],
+                        scan_id=scan, package="com.grown", listing=listing_with(
+                            contains_ads=True, target_ages=["Ages 18+"],
+                            data_safety={"no_data_shared": True}))
+    _, quiet = app_scan(db, target_id="quiet", name="Quiet", sdks=[CRASHLYTICS], scan_id=scan,
+                        package="com.quiet")
+    finish(db, scan, [kids, family, grown, quiet])
+    return db_path
+
+
+@pytest.fixture(scope="module")
+def apps_datasette(apps_db):
+    return make_datasette(apps_db)
+
+
+def test_child_directed_apps_with_ad_sdks(apps_datasette, apps_db):
+    rows = {r["target_id"]: r for r in query(apps_datasette, apps_db,
+                                             "child_directed_apps_with_ad_sdks")}
+    assert set(rows) == {"kids", "family"}, "grown is for adults; quiet has no ad SDK"
+    kids = rows["kids"]
+    assert (kids["ad_sdks"], kids["behavioural_ad_sdks"], kids["child_directed_by"]) == (
+        2, 1, "registered")
+    assert "com.google.android.gms.ads.AdView" in kids["proving_classes"]
+    assert "Tapjoy" not in kids["sdks"], "only the latest scan counts"
+    assert (rows["family"]["child_directed_by"], rows["family"]["behavioural_ad_sdks"]) == (
+        "store page", 0)
+    assert list(rows) == ["kids", "family"], "behavioural ad SDKs first"
+
+
+def test_sdk_entities_by_child_apps(apps_datasette, apps_db):
+    rows = {r["entity"]: r for r in query(apps_datasette, apps_db, "sdk_entities_by_child_apps")}
+    assert set(rows) == {"Google", "Kidoz"}
+    assert rows["Google"]["child_apps"] == 2 and set(rows["Google"]["target_ids"].split(",")) == {
+        "kids", "quiet"}
+    assert rows["Kidoz"]["child_apps"] == 2 and rows["Kidoz"]["has_kid_safe_ad_network"] == 1
+    assert "grown" not in rows["Google"]["target_ids"]
+
+
+def test_store_declarations_contradicted_by_sdks(apps_datasette, apps_db):
+    rows = query(apps_datasette, apps_db, "store_declarations_contradicted_by_sdks")
+    found = {(r["target_id"], r["declaration"], r["sdk"]) for r in rows}
+    admob, kidoz = "Google AdMob (Google Mobile Ads SDK)", "Kidoz SDK"
+    assert found == {
+        ("kids", "No data shared with third parties", admob),
+        ("kids", "No data shared with third parties", kidoz),
+        ("kids", 'no "Contains ads" label', admob),
+        ("kids", 'no "Contains ads" label', kidoz),
+        ("grown", "No data shared with third parties", admob),
+    }
+    assert all(r["proving_class"] and r["store_url"] for r in rows)
+    # the same contradictions the cross-checks found
+    db = sqlite_utils.Database(apps_db)
+    crosschecks = db.execute(
+        "SELECT COUNT(*) FROM findings WHERE rule_id LIKE 'crosscheck.store-%' AND scan_id = "
+        "(SELECT MAX(id) FROM scans)").fetchone()[0]
+    assert crosschecks == len(rows)
+
