@@ -75,7 +75,8 @@ def make_sites(count: int, seed: int) -> list[dict]:
         pool = THAI if i % 5 == 4 else ENGLISH
         sites.append({
             "trackers": [t.format(i=i) for t in rng.sample(TRACKERS, rng.randint(0, 6))],
-            "policy": None if i % 10 == 9 else rng.sample(pool, rng.randint(2, min(len(pool), 8))),
+            "policy": (None if i % 10 == 9
+                       else rng.sample(pool, rng.randint(2, min(len(pool), 8)))),
             "audience": rng.choice(["child-directed", "child-directed", "mixed", "general"]),
             "lang": "th" if pool is THAI else "en",
         })
@@ -98,7 +99,8 @@ def handler_for(sites: list[dict]):
                 body = (f"<html lang='{site['lang']}'><body><main><h1>Privacy</h1>"
                         + "".join(f"<p>{s}</p>" for s in site["policy"]) + "</main></body></html>")
             else:
-                link = f'<a href="/{parts[0]}/privacy.html">Privacy Policy</a>' if site["policy"] else ""
+                link = (f'<a href="/{parts[0]}/privacy.html">Privacy Policy</a>'
+                        if site["policy"] else "")
                 body = ("<html><head><title>Kids</title></head><body><p>Games</p>"
                         + "".join(site["trackers"]) + link + "</body></html>")
             data = body.encode()
@@ -122,7 +124,9 @@ def tracker_removals(db, scan_id: int, targets) -> tuple[int, int]:
             "AND document_id IS NOT NULL", [scan_id, target.id]).fetchone() is not None
         score = explain(rows, child_directed=target.child_directed, has_policy=has_policy,
                         tracker_rules=requests)["score"]
-        for rule in {r["rule_id"] for r in rows if r["source"] == "tracker" and r["polarity"] == "risk"}:
+        trackers = {r["rule_id"] for r in rows
+                    if r["source"] == "tracker" and r["polarity"] == "risk"}
+        for rule in trackers:
             urls = [u for u, matched in requests.items() if matched == rule]
             # The tracker gone takes its cross-checks (which quote its request URL) with it.
             kept = [r for r in rows if r["rule_id"] != rule
@@ -160,10 +164,12 @@ def main() -> None:
             sys.exit(f"scan failed: {result.stderr[-2000:]}")
         db = sqlite_utils.Database(db_path)
         scan_id = db.execute("SELECT MAX(id) FROM scans").fetchone()[0]
-        scores = [r for r in db["scores"].rows_where("scan_id = ?", [scan_id]) if r["score"] is not None]
+        scores = [r for r in db["scores"].rows_where("scan_id = ?", [scan_id])
+                  if r["score"] is not None]
         findings = {r["target_id"]: sorted(db.execute(
-            "SELECT source, rule_id, polarity, evidence FROM findings WHERE scan_id = ? AND target_id = ?",
-            [scan_id, r["target_id"]]).fetchall()) for r in scores}
+            "SELECT source, rule_id, polarity, evidence FROM findings "
+            "WHERE scan_id = ? AND target_id = ?", [scan_id, r["target_id"]]).fetchall())
+            for r in scores}
         by_score = collections.defaultdict(list)
         for r in scores:
             by_score[r["score"]].append(r["target_id"])
@@ -177,7 +183,8 @@ def main() -> None:
         print(f"score spread: {len(ties)} scores shared by targets with different findings"
               + (": " + "; ".join(", ".join(ids) for ids in ties) if ties else ""))
         tried, unchanged = tracker_removals(db, scan_id, load_targets(targets_file))
-        print(f"score spread: {tried} single-tracker removals, {unchanged} leave the score unchanged")
+        print(f"score spread: {tried} single-tracker removals, "
+              f"{unchanged} leave the score unchanged")
 
 
 if __name__ == "__main__":

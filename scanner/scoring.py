@@ -130,7 +130,8 @@ def explain(findings: list[dict], *, child_directed: bool, has_policy: bool = Tr
     if not has_policy:
         facts.append({"source": "scan", "rule_id": "policy.missing", "category": "policy",
                       "severity": "high", "kind": "no_policy", "uncapped_points": NO_POLICY_POINTS,
-                      "points": NO_POLICY_POINTS, "cap_applied": False, "escalation": None, "basis": "no policy",
+                      "points": NO_POLICY_POINTS, "cap_applied": False, "escalation": None,
+                      "basis": "no policy",
                       "finding_ids": [], "rules": [], "occurrences": 1,
                       "evidence": "no privacy policy could be found or fetched"})
     categories = _apply_caps(facts, child_directed)
@@ -193,7 +194,9 @@ def _fact(group: list[dict], child_directed: bool) -> dict:
 
 
 def _priority(category: str) -> int:
-    return CATEGORY_PRIORITY.index(category) if category in CATEGORY_PRIORITY else len(CATEGORY_PRIORITY)
+    if category in CATEGORY_PRIORITY:
+        return CATEGORY_PRIORITY.index(category)
+    return len(CATEGORY_PRIORITY)
 
 
 def finding_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:

@@ -110,9 +110,9 @@ def test_a_sentence_firing_five_rules_counts_once_at_its_highest(scored_db):
     assert points == fact["points"] == SEVERITY_POINTS["high"]
     assert fact["finding_ids"] == ids and fact["occurrences"] == 5
     assert fact["category"] == "third_party_sharing"  # ties broken by the fixed category order
-    assert set(fact["rules"]) == {"third_party_sharing.advertisers", "third_party_sharing.disclosure",
-                                  "behavioral_ads.ad-serving", "tracking.cross-device",
-                                  "tracking.cookies"}
+    assert set(fact["rules"]) == {
+        "third_party_sharing.advertisers", "third_party_sharing.disclosure",
+        "behavioral_ads.ad-serving", "tracking.cross-device", "tracking.cookies"}
 
 
 def test_the_same_tracker_on_several_pages_counts_once(scored_db):
@@ -130,7 +130,8 @@ def test_child_directed_ad_tracker_cross_check_is_the_trackers_fact_not_a_second
     tracker(scored_db, "curated:meta")
     finding(scored_db, "crosscheck.child-directed-ad-tracker", "critical", source="crosscheck",
             category="behavioral_ads",
-            evidence=f"T is child-directed and https://t.example/ loads Meta (advertising): {request}")
+            evidence=f"T is child-directed and https://t.example/ loads Meta (advertising): "
+                     f"{request}")
     points, explanation = score(scored_db)
     (fact,) = explanation["contributions"]
     assert points == SEVERITY_POINTS["critical"]  # the higher of the two, not escalated again
