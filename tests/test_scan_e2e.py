@@ -103,8 +103,13 @@ def test_removing_a_tracker_from_the_worst_demo_target_lowers_its_score(demo_sca
     assert worst["target_id"] == "tiny-tunes-tv" and worst["grade"] == "F"
     rows = target_findings(db, worst["scan_id"], "tiny-tunes-tv")
     requests = tracker_rules(db, worst["scan_id"], "tiny-tunes-tv")
-    stored = explain(rows, child_directed=True, tracker_rules=requests)["score"]
+    explanation = explain(rows, child_directed=True, tracker_rules=requests)
+    stored = explanation["score"]
     assert stored == worst["score"]
+    # Each "ad tracker on a child-directed site" cross-check is one fact with its tracker.
+    merged = [c["rules"] for c in explanation["contributions"]
+              if "crosscheck.child-directed-ad-tracker" in c["rules"]]
+    assert len(merged) == 3 and all(any(r.startswith("curated:") for r in m) for m in merged)
     # TikTok's pixel gone: its tracker finding and the cross-checks about it go with it.
     without = [r for r in rows if "tiktok" not in (r["evidence"] or "").lower()]
     assert len(without) < len(rows)
