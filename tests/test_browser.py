@@ -22,6 +22,7 @@ from scanner.browser import (
     launch_options,
     unsafe_address,
 )
+from scanner.exitcodes import ExitCode
 from scanner.resources import extract_resources
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -298,9 +299,12 @@ def test_browser_scan_without_allow_private_refuses_loopback(tmp_path):
     try:
         targets = tmp_path / "targets.yaml"
         write_targets(targets, site.url + "/")
-        run_cli("scan", targets, "--db", tmp_path / "r.db", "--browser", timeout=120)
+        result = run_cli("scan", targets, "--db", tmp_path / "r.db", "--browser", timeout=120,
+                         check=False)
     finally:
         site.close()
+    # Every target refused is every target unreachable: the scan's exit code says so.
+    assert result.returncode == ExitCode.ALL_UNREACHABLE, result.stderr
     db = sqlite_utils.Database(tmp_path / "r.db")
     errors = [r["error"] for r in db["fetches"].rows_where("kind = 'page'")]
     assert errors and all("private or loopback" in e for e in errors), errors
