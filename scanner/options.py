@@ -28,6 +28,7 @@ class ScanOptions:
     workers: int = 1              # batches crawled at once, each by a process of its own
     batch_size: int = 50          # targets per worker process
     log_level: str = "CRITICAL"   # Scrapy's log level in the workers
+    shard: str = ""               # 'I/N': only the targets of shard I of N (scanner/shard.py)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -191,6 +191,20 @@ def m005_apps(db: sqlite_utils.Database) -> None:
     db["fetches"].add_column("app_sha256", str)
     db["fetches"].add_column("seconds", float)
 
+
+@migrations()
+def m006_merged_shards(db: sqlite_utils.Database) -> None:
+    """Which shard databases `scanner merge` folded into a scan: merging one again adds nothing."""
+    db["merged_shards"].create(
+        {"shard_key": str, "scan_id": int, "shard": str, "shard_scan_id": int,
+         "shard_status": str, "shard_started_at": str, "shard_finished_at": str,
+         "rules_version": str, "tool_version": str, "targets": str, "source": str,
+         "file_sha256": str, "merged_at": str},
+        pk="shard_key",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["merged_shards"].create_index(["scan_id"])
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
