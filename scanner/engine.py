@@ -1,10 +1,15 @@
 """The policy rule engine: rules matched per sentence, denials and exceptions applied, findings
 with the matched phrase. English takes the fast path (key prefilter, anchored and shared regex
-searches); Thai and odd case foldings take the plain path every fast result must agree with."""
+searches); Thai and odd case foldings take the plain path every fast result must agree with.
+
+Longer than 500 lines because the fast path (CompiledRules, SentenceScan) and the plain path it
+must agree with stay side by side, so a change to one is read next to the other.
+"""
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import reduce
 from itertools import accumulate, chain, compress, islice
 from operator import or_
@@ -155,7 +160,7 @@ class SentenceScan:
     and each probe's result (rules reuse terms like the collection verbs or {NEG} denials)."""
 
     __slots__ = ("text", "lower", "compiled", "present", "proposed", "_parts", "_anchored",
-                 "_by_key_set", "_positions", "_found", "_spans")
+                 "_by_key_set", "_positions", "_found", "_spans", "_clauses")
 
     def __init__(self, text: str, compiled: CompiledRules):
         self.text = text
@@ -174,6 +179,7 @@ class SentenceScan:
         self._positions: dict[int, list] = {}
         self._found: dict[int, tuple | None] = {}
         self._spans: dict[int, list] = {}
+        self._clauses: list[int] | None = None
 
     def _key_set_starts(self) -> dict[int, list]:
         """Anchor key set number -> where the sentence words beginning with its keys start,
@@ -295,11 +301,18 @@ class SentenceScan:
             else:
                 outcome = "hit"
                 for denial in unless:
-                    if self.find(denial):
+                    if self.find(denial) and self._denies(span, denial):
                         outcome = "denied"
                         break
                 fired.append((rule_index, outcome, span))
         return fired
+
+    def _denies(self, span: tuple[int, int], denial: int) -> bool:
+        """Whether a match of the denial probe shares a clause with the matched span."""
+        if self._clauses is None:
+            self._clauses = clause_starts(self.text)
+        clauses = self._clauses
+        return any(same_clause(clauses, span, found) for found in self.find_all(denial))
 
     def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
         hits = []
@@ -366,6 +379,27 @@ def _nearest(hits: list, sentence: str, within: int) -> tuple[int, int] | None:
     return None
 
 
+# Where a new clause of a line begins: after "; " or ": ", at "but", "however", "whereas",
+# "although", and at a comma before a new subject (", we do not sell ..."). Lines are not cut:
+# a denial in a lead-in ("We will never:") governs its list items.
+CLAUSE_BREAK = re.compile(r"[;:][ \t]+(?=\S)|,?[ \t]+but[ \t]+|,[ \t]*(?:however|whereas|although|though"
+                          r"|while|yet)\b|,[ \t]+(?:and[ \t]+|so[ \t]+)?(?:we|you|they|it|our|these|those"
+                          r"|third[ -]part(?:y|ies)|partners)[ \t]", re.I)
+
+
+def clause_starts(sentence: str) -> list[int]:
+    """Offsets where the second, third, ... clause of the sentence begin."""
+    return [m.end() for m in CLAUSE_BREAK.finditer(sentence)]
+
+
+def same_clause(starts: list[int], span: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Whether two spans reach into a common clause (bisect over the clause starts)."""
+    first, last = bisect_right(starts, span[0]), bisect_right(starts, max(span[0], span[1] - 1))
+    other_first = bisect_right(starts, other[0])
+    other_last = bisect_right(starts, max(other[0], other[1] - 1))
+    return first <= other_last and other_first <= last
+
+
 def find_match(rule: Rule, sentence: str) -> tuple[int, int] | None:
     """Span of the first pattern or near clause that matches."""
     for pattern in rule.patterns:
@@ -394,8 +428,12 @@ def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple | None]:
         return None, None
     if any(e.search(sentence) for e in rule.exceptions):
         return None, None
-    if any(u.search(sentence) for u in rule.unless):
-        return "denied", span
+    if rule.unless:
+        # English denials act on their own clause; Thai ones on the sentence (its token form)
+        clauses = clause_starts(sentence) if rule.lang == "en" else []
+        if any(same_clause(clauses, span, m.span()) for u in rule.unless
+               for m in u.finditer(sentence)):
+            return "denied", span
     return "hit", span
 
 

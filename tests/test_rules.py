@@ -387,3 +387,14 @@ def test_a_disclaimer_is_neutral_not_protective():
         "We are not responsible for these third parties, which may use cookies and show you ads.")
     assert not any(polarity == "protective" for _, polarity, _ in others)
     assert ("behavioral_ads", "neutral", "disclaimer") in others
+
+
+def test_a_denial_acts_on_its_own_clause():
+    risks, others = risks_and_others(
+        "We may disclose your data to service providers, we do not sell it.")
+    assert "third_party_sharing" in risks and "sale" not in risks
+    risks, _ = risks_and_others("We do not sell your data but may share it with our partners.")
+    assert "third_party_sharing" in risks and "sale" not in risks
+    # within one clause the denial still governs, however long the list of verbs
+    assert risks_and_others("We do not sell, rent or share your data.")[0] == set()
+    assert risks_and_others("We never, under any circumstances, sell your data.")[0] == set()
