@@ -7,6 +7,9 @@ says the service is not directed to children. Evidence quotes the request URL an
 App checks (docs/apps.md): the same undisclosed and denial checks for the SDKs inside the APK,
 store declarations ("no data shared", no ads) contradicted by an ad SDK, and a child-directed app
 asking for the advertising ID. Evidence quotes the SDK's class and the sentence or declaration.
+
+Longer than 500 lines because the web and app checks share the disclosure and denial logic
+(names_for, is_disclosed, policy_denials); the app checks are the section marked apps.
 """
 
 from __future__ import annotations
