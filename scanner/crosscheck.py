@@ -301,16 +301,22 @@ def denies_all_ads(denial: PolicyFinding) -> bool:
 
 
 def contradicting_denials(party: Party, denials: dict) -> list[tuple[str, PolicyFinding]]:
-    """(category, the first denial of it) for each denial category the party contradicts."""
-    found = []
+    """(category, the first denial of it) for each denial category the party contradicts.
+
+    A sentence read as a denial of two categories ("we never sell" is a sale and a sharing
+    denial) is held against the party once.
+    """
+    found, quoted = [], set()
     for category, candidates in denials.items():
         if party.kind not in DENIALS_CONTRADICTED[category]:
             continue
         if category == "behavioral_ads" and party.child_directed_adtech and not party.is_data_broker:
             # A kid-safe network's contextual ads are not behavioural ads, but they are ads.
             candidates = [d for d in candidates if denies_all_ads(d)]
+        candidates = [d for d in candidates if (d.document_id, d.start, d.end) not in quoted]
         if candidates:
             found.append((category, candidates[0]))
+            quoted.add((candidates[0].document_id, candidates[0].start, candidates[0].end))
     return found
 
 

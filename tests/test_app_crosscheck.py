@@ -102,6 +102,16 @@ def test_a_denial_of_targeted_ads_is_not_contradicted_by_a_kid_safe_network(db):
     assert row["category"] == "behavioral_ads" and "targeted ads" in row["evidence"]
 
 
+def test_a_sentence_denying_two_categories_is_held_against_an_sdk_once(db):
+    scan_id, target = app_scan(db, policy="We never sell your data. AdMob.", sdks=[ADMOB])
+    rows = by_rule(run(db, scan_id, target), "crosscheck.sdk-denial-contradicted")
+    assert len(rows) == 1 and '"We never sell your data."' in rows[0]["evidence"]
+    scan_id, target = app_scan(db, policy="We never sell your data. We do not show ads. AdMob.",
+                               sdks=[ADMOB])
+    rows = by_rule(run(db, scan_id, target), "crosscheck.sdk-denial-contradicted")
+    assert {r["category"] for r in rows} == {"sale", "behavioral_ads"}
+
+
 def test_no_denial_or_no_ad_sdk_no_contradiction(db):
     scan_id, target = app_scan(db, policy="We may share data with advertisers. We use AdMob.",
                                sdks=[ADMOB])
