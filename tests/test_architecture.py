@@ -1,5 +1,6 @@
 """The shape of the code: no import cycle among the project's modules (imports inside functions
-count), and every module over 500 lines says at its top why it is not split."""
+count), every module over 500 lines says at its top why it is not split, and every module has
+its line in docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -161,3 +162,20 @@ def test_the_long_module_check_reads_line_counts_and_docstrings(tmp_path):
     modules = {name: tmp_path / name for name in cases}
     assert sorted(long_modules_without_reason(modules)) == [
         f"empty_reason.py ({LONG_MODULE_LINES + 3} lines)", f"long.py ({LONG_MODULE_LINES + 1} lines)"]
+
+
+def test_every_module_has_its_place_in_the_architecture_doc():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for path in project_modules().values():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defines = any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in tree.body)
+        if path.name == "__init__.py" and not defines:
+            continue  # a package's docstring and version: nothing to place
+        relative = path.relative_to(ROOT)
+        # A subpackage may be placed as a whole (`scanner/demo/`).
+        named = [f"`{relative.as_posix()}`"] + [f"`{parent.as_posix()}/`" for parent in relative.parents
+                                              if len(parent.parts) > 1]
+        if not any(name in doc for name in named):
+            missing.append(relative.as_posix())
+    assert not missing, f"docs/architecture.md does not place these modules: {', '.join(missing)}"
