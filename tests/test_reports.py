@@ -277,3 +277,22 @@ def test_csv_rows_carry_the_app(app_db):
                         ("com.kids.club", "2.1.0", sha) for r in kids)
     assert any(r["source"] == "app" and "AdView" in r["evidence"] for r in kids)
     assert all(r["apk_sha256"] == "" for r in rows if r["target_id"] == "web-only")
+
+
+def test_store_page_text_is_escaped_in_the_app_section(tmp_path):
+    from appdb import ADMOB, app_scan, finish, listing_with
+
+    db = store.open_db(tmp_path / "hostile-app.db")
+    listing = listing_with(privacy_policy_url="javascript:alert(1)", content_rating="<b>E</b> | x",
+                           target_ages=["Ages <script>6</script>"],
+                           data_safety={"data_shared": [{"data_type": "<img src=x onerror=y>",
+                                                         "purposes": ["ads | [x](javascript:z)"]}]})
+    scan_id, kids = app_scan(db, sdks=[ADMOB], listing=listing)
+    finish(db, scan_id, [kids])
+    page = render_report(db, scan_id, "html")
+    assert "<script>6" not in page and "<img src=x" not in page and "<b>E</b>" not in page
+    assert 'href="javascript:' not in page and esc("<img src=x onerror=y>") in page
+    md = render_report(db, scan_id, "md")
+    assert "<script>" not in md and "<img" not in md
+    row = next(line for line in md.splitlines() if line.startswith("| data shared |"))
+    assert len(re.findall(r"(?<!\\)\|", row)) == 3
