@@ -10,7 +10,7 @@ import socket
 import pytest
 import yaml
 
-from helpers import ROOT, LoopbackSite, free_port, run_cli
+from helpers import ROOT, LoopbackSite, current_test, free_port, run_cli
 
 # Every crawl the tests start, in this process or a subprocess, is confined to loopback.
 os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
@@ -24,6 +24,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if CRAWL_FIXTURES.intersection(item.fixturenames):
             item.add_marker(pytest.mark.crawl)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of the test runs: the helpers that crawl check the test is marked."""
+    current_test.update(name=item.nodeid, marked_crawl=item.get_closest_marker("crawl") is not None)
 
 
 _real_connect = socket.socket.connect

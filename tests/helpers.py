@@ -19,6 +19,16 @@ TESTS = ROOT / "tests"
 PAGES = TESTS / "pages"
 DATA = TESTS / "data"
 SCANNER = [sys.executable, "-m", "scanner.cli"]
+CRAWLING_COMMANDS = ("scan", "demo")
+# Set by conftest before each test's setup: whether the test is marked `crawl`.
+current_test = {"name": None, "marked_crawl": True}
+
+
+def require_crawl_marker(what: str) -> None:
+    """Fail a test that crawls without the `crawl` marker: `pytest -m "not crawl"` must stay fast."""
+    if not current_test["marked_crawl"]:
+        raise AssertionError(f"{current_test['name']} runs {what}: mark it @pytest.mark.crawl "
+                             "(or its file: pytestmark = pytest.mark.crawl)")
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -28,6 +38,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def run_cli(*args, check=True, timeout=300, input=None) -> subprocess.CompletedProcess:
     """Run `scanner ARGS` in a subprocess: for commands that crawl or must be a process of their own."""
+    if args and args[0] in CRAWLING_COMMANDS:
+        require_crawl_marker(f"`scanner {args[0]}`")
     result = subprocess.run(SCANNER + [str(a) for a in args], capture_output=True, text=True,
                             timeout=timeout, cwd=ROOT, env=subprocess_env(), input=input)
     if check and result.returncode != 0:
@@ -40,11 +52,14 @@ def invoke(*args, input=None) -> Result:
     """Run `scanner ARGS` in this process with click's CliRunner (commands that do not crawl)."""
     from scanner.cli import cli
 
+    if args and args[0] in CRAWLING_COMMANDS:
+        require_crawl_marker(f"`scanner {args[0]}`")
     return CliRunner().invoke(cli, [str(a) for a in args], input=input)
 
 
 def run_scrapy_crawl(spider: str, targets: Path, db_path: Path, timeout=300) -> subprocess.CompletedProcess:
     """A bare `scrapy crawl SPIDER` of a targets file into db_path, as a user in the checkout runs it."""
+    require_crawl_marker(f"`scrapy crawl {spider}`")
     return subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"targets={targets}",
          "-s", f"SCANNER_DB={db_path}", "-s", "SCANNER_ALLOW_PRIVATE=1", "-s", "DOWNLOAD_DELAY=0",

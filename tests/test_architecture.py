@@ -1,13 +1,15 @@
 """The shape of the code: no import cycle among the project's modules (imports inside functions
 count), every module over 500 lines says at its top why it is not split, and every module has
-its line in docs/architecture.md."""
+its line in docs/architecture.md; and a test that crawls without the `crawl` marker fails."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from helpers import ROOT
+import pytest
+
+from helpers import ROOT, current_test, invoke, run_cli, run_scrapy_crawl
 
 PACKAGES = ("scanner", "spiders", "reports")
 LONG_MODULE_LINES = 500
@@ -179,3 +181,21 @@ def test_every_module_has_its_place_in_the_architecture_doc():
         if not any(name in doc for name in named):
             missing.append(relative.as_posix())
     assert not missing, f"docs/architecture.md does not place these modules: {', '.join(missing)}"
+
+
+def test_a_crawl_started_by_an_unmarked_test_fails_before_it_starts(tmp_path):
+    assert current_test["name"].endswith("::test_a_crawl_started_by_an_unmarked_test_fails_before_it_starts")
+    assert current_test["marked_crawl"] is False
+    for start in (lambda: run_cli("scan", tmp_path / "t.yaml", "--db", tmp_path / "r.db"),
+                  lambda: invoke("demo", "--db", tmp_path / "r.db"),
+                  lambda: run_scrapy_crawl("site", tmp_path / "t.yaml", tmp_path / "r.db")):
+        with pytest.raises(AssertionError, match="runs `(scanner scan|scanner demo|scrapy crawl site)`: "
+                                                 "mark it @pytest.mark.crawl"):
+            start()
+    assert not (tmp_path / "r.db").exists()
+    assert invoke("rules", "check", "--help").exit_code == 0  # commands that do not crawl run
+
+
+@pytest.mark.crawl
+def test_a_marked_test_may_crawl():
+    assert current_test["marked_crawl"] is True
