@@ -222,6 +222,8 @@ def _merge_one(db, path: Path, scan_id: int | None, force_rules: bool,
                 return ShardResult(source, "already merged", scan_id=previous[0], shard=spec,
                                    shard_status=shard_scan["status"])
             scan_id = previous[0]
+        if scan_id is None and not previous and spec:
+            scan_id = _open_merged_scan_missing(db, Shard.parse(spec))
         if shard_scan["status"] == "running":
             return ShardResult(source, "refused", reason=f"its scan {shard_scan['id']} is still running")
         if scan_id is not None:
@@ -265,6 +267,20 @@ def _merge_one(db, path: Path, scan_id: int | None, force_rules: bool,
         return ShardResult(source, "refused", reason=f"unreadable ({exc}); nothing merged from it")
     finally:
         conn.close()
+
+
+def _open_merged_scan_missing(db, shard: Shard) -> int | None:
+    """The latest merged scan, if it is still incomplete and lacks this very shard of the same N:
+    `scanner merge OUT a.db` then `scanner merge OUT b.db` build one scan, as one call would."""
+    row = db.execute("SELECT s.id, s.status FROM scans s WHERE s.id = "
+                     "(SELECT MAX(scan_id) FROM merged_shards)").fetchone()
+    if row is None or row[1] == "complete":
+        return None
+    specs = [r[0] for r in db.execute("SELECT shard FROM merged_shards WHERE scan_id = ?", [row[0]])]
+    parsed = [Shard.parse(spec) for spec in specs if spec]
+    if len(parsed) != len(specs) or any(p.count != shard.count or p == shard for p in parsed):
+        return None
+    return row[0]
 
 
 def _new_merged_scan(db, shard_scan: dict, targets_file: str | None) -> int:
