@@ -1,7 +1,7 @@
 """Run one scan: targets are crawled in batches, each batch by a worker process of its own.
 
-A worker runs its steps over its batch (today one: both spiders, policy + site or browser, in one
-Scrapy process) and commits each target as 'done' in `scan_targets` the moment every part of the
+A worker runs its steps over its batch (the app step: APKs analysed; then the crawl: the store
+spider for targets with an app, then policy + site or browser spiders, in one Scrapy process) and commits each target as 'done' in `scan_targets` the moment every part of the
 worker has finished it (scanner.extensions.TargetCompletion), telling the scan process over a
 pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight, `--resume` crawls
 just the targets not done, and `--workers N` crawls N batches at once (one Twisted reactor per
@@ -27,6 +27,7 @@ from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.targets import Target
+from scanner.list_update import record_tracker_lists, tracker_rule_files
 from scanner.trackers import TrackerList
 
 # The exit status of a worker whose batch did not finish (Scrapy stopped early).
@@ -99,27 +100,76 @@ class CrawlStep:
         return [PolicySpider, SiteSpider]
 
     def parts(self, options: ScanOptions) -> list[str]:
-        return [spider.name for spider in self.spiders(options)]
+        return ["store"] + [spider.name for spider in self.spiders(options)]
 
     def run(self, batch: Batch) -> str:
-        """Crawl; 'finished', or the crawlers' finish reasons when one stopped early."""
+        """Crawl; 'finished', or the crawlers' finish reasons when one stopped early.
+
+        Targets with an `android` mapping have their store listing read first, so the policy
+        spider also reads the privacy policy the listing links to."""
+        from scrapy import signals
         from scrapy.crawler import CrawlerProcess
+
+        from scanner.items import StoreListingItem
+        from spiders.policy import PolicySpider
+        from spiders.store import StoreSpider
 
         settings = crawl_settings(batch.db_path, batch.scan_id, batch.options,
                                   fast=batch.options.allow_private and all_on_loopback(batch.targets))
         process = CrawlerProcess(settings)
-        crawlers = [process.create_crawler(spider) for spider in self.spiders(batch.options)]
-        for crawler in crawlers:
+        crawlers = []
+
+        def crawl(spider, **kwargs):
+            crawler = process.create_crawler(spider)
+            crawlers.append(crawler)
             batch.completion.connect(crawler)
-            process.crawl(crawler, targets=batch.targets)
+            return process.crawl(crawler, targets=batch.targets, **kwargs)
+
+        def crawl_sites(store_policy_urls: dict):
+            for spider in self.spiders(batch.options):
+                extra = {"store_policy_urls": store_policy_urls} if spider is PolicySpider else {}
+                crawl(spider, **extra)
+
+        if any(target.android for target in batch.targets):
+            store_policy_urls: dict[str, str] = {}
+
+            def keep_policy_url(item, spider):
+                if isinstance(item, StoreListingItem) and item.privacy_policy_url \
+                        and item.privacy_policy_url.startswith(("http://", "https://")):
+                    store_policy_urls[item.target_id] = item.privacy_policy_url
+
+            listings = crawl(StoreSpider)
+            # Held by this frame for the whole crawl: signals keep handlers weakly.
+            crawlers[-1].signals.connect(keep_policy_url, signal=signals.item_scraped)
+            # Crawls started from this callback are still awaited by process.start().
+            listings.addCallback(lambda _: crawl_sites(store_policy_urls))
+        else:
+            for target in batch.targets:
+                batch.completion.part_finished("store", target.id)
+            crawl_sites({})
         process.start()
         reasons = {c.stats.get_value("finish_reason") for c in crawlers}
         return "finished" if reasons == {"finished"} else ",".join(sorted(map(str, reasons)))
 
 
+class AppStep:
+    """The APKs of the batch's targets that name one, analysed before their crawl
+    (scanner/app_scan.py); a bad APK is recorded with its reason and the batch goes on."""
+
+    def parts(self, options: ScanOptions) -> list[str]:
+        return ["apps"]
+
+    def run(self, batch: Batch) -> str:
+        from scanner.app_scan import run_app_step
+
+        run_app_step(batch.db_path, batch.scan_id, batch.targets, batch.options)
+        for target in batch.targets:
+            batch.completion.part_finished("apps", target.id)
+        return "finished"
+
+
 # The steps a worker runs over its batch, in order; a step that does not finish stops the batch.
-# A later step (e.g. app analysis of targets with an android mapping) is appended here.
-BATCH_STEPS: list = [CrawlStep()]
+BATCH_STEPS: list = [AppStep(), CrawlStep()]
 
 
 def crawl_batch(job: dict, on_done=None) -> str:
@@ -278,6 +328,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                    options=options.to_dict())
+        record_tracker_lists(db, scan_id, TrackerList.load(), tracker_rule_files())
     else:
         scan_id = resume_scan_id
         db["scans"].update(scan_id, {"status": "running", "finished_at": None,
