@@ -4,8 +4,10 @@ scrapy-playwright, record every request a page makes and keep the browser inside
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -146,7 +148,10 @@ async def abort_unsafe_address(request) -> bool:
 
 async def instrument_page(page, request) -> None:
     """playwright_page_init_callback: note every request the page makes, in the Scrapy request
-    (not the page's own navigation and its redirects: the fetch row records those)."""
+    (not the page's own navigation and its redirects: the fetch row records those), and inject
+    the instrumentation (scanner/page_behaviour.py) before any script of the page runs."""
+    from scanner.page_behaviour import PageObserver, instrument_script
+
     seen = request.meta.setdefault("browser_requests", [])
 
     def record(browser_request) -> None:
@@ -154,6 +159,11 @@ async def instrument_page(page, request) -> None:
             seen.append(browser_request.url)
 
     page.on("request", record)
+    if request.meta.get("observe_behaviour", True):
+        observer = PageObserver()
+        observer.attach(page)
+        request.meta["page_observer"] = observer
+        await page.add_init_script(script=instrument_script())
 
 
 def frame_of(browser_request):
@@ -201,3 +211,85 @@ def cookie_record(cookie: dict) -> BrowserCookie:
         http_only=bool(cookie.get("httpOnly")),
     )
 
+
+
+# ---- evidence files: screenshots and HAR, content-addressed next to the database ----------
+
+ARTIFACT_FOLDERS = {"screenshot": "screenshots", "har": "har"}
+
+
+def evidence_dir(db_path) -> Path:
+    """The folder of evidence files that belongs to a database: `<db>.evidence/`."""
+    return Path(f"{db_path}.evidence")
+
+
+def _stored_path(path: Path, db_path) -> str:
+    # Relative to the database's folder, so the database and its evidence move together.
+    return os.path.relpath(path, Path(db_path).resolve().parent)
+
+
+def save_artifact(db_path, kind: str, data: bytes, suffix: str) -> dict:
+    """Write data once under <db>.evidence/<kind folder>/<sha256><suffix>; its row's fields."""
+    digest = hashlib.sha256(data).hexdigest()
+    folder = evidence_dir(Path(db_path).resolve()) / ARTIFACT_FOLDERS[kind]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}{suffix}"
+    if not path.exists():
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        partial.replace(path)  # readers never see half a file
+    return {"kind": kind, "path": _stored_path(path, db_path), "sha256": digest, "bytes": len(data),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def har_path(db_path, context_name: str) -> Path:
+    """Where Playwright writes a context's HAR until it is closed and stored by its hash."""
+    folder = evidence_dir(Path(db_path).resolve()) / ARTIFACT_FOLDERS["har"]
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", context_name)
+    return folder / f".{safe}.{os.getpid()}.{os.urandom(4).hex()}.har.part"
+
+
+def store_har(db_path, written: Path) -> dict | None:
+    """The closed context's HAR moved to its content address; None when none was written."""
+    if not written.is_file():
+        return None
+    try:
+        return save_artifact(db_path, "har", written.read_bytes(), ".har")
+    finally:
+        written.unlink(missing_ok=True)
+
+
+async def screenshot(page, db_path) -> dict | None:
+    """A full-page PNG of what the page shows now, stored by its hash; None when it fails."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        png = await page.screenshot(full_page=True, timeout=NAVIGATION_TIMEOUT_MS // 2)
+    except PlaywrightError:
+        return None
+    return save_artifact(db_path, "screenshot", png, ".png")
+
+
+def scan_uses_browser(settings) -> bool:
+    """Whether this crawl is part of a `--browser` scan: SCANNER_BROWSER when set, else the
+    options the scan recorded (`scans.options`), so every spider of the scan agrees."""
+    if settings.get("SCANNER_BROWSER") is not None:
+        return settings.getbool("SCANNER_BROWSER")
+    db_path, scan_id = settings.get("SCANNER_DB"), settings.getint("SCANNER_SCAN_ID")
+    if not db_path or not scan_id or not Path(db_path).is_file():
+        return False
+    import json
+    import sqlite3
+
+    with closing(sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True,
+                                 timeout=30)) as conn:
+        row = conn.execute("SELECT options FROM scans WHERE id = ?", [scan_id]).fetchone()
+    return bool(row and json.loads(row[0] or "{}").get("browser"))
+
+
+def playwright_handler_settings(allow_private: bool) -> dict:
+    """The part of browser_settings() that lets a spider send some requests through Chromium
+    and the rest through Scrapy's own downloader (scrapy-playwright falls back to it)."""
+    return {key: value for key, value in browser_settings(allow_private).items()
+            if key in ("DOWNLOAD_HANDLERS", "TWISTED_REACTOR") or key.startswith("PLAYWRIGHT_")}

@@ -23,6 +23,10 @@ class FetchItem:
     # pages
     resources: list = field(default_factory=list)   # [(request_url, via)]
     cookies: list = field(default_factory=list)     # [CookieRecord]
+    # browser mode
+    read_with: str = "static"       # static | browser: how the page's text was read
+    behaviour: dict | None = None   # scanner.page_behaviour.PageObserver.to_dict()
+    artifacts: list = field(default_factory=list)   # [scanner.browser.save_artifact() dicts]
 
 
 @dataclass

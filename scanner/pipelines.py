@@ -15,6 +15,7 @@ from scanner.extensions import ScanLifecycle
 from scanner.findings import finding_row
 from scanner.items import StoreListingItem
 from scanner.matching import classify, load_rules
+from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
 from scanner.trackers import TrackerList, is_third_party, registrable_domain
@@ -101,6 +102,8 @@ class StorePipeline:
                 url=item.final_url or item.url,
             )
             self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
+            if created:  # how the text was first read: a plain fetch, or the rendered page
+                self.db["documents"].update(document_id, {"read_with": getattr(item, "read_with", "static")})
         self.db["fetches"].insert(
             {
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
@@ -108,6 +111,7 @@ class StorePipeline:
                 "error": item.error, "document_id": document_id,
                 "content_type": item.content_type, "fetched_at": item.fetched_at or store.now(),
                 "discovered_by": item.discovered_by,
+                "read_with": getattr(item, "read_with", "static"),
             }
         )
         if document_id is not None:
@@ -116,6 +120,7 @@ class StorePipeline:
             self._store_third_parties(item)
         if item.cookies:
             self._store_cookies(item)
+        self._store_browser_observations(item)
 
     def _store_policy_findings(self, item, document_id: int) -> None:
         rows = [
@@ -183,3 +188,14 @@ class StorePipeline:
                 findings.append(finding)
         self.db["cookies"].insert_all(rows, batch_size=1000)
         self.db["findings"].insert_all(findings, batch_size=1000)
+
+    def _store_browser_observations(self, item) -> None:
+        """What the page did in the browser (source 'browser' findings) and its evidence files."""
+        if getattr(item, "behaviour", None):
+            self.db["findings"].insert_all(behaviour_findings(self.scan_id, item, self.trackers))
+        artifacts = getattr(item, "artifacts", None)
+        if artifacts:
+            page_url = item.final_url or item.url
+            self.db["browser_artifacts"].insert_all(
+                {"scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url, **a}
+                for a in artifacts)

@@ -205,6 +205,26 @@ def m006_merged_shards(db: sqlite_utils.Database) -> None:
     )
     db["merged_shards"].create_index(["scan_id"])
 
+
+@migrations()
+def m007_browser_artifacts(db: sqlite_utils.Database) -> None:
+    """Browser mode: screenshots and HAR files kept as evidence, and how each text was read."""
+    db["browser_artifacts"].create(
+        {"id": int, "scan_id": int, "target_id": str, "page_url": str, "kind": str, "path": str,
+         "sha256": str, "bytes": int, "created_at": str},
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["browser_artifacts"].create_index(["scan_id", "target_id"])
+    db["browser_artifacts"].create_index(["sha256"])
+    db["documents"].add_column("read_with", str)
+    db["fetches"].add_column("read_with", str)
+    # Until now every policy text was read from the static fetch. A page row of an older
+    # browser scan may come from either spider: it stays unknown (null).
+    db.execute("UPDATE documents SET read_with = 'static'")
+    db.execute("""UPDATE fetches SET read_with = 'static' WHERE kind != 'page' OR scan_id NOT IN
+                  (SELECT id FROM scans WHERE options LIKE '%"browser": true%')""")
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

@@ -9,8 +9,11 @@ from contextlib import suppress
 from playwright.async_api import Error as PlaywrightError
 from scrapy_playwright.page import PageMethod
 
-from scanner.browser import browser_settings, cookie_record, describe_browser_failure, settle
+from scanner.browser import (
+    browser_settings, cookie_record, describe_browser_failure, har_path, screenshot, settle, store_har,
+)
 from scanner.items import FetchItem
+from scanner.page_behaviour import observe_page
 from spiders.site import SiteSpider
 
 
@@ -29,6 +32,11 @@ class BrowserSpider(SiteSpider):
         self.open_pages = defaultdict(int)       # target id -> pages asked for, not yet handled
         self.contexts = {}                       # target id -> its browser context
         self.cookies_recorded = defaultdict(set)
+        self.har_files = {}                      # target id -> where its context writes its HAR
+
+    @property
+    def db_path(self):
+        return self.settings.get("SCANNER_DB")
 
     def page_request(self, target, url, discovered_by):
         request = super().page_request(target, url, discovered_by)
@@ -44,24 +52,42 @@ class BrowserSpider(SiteSpider):
             playwright_page_goto_kwargs={"wait_until": "load"},
             playwright_page_methods=[PageMethod(settle)],
         )
+        if self.db_path:
+            # Only the context's first request creates it; the HAR is written when it closes.
+            written = self.har_files.setdefault(target.id, har_path(self.db_path, f"target-{target.id}"))
+            request.meta["playwright_context_kwargs"] = {
+                "record_har_path": str(written), "record_har_content": "omit"}
         return request
 
     async def parse_page(self, response):
         target = response.meta["target"]
         page = response.meta["playwright_page"]
         self.contexts[target.id] = page.context
+        outputs = []
         try:
             try:
+                artifacts = []
+                if response.meta.get("discovered_by") == "homepage" and self.db_path:
+                    # What a child sees on arrival, before the scripted typing.
+                    shot = await screenshot(page, self.db_path)
+                    artifacts = [shot] if shot else []
+                behaviour = await observe_page(page, response.meta.get("page_observer"))
                 browser_cookies = await page.context.cookies()
             finally:
                 await page.close()
             # The static tier's reading of the rendered page: its resources and same-site links.
+            # Read whole first, so that the links it follows count before the context may close.
             async for output in each(super().parse_page(response)):
                 if isinstance(output, FetchItem):
                     output = self.with_browser_observations(output, response, browser_cookies)
-                yield output
+                    output.behaviour, output.artifacts = behaviour, artifacts
+                outputs.append(output)
         finally:
-            await self.page_done(target.id)
+            har = await self.page_done(target.id)
+        for output in outputs:
+            if har and isinstance(output, FetchItem):
+                output.artifacts.append(har)
+            yield output
 
     async def page_failed(self, failure):
         request = failure.request
@@ -69,8 +95,12 @@ class BrowserSpider(SiteSpider):
         if page is not None:
             self.contexts[request.meta["target"].id] = page.context
             await page.close()
+        har = await self.page_done(request.meta["target"].id)
         async for output in each(super().page_failed(failure)):
             if isinstance(output, FetchItem):
+                output.read_with = "browser"
+                if har:
+                    output.artifacts.append(har)
                 # A page that timed out or failed late may have fed trackers first.
                 output.resources = [(url, "browser") for url in
                                     dict.fromkeys(request.meta.get("browser_requests", []))]
@@ -78,7 +108,6 @@ class BrowserSpider(SiteSpider):
                     output.error = describe_browser_failure(
                         str(failure.value), self.settings.getbool("SCANNER_ALLOW_PRIVATE"))
             yield output
-        await self.page_done(request.meta["target"].id)
 
     def with_browser_observations(self, item: FetchItem, response, browser_cookies) -> FetchItem:
         """Every URL the page requested (via 'browser'), then what only the HTML shows; the
@@ -87,6 +116,7 @@ class BrowserSpider(SiteSpider):
         requested = [u for u in dict.fromkeys(response.meta.get("browser_requests", []))
                      if u not in navigation]
         seen = set(requested)
+        item.read_with = "browser"
         item.resources = [(url, "browser") for url in requested] + [
             (url, via) for url, via in item.resources if url not in seen
         ]
@@ -99,12 +129,18 @@ class BrowserSpider(SiteSpider):
                 item.cookies.append(cookie_record(cookie))
         return item
 
-    async def page_done(self, target_id: str) -> None:
+    async def page_done(self, target_id: str) -> dict | None:
+        """Count a page of the target as read; after its last one, close its context and return
+        the HAR of the visit as stored (None before then, or when none was written)."""
         self.open_pages[target_id] -= 1
         if self.open_pages[target_id] <= 0 and target_id in self.contexts:
             # Free the target's browser context (and its memory) once its last page is read.
             with suppress(PlaywrightError):  # the browser may have gone already
                 await self.contexts.pop(target_id).close()
+            written = self.har_files.pop(target_id, None)
+            if written is not None:
+                return store_har(self.db_path, written)
+        return None
 
 
 async def each(outputs):

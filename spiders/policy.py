@@ -18,10 +18,15 @@ from scanner.discovery import (
 )
 from scanner.charset import decode_body
 from scanner.extract import DocumentError, extract_document
+from scanner.items import FetchItem
 from spiders.base import ScannerSpider
 
 # Continuation links weaker than this (a numbered sibling, a sub-page) must read as a policy.
 TRUSTED_CONTINUATION_SCORE = 20
+# In a --browser scan, an HTML policy page whose static text is shorter than this is read again
+# from the rendered page (a policy written by JavaScript), at most this many times per target.
+MIN_STATIC_POLICY_CHARS = 200
+MAX_BROWSER_POLICY_READS = 2
 
 
 class PolicySpider(ScannerSpider):
@@ -34,6 +39,18 @@ class PolicySpider(ScannerSpider):
         # {target id: the privacy policy its app's store listing links to}: read beside what
         # the homepage leads to, so an app without a website of its own still gets its policy.
         self.store_policy_urls = dict(store_policy_urls or {})
+        self.browser_reads = defaultdict(int)
+
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        from scanner.browser import playwright_handler_settings, scan_uses_browser
+
+        if scan_uses_browser(settings):
+            # Chromium starts only if a policy needs it; other requests stay plain HTTP.
+            settings.set("SCANNER_BROWSER", True, priority="spider")
+            settings.setdict(playwright_handler_settings(settings.getbool("SCANNER_ALLOW_PRIVATE")),
+                             priority="spider")
 
     async def start(self):
         for target in self.targets:
@@ -128,6 +145,15 @@ class PolicySpider(ScannerSpider):
         request = failure.request
         yield from self.next_fallback(request.meta["target"], request.meta.get("fallback") or [])
 
+    async def rendered_policy_failed(self, failure):
+        request = failure.request
+        if request.meta.get("playwright_page") is not None:
+            await close_page_and_context(request.meta["playwright_page"])
+        for output in self.policy_failed(failure):
+            if isinstance(output, FetchItem):
+                output.read_with = "browser"
+            yield output
+
     def parse_policy(self, response):
         target = response.meta["target"]
         self.seen[target.id].add(response.url)
@@ -142,6 +168,11 @@ class PolicySpider(ScannerSpider):
             yield self.fetch_item(response, "policy", error=str(exc))
             # A guessed path that serves an image or a broken PDF is no reason to stop guessing.
             yield from self.next_fallback(target, fallback)
+            return
+        if self.needs_browser_read(response, extracted):
+            # The static fetch is recorded without a document: its text is the page's shell.
+            yield self.fetch_item(response, "policy")
+            yield self.browser_policy_request(response)
             return
         if response.meta.get("must_look_like_policy") and not looks_like_policy(
             extracted.text, extracted.title
@@ -167,9 +198,64 @@ class PolicySpider(ScannerSpider):
 
     def fetch_item(self, response, kind, error=None, **extra):
         item = super().fetch_item(response, kind, **extra)
+        item.read_with = response.meta.get("read_with", "static")
         if error:
             item.error = error
         return item
+
+    def needs_browser_read(self, response, extracted) -> bool:
+        target = response.meta["target"]
+        return (self.settings.getbool("SCANNER_BROWSER") and extracted.html is not None
+                and response.meta.get("read_with") != "browser"
+                and len((extracted.text or "").strip()) < MIN_STATIC_POLICY_CHARS
+                and self.browser_reads[target.id] < MAX_BROWSER_POLICY_READS)
+
+    def browser_policy_request(self, response):
+        """The same policy page loaded in Chromium, read once its scripts have written it."""
+        from scrapy_playwright.page import PageMethod
+
+        from scanner.browser import settle
+
+        target = response.meta["target"]
+        self.browser_reads[target.id] += 1
+        return scrapy.Request(
+            response.url, callback=self.parse_rendered_policy, errback=self.rendered_policy_failed,
+            dont_filter=True,
+            meta={**{k: response.meta.get(k) for k in ("target", "discovered_by",
+                                                         "must_look_like_policy", "fallback")},
+                  "read_with": "browser", "playwright": True,
+                  "playwright_context": f"policy:{target.id}", "playwright_include_page": True,
+                  "playwright_page_goto_kwargs": {"wait_until": "load"},
+                  "playwright_page_methods": [PageMethod(settle)]},
+        )
+
+    async def parse_rendered_policy(self, response):
+        from scanner.browser import screenshot
+
+        page = response.meta.get("playwright_page")
+        artifacts = []
+        if page is not None:
+            try:
+                if self.settings.get("SCANNER_DB"):
+                    shot = await screenshot(page, self.settings.get("SCANNER_DB"))
+                    artifacts = [shot] if shot else []
+            finally:
+                await close_page_and_context(page)
+        for output in self.parse_policy(response):
+            if artifacts and isinstance(output, FetchItem) and output.kind == "policy":
+                output.artifacts, artifacts = artifacts, []
+            yield output
+
+
+async def close_page_and_context(page) -> None:
+    """A browser policy read has a context of its own: close it with its page."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        await page.close()
+        await page.context.close()
+    except PlaywrightError:  # the browser may have gone already
+        pass
 
 
 def _content_type(response) -> str:
