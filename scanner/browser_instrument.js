@@ -165,6 +165,7 @@
       try { sent("fetch", input && input.url ? input.url : input, init && init.body); } catch (e) { /* ignore */ }
       return originalFetch.apply(this, arguments);
     };
+    window.fetch.toString = originalFetch.toString.bind(originalFetch);
   }
   const XHR = window.XMLHttpRequest && XMLHttpRequest.prototype;
   const xhrUrls = new WeakMap();

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from scanner.findings import finding_row, one_line
-from scanner.trackers import TrackerList, is_third_party
+from scanner.trackers import TrackerList, is_third_party, registrable_domain
 
 JS_KEY = "__childPrivacyScanner"
 # Before any interaction the visitor has given no consent: everything recorded then is marked.
@@ -69,8 +69,10 @@ class PageObserver:
     google_signals: list = field(default_factory=list)  # gtag settings read from dataLayer
     cookies_before: set = field(default_factory=set)   # (name, domain) in the jar before typing
     pending: list = field(default_factory=list)        # response header reads not yet done
+    page: object = None
 
     def attach(self, page) -> None:
+        self.page = page
         page.on("request", self.on_request)
         page.on("response", self.on_response)
 
@@ -83,7 +85,11 @@ class PageObserver:
                 self.leaks.append({"url": url, "where": where, "method": request.method})
 
     def on_response(self, response) -> None:
-        # Playwright's sync `headers` leaves out Set-Cookie; all_headers() must be awaited.
+        # Only other sites' cookies are wanted: the page's own need no round trip to the driver.
+        host = urlsplit(response.url).hostname or ""
+        if registrable_domain(host) == registrable_domain(urlsplit(self.page.url).hostname or ""):
+            return
+        # Playwright's sync `headers` leaves out Set-Cookie; header_values() must be awaited.
         self.pending.append(asyncio.ensure_future(self._read_set_cookie(response, self.phase)))
 
     async def _read_set_cookie(self, response, phase) -> None:
