@@ -3,6 +3,7 @@
 Datasette tests without an APK build or a crawl."""
 
 import json
+from functools import cache
 from types import SimpleNamespace
 
 from scanner import store
@@ -35,6 +36,12 @@ EXODUS_ONLY = SdkMatch(name="Tapjoy", entity="Tapjoy", category="advertising",
                        sdk_id="exodus:54")
 
 
+@cache
+def policy_rules():
+    """The policy rules, loaded and compiled once for every database these tests fill."""
+    return load_rules()
+
+
 def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed", policy=None,
              sdks=(), permissions=(), listing=None, listing_error=None, scan_id=None,
              version_name="2.1.0", package="com.kids.club"):
@@ -54,7 +61,7 @@ def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed
              "category": f.category, "practice": f.practice, "severity": f.severity,
              "polarity": f.polarity, "evidence": f.evidence, "document_id": document_id,
              "start": f.start, "end": f.end, "url": POLICY_URL}
-            for f in classify(policy, load_rules(), lang="en")
+            for f in classify(policy, policy_rules(), lang="en")
         ])
     if sdks or permissions:
         content = json.dumps([package, version_name, [s.name for s in sdks], list(permissions)])
