@@ -250,6 +250,7 @@ def demo(db_path, report_path, browser):
     from reports import render_report
     from scanner import store
     from scanner.crawl import run_scan
+    from scanner.demo.apps import with_demo_apks
     from scanner.demo.server import DEMO_TARGETS_FILE, serve_demo_sites
     from scanner.summary import print_summary
     from scanner.targets import load_targets
@@ -268,7 +269,10 @@ def demo(db_path, report_path, browser):
     try:
         with serve_demo_sites() as servers, ScanProgress() as progress:
             click.echo(f"serving {len(servers)} demo sites on 127.0.0.1", err=True)
-            targets = load_targets(DEMO_TARGETS_FILE)
+            targets, note = with_demo_apks(load_targets(DEMO_TARGETS_FILE),
+                                           Path(db_path).parent / "apks")
+            if note:
+                progress.say(note)
             options = ScanOptions(allow_private=True, loopback_only=True, browser=browser)
             with ScanLock(db_path) as lock:
                 if lock.stale_message:

@@ -2,13 +2,16 @@
 
 A site folder may hold `_site.yaml` with: encoding (re-encode its HTML, e.g. cp874 for a Thai
 site), cookies (Set-Cookie headers sent with every HTML page) and redirects (path -> path).
-A file `NAME.pdf.txt` is served as the PDF `NAME.pdf`, rendered by scanner.demo.pdf.
+A file `NAME.pdf.txt` is served as the PDF `NAME.pdf`, rendered by scanner.demo.pdf. In an
+HTML page, `{{url:SITE}}` becomes the base URL another demo site is served on (the demo store
+listing links to the app's own site, whatever port it got).
 """
 
 from __future__ import annotations
 
 import contextlib
 import mimetypes
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +24,7 @@ from scanner.paths import DEMO_SITES_DIR, TARGETS_DIR
 
 DEMO_TARGETS_FILE = TARGETS_DIR / "demo.yaml"
 MANIFEST = DEMO_SITES_DIR.parent / "sites.yaml"
+SITE_URL = re.compile(rb"\{\{url:([a-z0-9-]+)\}\}")
 
 
 class DemoPortError(OSError):
@@ -32,7 +36,9 @@ def demo_sites() -> list[dict]:
     return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["sites"]
 
 
-def make_handler(site_dir: Path):
+def make_handler(site_dir: Path, urls: dict | None = None):
+    """A request handler serving `site_dir`; `urls` ({site id: base URL}) fills `{{url:SITE}}`."""
+    urls = {} if urls is None else urls
     options = {}
     if (site_dir / "_site.yaml").exists():
         options = yaml.safe_load((site_dir / "_site.yaml").read_text(encoding="utf-8")) or {}
@@ -83,6 +89,8 @@ def make_handler(site_dir: Path):
             content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
             body = file.read_bytes()
             if content_type == "text/html":
+                body = SITE_URL.sub(lambda m: urls.get(m.group(1).decode(), "").rstrip("/").encode(),
+                                    body)
                 encoding = options.get("encoding", "utf-8")
                 if encoding != "utf-8":
                     body = body.decode("utf-8").encode(encoding)
@@ -100,7 +108,8 @@ def serve_demo_sites(host: str = "127.0.0.1", ports: dict | None = None):
         for site in demo_sites():
             port = site["port"] if ports is None else ports.get(site["id"], 0)
             try:
-                server = ThreadingHTTPServer((host, port), make_handler(DEMO_SITES_DIR / site["dir"]))
+                server = ThreadingHTTPServer((host, port),
+                                             make_handler(DEMO_SITES_DIR / site["dir"], urls))
             except OSError as exc:
                 raise DemoPortError(f"cannot serve demo site {site['id']} on {host}:{port}: "
                                     f"{exc.strerror} (is another demo running?)") from None
