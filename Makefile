@@ -52,7 +52,7 @@ android-tools:
 	  fi; \
 	fi
 
-demo: $(STAMP)
+demo: $(STAMP) android-tools
 	$(BIN)/scanner demo --db demo/results.db --report demo/report.html
 
 test: $(STAMP) browser android-tools
