@@ -16,6 +16,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 from helpers import ROOT, run_cli, subprocess_env, write_targets
+from scanner.exitcodes import ExitCode
 from scanner.safety import AddressGuardMiddleware, UnsafeAddress, address_problem, url_problem
 
 STUB_DNS = {
@@ -147,7 +148,9 @@ def test_private_addresses_are_refused_without_allow_private(loopback_site, tmp_
     targets_file = write_targets(tmp_path / "targets.yaml", {
         "id": "local", "name": "Local", "audience": "general", "homepage": site.url + "/"})
     db_path = tmp_path / "results.db"
-    run_cli("scan", targets_file, "--db", db_path, timeout=120)
+    result = run_cli("scan", targets_file, "--db", db_path, timeout=120, check=False)
+    # Every target refused is every target unreachable: the scan's exit code says so.
+    assert result.returncode == ExitCode.ALL_UNREACHABLE, result.stderr
     assert site.requests == []
     errors = [r[0] for r in sqlite_utils.Database(db_path).execute("SELECT error FROM fetches")]
     assert errors and all("--allow-private" in e for e in errors)
