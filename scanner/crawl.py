@@ -6,6 +6,9 @@ worker has finished it (scanner.extensions.TargetCompletion), telling the scan p
 pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight, `--resume` crawls
 just the targets not done, and `--workers N` crawls N batches at once (one Twisted reactor per
 process, as Scrapy requires).
+
+Longer than 500 lines because both ends of the worker protocol (the job file, the done pipe) live
+here; the worker side (CrawlStep, AppStep, crawl_batch, worker_main) is the seam to split out.
 """
 
 from __future__ import annotations
