@@ -128,8 +128,9 @@ def test_sigkilled_scan_resumes_to_the_rows_of_a_scan_done_in_one_go(loopback_si
     assert rows_per_target(db_path) == expected
 
 
-def test_sigint_exits_interrupted_keeps_finished_targets_and_lists_pending_ones(
-        loopback_site, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stopped_scan_exits_interrupted_keeps_finished_targets_and_lists_pending_ones(
+        loopback_site, tmp_path, stop):
     sites = slow_sites(loopback_site, n=6, step=1.0)
     targets = write_targets(tmp_path, [f"{s.url}/" for s in sites])
     db_path, log_file = tmp_path / "r.db", tmp_path / "scan.log"
@@ -137,7 +138,7 @@ def test_sigint_exits_interrupted_keeps_finished_targets_and_lists_pending_ones(
     try:
         wait_for(lambda: done_targets(db_path), what="a target done")
     finally:
-        scan.send_signal(signal.SIGINT)
+        scan.send_signal(stop)
         stdout, stderr = scan.communicate(timeout=120)
     assert scan.returncode == ExitCode.INTERRUPTED, stderr
     done = done_targets(db_path)
@@ -208,3 +209,63 @@ def test_targets_are_done_one_by_one_whatever_the_batch_size(loopback_site, tmp_
                                              "ORDER BY target_id")]
     assert all(finished) and finished == sorted(finished)
     assert finished[0] < finished[-1], "targets must be committed as they finish, not together"
+
+
+class FakeCrawler:
+    def __init__(self):
+        from scrapy.signalmanager import SignalManager
+
+        self.signals = SignalManager()
+
+
+def test_a_spider_finishes_a_target_when_its_requests_and_items_are_through():
+    from scrapy import Request, signals
+    from scrapy.http import HtmlResponse
+
+    from scanner.items import FetchItem
+    from scanner.targets import Target
+    from spiders.base import TargetTracker, target_finished
+    from spiders.site import SiteSpider
+
+    targets = [Target(id=f"t{i}", name=f"T{i}", audience="mixed",
+                      homepage=f"http://127.0.0.1:1/{i}") for i in range(3)]
+    spider, crawler = SiteSpider(targets=targets), FakeCrawler()
+    tracker = TargetTracker(spider, crawler)
+    finished = []
+
+    def on_finished(spider, target_id, started):
+        finished.append(target_id)
+
+    crawler.signals.connect(on_finished, signal=target_finished)
+
+    def schedule(target, path):
+        request = Request(target.homepage + path, meta={"target": target},
+                          callback=lambda response: iter(outputs.pop(0)))
+        crawler.signals.send_catch_log(signals.request_scheduled, request=request, spider=spider)
+        return request
+
+    def answer(request):
+        response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+        return list(request.callback(response))
+
+    item = FetchItem(target_id="t0", url=targets[0].homepage, kind="page")
+    follow_up = Request(targets[0].homepage + "/more", meta={"target": targets[0]},
+                        callback=lambda response: iter(()))
+    outputs = [[item, follow_up]]
+    first = schedule(targets[0], "")
+    assert finished == []  # t0 owes its request; the spider has not moved past it yet
+    schedule(targets[2], "")
+    assert finished == ["t1"]  # passed over with nothing to do
+    yielded = answer(first)
+    assert yielded == [item, follow_up] and finished == ["t1"]  # owes its item and follow-up
+    retry = follow_up.copy()  # a retry or redirect copy stands for the same request
+    crawler.signals.send_catch_log(signals.request_scheduled, request=retry, spider=spider)
+    crawler.signals.send_catch_log(signals.item_scraped, item=item, response=None, spider=spider)
+    assert finished == ["t1"]
+    answer(retry)
+    assert finished == ["t1", "t0"]
+    crawler.signals.send_catch_log(signals.spider_closed, spider=spider, reason="shutdown")
+    assert finished == ["t1", "t0"]  # stopped early: t2 is not finished
+    crawler.signals.send_catch_log(signals.spider_closed, spider=spider, reason="finished")
+    assert finished == ["t1", "t0", "t2"]
+    assert tracker.owed["t0"] == 0
