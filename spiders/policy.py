@@ -146,15 +146,17 @@ class PolicySpider(ScannerSpider):
         yield from self.next_fallback(request.meta["target"], request.meta.get("fallback") or [])
 
     async def rendered_policy_failed(self, failure):
+        """The browser could not load the page: the static reading stands."""
         request = failure.request
         if request.meta.get("playwright_page") is not None:
             await close_page_and_context(request.meta["playwright_page"])
-        for output in self.policy_failed(failure):
-            if isinstance(output, FetchItem):
-                output.read_with = "browser"
+        item = self.failed_fetch(failure, "policy")
+        item.read_with = "browser"
+        yield item
+        for output in self.parse_policy(request.meta["static_response"], browser_tried=True):
             yield output
 
-    def parse_policy(self, response):
+    def parse_policy(self, response, browser_tried=False):
         target = response.meta["target"]
         self.seen[target.id].add(response.url)
         fallback = response.meta.get("fallback") or []
@@ -169,9 +171,8 @@ class PolicySpider(ScannerSpider):
             # A guessed path that serves an image or a broken PDF is no reason to stop guessing.
             yield from self.next_fallback(target, fallback)
             return
-        if self.needs_browser_read(response, extracted):
-            # The static fetch is recorded without a document: its text is the page's shell.
-            yield self.fetch_item(response, "policy")
+        if not browser_tried and self.needs_browser_read(response, extracted):
+            # Recorded once the rendered page shows whether its text was only a shell.
             yield self.browser_policy_request(response)
             return
         if response.meta.get("must_look_like_policy") and not looks_like_policy(
@@ -206,7 +207,6 @@ class PolicySpider(ScannerSpider):
     def needs_browser_read(self, response, extracted) -> bool:
         target = response.meta["target"]
         return (self.settings.getbool("SCANNER_BROWSER") and extracted.html is not None
-                and response.meta.get("read_with") != "browser"
                 and len((extracted.text or "").strip()) < MIN_STATIC_POLICY_CHARS
                 and self.browser_reads[target.id] < MAX_BROWSER_POLICY_READS)
 
@@ -223,7 +223,7 @@ class PolicySpider(ScannerSpider):
             dont_filter=True,
             meta={**{k: response.meta.get(k) for k in ("target", "discovered_by",
                                                          "must_look_like_policy", "fallback")},
-                  "read_with": "browser", "playwright": True,
+                  "read_with": "browser", "static_response": response, "playwright": True,
                   "playwright_context": f"policy:{target.id}", "playwright_include_page": True,
                   "playwright_page_goto_kwargs": {"wait_until": "load"},
                   "playwright_page_methods": [PageMethod(settle)]},
@@ -241,10 +241,29 @@ class PolicySpider(ScannerSpider):
                     artifacts = [shot] if shot else []
             finally:
                 await close_page_and_context(page)
-        for output in self.parse_policy(response):
+        static = response.meta["static_response"]
+        if rendered_length(response) <= rendered_length(static):
+            # Scripts added nothing: the static text is the policy, and the browser fetch is
+            # recorded without a document of its own.
+            item = self.fetch_item(response, "policy")
+            item.artifacts, artifacts = artifacts, []
+            yield item
+            outputs = self.parse_policy(static, browser_tried=True)
+        else:
+            # The static text was the page's shell: its fetch keeps no document.
+            yield self.fetch_item(static, "policy")
+            outputs = self.parse_policy(response, browser_tried=True)
+        for output in outputs:
             if artifacts and isinstance(output, FetchItem) and output.kind == "policy":
                 output.artifacts, artifacts = artifacts, []
             yield output
+
+
+def rendered_length(response) -> int:
+    try:
+        return len(extract_document(response.body, _content_type(response), response.url).text or "")
+    except DocumentError:
+        return 0
 
 
 async def close_page_and_context(page) -> None:

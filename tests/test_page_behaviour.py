@@ -37,6 +37,9 @@ PAGES_OF = {
     "cookies-yes": "cookies-yes.html", "cookies-no": "cookies-no.html",
 }
 JS_POLICY_TARGET = "js-policy"
+SHORT_POLICY_TARGET = "short-policy"
+SHORT_POLICY = ("<html><body><h1>Privacy</h1><p>We collect no personal information from children."
+                "</p></body></html>")
 
 
 def behaviour_site() -> LoopbackSite:
@@ -55,6 +58,7 @@ def behaviour_site() -> LoopbackSite:
         "/privacy": page("policy-static.html"),
         "/privacy-app": page("policy-js.html"),
         "/star-readers": "<html><body><h1>Star Readers</h1><p>Stories for kids.</p></body></html>",
+        "/short-privacy": SHORT_POLICY,
         # Chromium refuses unpartitioned third-party cookies; a partitioned (CHIPS) one it keeps.
         "/sync.gif": (200, {"Content-Type": "image/gif",
                             "Set-Cookie": "uid=u-42; Path=/; Max-Age=86400; SameSite=None; Secure"}, gif),
@@ -70,6 +74,7 @@ def write_targets(path: Path, site: LoopbackSite) -> None:
     lines = ["targets:"]
     targets = {t: (f"/{t}", "/privacy") for t in PAGES_OF}
     targets[JS_POLICY_TARGET] = ("/star-readers", "/privacy-app")
+    targets[SHORT_POLICY_TARGET] = ("/star-readers", "/short-privacy")
     for target_id, (home, policy) in targets.items():
         lines += [f"  - id: {target_id}", f"    name: {target_id}", "    audience: child-directed",
                   f"    homepage: {site.url}{home}", f"    policy_urls: [{site.url}{policy}]"]
@@ -218,7 +223,7 @@ def test_homepage_screenshot_and_har_are_stored_by_their_hash(scan):
     urls = [e["request"]["url"] for e in har["log"]["entries"]]
     assert any(u.endswith("/fingerprint.js") for u in urls), urls
     # every target visited in the browser has its own HAR, and no partial file is left behind
-    assert scan.db["browser_artifacts"].count_where("kind = 'har'") == len(PAGES_OF) + 1
+    assert scan.db["browser_artifacts"].count_where("kind = 'har'") == len(PAGES_OF) + 2
     assert not [p for p in (Path(f"{scan.db_path}.evidence") / "har").iterdir() if p.name.endswith(".part")]
 
 
@@ -290,3 +295,16 @@ def test_classify_session_recorder_pattern_needs_all_three_hooks(trackers):
     found = classify({"records": records}, [], "https://kids.example/", trackers)
     assert [b.practice for b in found] == ["browser.session-recording"]
     assert not found[0].before_interaction   # one of its hooks came only after typing began
+
+
+@crawl
+def test_a_short_policy_the_browser_adds_nothing_to_stays_read_statically(scan):
+    fetches = list(scan.db.query(
+        "SELECT f.read_with, f.document_id, d.read_with AS doc_read_with, d.text FROM fetches f "
+        "LEFT JOIN documents d ON d.id = f.document_id "
+        "WHERE f.target_id = ? AND f.kind = 'policy' ORDER BY f.id", [SHORT_POLICY_TARGET]))
+    # The browser was asked (the text is under 200 characters) and found nothing more.
+    assert [(f["read_with"], f["document_id"] is not None) for f in fetches] == [
+        ("browser", False), ("static", True)], fetches
+    assert fetches[1]["doc_read_with"] == "static"
+    assert "We collect no personal information from children." in fetches[1]["text"]
