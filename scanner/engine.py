@@ -546,8 +546,7 @@ def phrase_context(sentence: str, match_start: int) -> str | None:
     """'rights' or 'reference' when the matched phrase is the object of a reader's right or a
     section named in a cross-reference, judged on its own clause."""
     before = sentence[max(0, match_start - 160):match_start]
-    clause = CLAUSE_END.split(before)[-1]
-    if RIGHTS_CUE.search(clause):
+    if RIGHTS_CUE.search(before) and RIGHTS_CUE.search(CLAUSE_END.split(before)[-1]):
         return "rights"
     if CROSS_REFERENCE.search(before[-80:]):
         return "reference"
@@ -590,12 +589,12 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
     there stays denied, as a false sale allegation is the worst error.
     """
     fired = _fired(sentence, compiled, lang, fast_english)
-    if lang != "en":
+    rules = compiled.rules
+    if lang != "en" or not any(rules[f[0]].polarity == "risk" for f in fired):
         return [(i, outcome, span, None) for i, outcome, span in fired]
     if "\n" in sentence:
         positive = exception_list_form(sentence)
         if positive is not None:
-            rules = compiled.rules
             fired = sorted([f for f in fired if rules[f[0]].category == "sale"]
                            + [f for f in _fired(positive, compiled, lang, fast_english)
                               if rules[f[0]].category != "sale"], key=lambda f: f[0])
@@ -608,6 +607,9 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
     judged = []
     for rule_index, outcome, span in fired:
         context = whole
+        if rules[rule_index].polarity != "risk":
+            judged.append((rule_index, outcome, span, None))  # only risks change with context
+            continue
         if context is None and span is not None:
             context = phrase_context(sentence, span[0])
         if context is None and outcome == "denied":
