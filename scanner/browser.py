@@ -216,6 +216,7 @@ def cookie_record(cookie: dict) -> BrowserCookie:
 # ---- evidence files: screenshots and HAR, content-addressed next to the database ----------
 
 ARTIFACT_FOLDERS = {"screenshot": "screenshots", "har": "har"}
+MAX_SCREENSHOT_HEIGHT = 16384  # pixels of a full-page screenshot: Chromium's texture limit
 
 
 def evidence_dir(db_path) -> Path:
@@ -265,7 +266,13 @@ async def screenshot(page, db_path) -> dict | None:
     from playwright.async_api import Error as PlaywrightError
 
     try:
-        png = await page.screenshot(full_page=True, timeout=NAVIGATION_TIMEOUT_MS // 2)
+        height = await page.evaluate("() => document.documentElement.scrollHeight")
+        # An endless page would make an enormous image: keep its top part.
+        clip = None
+        if isinstance(height, (int, float)) and height > MAX_SCREENSHOT_HEIGHT:
+            width = (page.viewport_size or {}).get("width", 1280)
+            clip = {"x": 0, "y": 0, "width": width, "height": MAX_SCREENSHOT_HEIGHT}
+        png = await page.screenshot(full_page=True, clip=clip, timeout=NAVIGATION_TIMEOUT_MS // 2)
     except PlaywrightError:
         return None
     return save_artifact(db_path, "screenshot", png, ".png")

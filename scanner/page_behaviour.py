@@ -228,15 +228,28 @@ async def observe_page(page, observer: PageObserver | None) -> dict | None:
                                                              EVALUATE_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - a page that overrides dataLayer oddly
             observer.google_signals = []
+        # Read now as well: typing could make a page navigate, and its records go with it.
+        before = await collect_records(page)
         observer.phase = INTERACTION
         await set_phase(page, INTERACTION, observer.canary)
         await interact(page, observer)
-        observer.records = await collect_records(page)
+        observer.records = merge_records(before, await collect_records(page))
     finally:
         if observer.pending:
             await asyncio.gather(*observer.pending, return_exceptions=True)
             observer.pending.clear()
     return observer.to_dict()
+
+
+def merge_records(*batches: list[dict]) -> list[dict]:
+    """One record per call site, whichever reading saw it first."""
+    merged = {}
+    for batch in batches:
+        for r in batch:
+            key = (r.get("kind"), r.get("api"), r.get("script"), r.get("phase"), r.get("detail"),
+                   r.get("frame"))
+            merged.setdefault(key, r)
+    return list(merged.values())
 
 
 # ---- classification ----------------------------------------------------------------------
