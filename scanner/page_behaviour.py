@@ -220,6 +220,8 @@ async def observe_page(page, observer: PageObserver | None) -> dict | None:
     everything recorded. None when the page was not instrumented."""
     if observer is None:
         return None
+    from playwright.async_api import Error as PlaywrightError
+
     try:
         observer.cookies_before = {(c["name"], c["domain"].lstrip("."))
                                    for c in await page.context.cookies()}
@@ -234,6 +236,9 @@ async def observe_page(page, observer: PageObserver | None) -> dict | None:
         await set_phase(page, INTERACTION, observer.canary)
         await interact(page, observer)
         observer.records = merge_records(before, await collect_records(page))
+    except PlaywrightError:
+        # The page crashed or closed under us: what was recorded until then still counts.
+        pass
     finally:
         if observer.pending:
             await asyncio.gather(*observer.pending, return_exceptions=True)
@@ -319,9 +324,13 @@ def session_recording(records: list[dict], requests: dict, page_url: str,
     return found
 
 
-def key_logging(observed: dict, records: list[dict]) -> list[Behaviour]:
-    """Text typed into a field (never submitted) that left the page anyway."""
-    leaks = observed.get("leaks") or []
+def key_logging(observed: dict, records: list[dict], page_url: str,
+                trackers: TrackerList) -> list[Behaviour]:
+    """Text typed into a field (never submitted) that another site received anyway. The site's
+    own search suggestions, sent to itself as the child types, are not counted."""
+    page_host = urlsplit(page_url).hostname or ""
+    leaks = [leak for leak in observed.get("leaks") or []
+             if is_third_party(urlsplit(leak["url"]).hostname or "", page_host, trackers)]
     if not leaks:
         return []
     senders = {r["detail"]: r for r in records if r["kind"] == "canary-sent"}
@@ -430,7 +439,7 @@ def classify(observed: dict, cookies: list, page_url: str, trackers: TrackerList
     requests = observed.get("requests") or {}
     found = (fingerprinting(records)
              + session_recording(records, requests, page_url, trackers)
-             + key_logging(observed, records)
+             + key_logging(observed, records, page_url, trackers)
              + meta_pixel_events(requests, records)
              + ga_remarketing(requests, records, observed.get("google_signals") or [])
              + third_party_cookies(observed, cookies, page_url, trackers))

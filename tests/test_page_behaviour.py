@@ -160,10 +160,12 @@ def test_key_logging_catches_typed_text_sent_before_submission(scan):
                                   "in the body of POST https://collect.leadform.example/capture")
     assert f"by http://localhost:{scan.site.port}/keylogger.js (sendBeacon)" in evidence[0]
     assert BEFORE_NOTE not in evidence[0]
-    # The other page also sends a request on every key, but only a character count.
+    # The other page also sends a request on every key, but only a character count to another
+    # site, and the typed text to its own server (search suggestions).
     assert "browser.key-logging" not in browser_practices(scan, "keylog-no")
     counts = [r["request_url"] for r in scan.db["third_parties"].rows_where("target_id = 'keylog-no'")]
     assert any("stats.example/typing?chars=" in u for u in counts), counts
+    assert any(p.startswith("/suggest?q=kc") for p in scan.site.requests), scan.site.requests
 
 
 @crawl
