@@ -47,6 +47,16 @@ def cli():
     """
 
 
+def _check_shard(ctx, param, value):
+    """--shard I/N: a bad spec is bad input (exit 2) before anything is opened."""
+    from scanner.shard import Shard, ShardError
+
+    try:
+        return str(Shard.parse(value)) if value else ""
+    except ShardError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("targets_file", type=click.Path(dir_okay=False))
 @db_option
@@ -76,8 +86,10 @@ def cli():
               help="With --wait: give up (exit 5) after this many seconds (default: no limit).")
 @click.option("--log-file", type=click.Path(dir_okay=False),
               help="Append timestamped progress lines (one per target) and the final status here.")
+@click.option("--shard", default="", metavar="I/N", callback=_check_shard,
+              help="Scan only shard I of N: the targets whose id hashes to I (docs/scale.md).")
 def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_private, resume,
-         workers, batch_size, log_level, ignore_robots, wait, wait_timeout, log_file):
+         workers, batch_size, log_level, ignore_robots, wait, wait_timeout, log_file, shard):
     """Scan every target of TARGETS_FILE once and store the results in --db.
 
     Exit codes (docs/scheduling.md): 0 complete (some targets may be unreachable), 2 bad input,
@@ -103,7 +115,7 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
     options = ScanOptions(
         allow_private=allow_private, loopback_only=loopback_forced(), max_pages=max_pages,
         max_policy_pages=max_policy_pages, browser=browser, ignore_robots=ignore_robots,
-        workers=workers, batch_size=batch_size, log_level=log_level,
+        workers=workers, batch_size=batch_size, log_level=log_level, shard=shard,
     )
     with ScanProgress(log_file) as progress:
         lock = ScanLock(db_path, wait=wait, timeout=wait_timeout,
@@ -130,6 +142,9 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
                 else:
                     progress.say("no unfinished scan to resume: starting a new one")
             db.close()
+            from scanner.shard import select_shard  # --shard, or the shard a resumed scan had
+
+            targets = select_shard(targets, options.shard)
             if options.browser:  # checked after --resume, which may restore it
                 from scanner.browser import browser_problem
 
@@ -669,6 +684,121 @@ def apps_analyse(apks, fmt, sdk_rules, exodus_files, no_exodus, max_mb, allow_pr
     if fmt == "json":
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
     sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("out_db", type=click.Path(dir_okay=False))
+@click.argument("shard_dbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--into", default=None, metavar="ID|latest",
+              help="Add to this merged scan (default: the one already holding one of the shards, "
+                   "else a new scan).")
+@click.option("--force-rules", is_flag=True,
+              help="Merge shards scanned with other rule versions than the merged scan's.")
+@click.option("--targets-file", default=None,
+              help="The registry the shards split, recorded as the merged scan's targets_file.")
+def merge(out_db, shard_dbs, into, force_rules, targets_file):
+    """Merge shard databases (`scanner scan --shard I/N` on N machines) into one scan of OUT_DB.
+
+    Documents are stored once per sha256, ids remapped; cross-checks and scores are kept as the
+    node computed them (per target, same rules). Merging a shard again adds nothing. The merged
+    scan is 'complete' only when shards 1..N are all there and each completed. A corrupt shard,
+    one from another tool or with other rules (without --force-rules) prints one line and brings
+    nothing; the others are merged. Exit 0, or 2 when a shard was refused. See docs/scale.md.
+
+    Example: scanner merge results.db node1/shard.db node2/shard.db
+    """
+    from scanner.lock import ScanLock, ScanLockHeld
+    from scanner.merge import MergeError, merge_shards
+
+    if into not in (None, "latest") and not str(into).isdigit():
+        fail(f"--into {into!r}: expected a scan id or 'latest'")
+    lock = ScanLock(out_db)
+    try:
+        lock.acquire()
+    except ScanLockHeld as exc:
+        fail(str(exc), 5)
+    try:
+        outcome = merge_shards(out_db, shard_dbs, into=into, force_rules=force_rules,
+                               targets_file=targets_file,
+                               on_result=lambda r: click.echo(
+                                   f"Error: {r.line()}" if r.status == "refused" else r.line(),
+                                   err=r.status == "refused"))
+    except MergeError as exc:
+        fail(f"{out_db}: {exc}")
+    finally:
+        lock.release()
+    if outcome.scan_id is None:
+        fail("no shard could be merged")
+    gaps = []
+    if outcome.missing_shards:
+        gaps.append(f"shards not merged: {', '.join(outcome.missing_shards)}")
+    if outcome.unfinished_shards:
+        gaps.append(f"shards that did not complete: {', '.join(outcome.unfinished_shards)}")
+    click.echo(f"scan {outcome.scan_id}: {outcome.status}" + (f" ({'; '.join(gaps)})" if gaps else ""))
+    sys.exit(2 if outcome.refused else 0)
+
+
+@cli.command()
+@click.option("--scrapyd", "nodes", multiple=True, required=True, metavar="URL",
+              help="A Scrapyd node (repeatable): one shard each.")
+@click.argument("targets_file", type=click.Path(dir_okay=False, exists=True))
+@db_option
+@click.option("--shards", type=click.IntRange(1, 10000), default=None,
+              help="Split the registry into this many shards (default: one per reachable node).")
+@click.option("--shared-dir", type=click.Path(file_okay=False),
+              help="A folder every node and this machine see (NFS, ...): the registry and the "
+                   "shard databases go through it instead of HTTP.")
+@click.option("--no-deploy", is_flag=True,
+              help="Run the egg already deployed on the nodes instead of building and deploying one.")
+@click.option("--allow-private", is_flag=True,
+              help="Allow private and loopback addresses (intranet registries, tests).")
+@click.option("--max-pages", default=DEFAULT_OPTIONS.max_pages, show_default=True,
+              type=click.IntRange(1, 500), help="Same-site pages to visit per target.")
+@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True,
+              type=click.IntRange(1, 64), help="Worker processes per node.")
+@click.option("--ignore-robots", is_flag=True, help="Fetch pages robots.txt disallows.")
+@click.option("--poll", "poll_seconds", default=2.0, show_default=True, type=click.FloatRange(0.05),
+              help="Seconds between two looks at the nodes' jobs.")
+@click.option("--timeout", type=click.FloatRange(1), metavar="SECONDS",
+              help="Give up on shards not finished by then (reported not done).")
+def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_private, max_pages,
+             workers, ignore_robots, poll_seconds, timeout):
+    """Scan TARGETS_FILE on Scrapyd nodes, one shard each, and merge the shards into --db.
+
+    Builds and deploys the egg (addversion.json), schedules the shard_scan job per node
+    (schedule.json), follows them (listjobs.json), brings each shard database back over HTTP
+    (or through --shared-dir) and merges it (`scanner merge`). A node that is unreachable, has an
+    old egg or fails its shard is named in one line and its shard runs on another node, or is
+    reported not done. Exit 0 when the merged scan is complete, 3 when shards are missing or
+    incomplete, 2 on bad input or when no node can run the job. See docs/scale.md.
+
+    Example: scanner dispatch --scrapyd http://node1:6800 --scrapyd http://node2:6800 registry.yaml --db results.db
+    """
+    from scanner.dispatch import DispatchError, dispatch as run_dispatch
+    from scanner.scrapyd_job import EggBuildError
+    from scanner.targets import TargetsError, load_targets
+
+    try:
+        load_targets(targets_file)  # bad input stops here, before any node is asked
+    except TargetsError as exc:
+        fail(str(exc))
+    options = ScanOptions(allow_private=allow_private, loopback_only=loopback_forced(),
+                          max_pages=max_pages, workers=workers, ignore_robots=ignore_robots)
+    try:
+        outcome = run_dispatch(list(nodes), targets_file, db_path, options=options, shards=shards,
+                               shared_dir=shared_dir, deploy=not no_deploy,
+                               poll_seconds=poll_seconds, timeout=timeout,
+                               report=lambda line: click.echo(line, err=line.startswith("Error:")))
+    except (DispatchError, EggBuildError) as exc:
+        fail(str(exc))
+    merged = outcome.merge
+    not_done = [str(run.shard) for run in outcome.not_done]
+    if merged is None or merged.scan_id is None:
+        fail("no shard came back: nothing merged", 3)
+    missing = sorted(set(not_done) | set(merged.missing_shards))
+    click.echo(f"scan {merged.scan_id}: {merged.status}"
+               + (f" (shards not done: {', '.join(missing)})" if missing else ""))
+    sys.exit(0 if merged.status == "complete" else 3)
 
 
 if __name__ == "__main__":
