@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,6 +66,8 @@ class PageObserver:
     leaks: list = field(default_factory=list)          # requests carrying the canary
     set_cookies: list = field(default_factory=list)    # {url, cookie, domain, phase}
     records: list = field(default_factory=list)        # from browser_instrument.js
+    pixel_posts: list = field(default_factory=list)    # Meta pixel POSTs: {url, body, phase}
+    webvisor: list = field(default_factory=list)       # Yandex Metrica counters with Webvisor on
     typed: list = field(default_factory=list)          # fields the canary was typed into
     google_signals: list = field(default_factory=list)  # gtag settings read from dataLayer
     cookies_before: set = field(default_factory=set)   # (name, domain) in the jar before typing
@@ -79,6 +82,10 @@ class PageObserver:
     def on_request(self, request) -> None:
         url = request.url
         self.requests.setdefault(url, self.phase)
+        if request.method == "POST" and is_meta_pixel(url) and len(self.pixel_posts) < 50:
+            # fbevents.js posts larger events: the event name is in the body, not the URL.
+            body = (request.post_data_buffer or b"")[:8192].decode("utf-8", "replace")
+            self.pixel_posts.append({"url": url, "body": body, "phase": self.phase})
         if self.phase == INTERACTION:
             where = canary_in(self.canary, url, request.post_data_buffer)
             if where:
@@ -109,7 +116,8 @@ class PageObserver:
         return {
             "canary": self.canary, "requests": self.requests, "leaks": self.leaks,
             "set_cookies": self.set_cookies, "records": self.records, "typed": self.typed,
-            "google_signals": self.google_signals,
+            "google_signals": self.google_signals, "pixel_posts": self.pixel_posts,
+            "webvisor": self.webvisor,
             "cookies_before": sorted(map(list, self.cookies_before)),
         }
 
@@ -178,18 +186,25 @@ async def collect_records(page) -> list[dict]:
     return records
 
 
-GOOGLE_SIGNALS_JS = """() => {
-  const found = [];
-  for (const entry of (window.dataLayer || []).slice(0, 500)) {
+# Tag settings the page gave its tags: gtag's Google signals, Yandex Metrica's Webvisor.
+PAGE_SETTINGS_JS = """() => {
+  const google = [], webvisor = [];
+  const queue = (q) => Array.isArray(q) ? q.slice(0, 500) : [];
+  for (const entry of queue(window.dataLayer)) {
     const settings = entry && entry[2];
     if (settings && typeof settings === 'object') {
       for (const key of ['allow_google_signals', 'allow_ad_personalization_signals']) {
-        if (settings[key] === true || settings[key] === 'true') found.push(`${entry[0]} ${entry[1]} ${key}=true`);
+        if (settings[key] === true || settings[key] === 'true') google.push(`${entry[0]} ${entry[1]} ${key}=true`);
       }
     }
   }
-  return found.slice(0, 20);
+  for (const entry of queue(window.ym && window.ym.a)) {
+    if (entry && entry[1] === 'init' && entry[2] && entry[2].webvisor) webvisor.push(String(entry[0]));
+  }
+  return {google: google.slice(0, 20), webvisor: webvisor.slice(0, 20)};
 }"""
+# Where Yandex Metrica sends Webvisor's recordings (its own category in the list is analytics).
+WEBVISOR_URLS = re.compile(r"^https?://(mc\.yandex\.[a-z.]+/webvisor/|([a-z0-9-]+\.)*webvisor\.org/)")
 
 
 async def interact(page, observer: PageObserver) -> None:
@@ -226,10 +241,10 @@ async def observe_page(page, observer: PageObserver | None) -> dict | None:
         observer.cookies_before = {(c["name"], c["domain"].lstrip("."))
                                    for c in await page.context.cookies()}
         try:
-            observer.google_signals = await asyncio.wait_for(page.evaluate(GOOGLE_SIGNALS_JS),
-                                                             EVALUATE_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - a page that overrides dataLayer oddly
-            observer.google_signals = []
+            settings = await asyncio.wait_for(page.evaluate(PAGE_SETTINGS_JS), EVALUATE_TIMEOUT_S)
+            observer.google_signals, observer.webvisor = settings["google"], settings["webvisor"]
+        except Exception:  # noqa: BLE001 - a page that overrides dataLayer or ym oddly
+            pass
         # Read now as well: typing could make a page navigate, and its records go with it.
         before = await collect_records(page)
         observer.phase = INTERACTION
@@ -291,7 +306,7 @@ def fingerprinting(records: list[dict]) -> list[Behaviour]:
 
 
 def session_recording(records: list[dict], requests: dict, page_url: str,
-                      trackers: TrackerList) -> list[Behaviour]:
+                      trackers: TrackerList, webvisor=()) -> list[Behaviour]:
     """Scripts of known session-recording services (by the tracker list's category), then any
     other script that both watches every change to the page and listens to typing and pointer."""
     found, services = [], set()
@@ -303,6 +318,19 @@ def session_recording(records: list[dict], requests: dict, page_url: str,
                 "browser.session-recording",
                 f"{url} loaded ({info.entity}, session recording){_note(phase)}",
                 phase == BEFORE, f"service|{info.entity}"))
+        elif WEBVISOR_URLS.match(url) and "Yandex" not in services:
+            services.add("Yandex")
+            found.append(Behaviour(
+                "browser.session-recording",
+                f"{one_line(url, 300)} sent (Yandex Metrica Webvisor, session recording){_note(phase)}",
+                phase == BEFORE, "service|Yandex"))
+    for counter in webvisor:
+        if "Yandex" not in services:
+            services.add("Yandex")
+            found.append(Behaviour(
+                "browser.session-recording",
+                f"Yandex Metrica counter {counter} initialised with webvisor: true (session "
+                f"recording){BEFORE_NOTE}", True, "service|Yandex"))
     by_script: dict[str, dict[str, dict]] = {}
     for r in records:
         if r["kind"] in ("dom-observer", "typing-listener", "pointer-listener") and r.get("script"):
@@ -353,15 +381,28 @@ def _senders(records: list[dict]) -> dict[str, dict]:
     return {r["detail"]: r for r in records if r["kind"] == "beacon"}
 
 
-def meta_pixel_events(requests: dict, records: list[dict]) -> list[Behaviour]:
+def is_meta_pixel(url: str) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return (host == "facebook.com" or host.endswith(".facebook.com")) and parts.path.rstrip("/") == "/tr"
+
+
+def form_fields(body: str) -> dict[str, str]:
+    """Fields of a urlencoded or multipart form body (the first value of each)."""
+    fields = {k: v[0] for k, v in parse_qs(body).items()}
+    for name, value in re.findall(r'name="([^"]+)"\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]*)', body):
+        fields.setdefault(name, value)
+    return fields
+
+
+def meta_pixel_events(requests: dict, records: list[dict], posts: list[dict]) -> list[Behaviour]:
     found, senders = [], _senders(records)
-    for url, phase in requests.items():
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if not (host == "facebook.com" or host.endswith(".facebook.com")) or \
-                parts.path.rstrip("/") != "/tr":
+    sent = [(url, phase, parse_qs(urlsplit(url).query)) for url, phase in requests.items()]
+    sent += [(p["url"], p["phase"], {k: [v] for k, v in form_fields(p["body"]).items()})
+             for p in posts]
+    for url, phase, query in sent:
+        if not is_meta_pixel(url):
             continue
-        query = parse_qs(parts.query)
         event = (query.get("ev") or [""])[0]
         if not event:
             continue
@@ -438,9 +479,10 @@ def classify(observed: dict, cookies: list, page_url: str, trackers: TrackerList
     records = observed.get("records") or []
     requests = observed.get("requests") or {}
     found = (fingerprinting(records)
-             + session_recording(records, requests, page_url, trackers)
+             + session_recording(records, requests, page_url, trackers,
+                                 observed.get("webvisor") or ())
              + key_logging(observed, records, page_url, trackers)
-             + meta_pixel_events(requests, records)
+             + meta_pixel_events(requests, records, observed.get("pixel_posts") or [])
              + ga_remarketing(requests, records, observed.get("google_signals") or [])
              + third_party_cookies(observed, cookies, page_url, trackers))
     unique = {}

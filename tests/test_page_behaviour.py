@@ -30,6 +30,7 @@ PAGES_OF = {
     "canvas-yes": "canvas-yes.html", "canvas-no": "canvas-no.html",
     "audio-yes": "audio-yes.html", "audio-no": "audio-no.html",
     "session-service": "session-service.html", "session-pattern": "session-pattern.html",
+    "session-webvisor": "session-webvisor.html",
     "session-no": "session-no.html",
     "keylog-yes": "keylog-yes.html", "keylog-no": "keylog-no.html",
     "meta-yes": "meta-yes.html", "meta-no": "meta-no.html",
@@ -149,7 +150,13 @@ def test_session_recording_by_known_service_and_by_behaviour(scan):
     assert len(pattern) == 1 and pattern[0].startswith(
         f"http://localhost:{scan.site.port}/recorder.js observes every change to the page")
     assert "mousemove" in pattern[0] and "keydown" in pattern[0]
+    webvisor = findings(scan, "session-webvisor", "browser.session-recording")
+    assert webvisor == ["Yandex Metrica counter 55555 initialised with webvisor: true (session "
+                        "recording)" + BEFORE_NOTE]
+    # The other page watches one element and counts visits with Metrica, Webvisor off.
     assert "browser.session-recording" not in browser_practices(scan, "session-no")
+    assert scan.db["third_parties"].count_where(
+        "target_id = 'session-no' AND host = 'mc.yandex.ru'") >= 1
 
 
 @crawl
@@ -172,7 +179,9 @@ def test_key_logging_catches_typed_text_sent_before_submission(scan):
 def test_meta_pixel_events(scan):
     evidence = sorted(findings(scan, "meta-yes", "browser.meta-pixel-event"))
     assert [e.split(" sent")[0] for e in evidence] == [
-        "Meta pixel 987654321 event PageView", "Meta pixel 987654321 event ViewContent"]
+        "Meta pixel 987654321 event AddToCart", "Meta pixel 987654321 event PageView",
+        "Meta pixel 987654321 event ViewContent"]
+    assert evidence[0].endswith(": https://www.facebook.com/tr/" + BEFORE_NOTE)  # posted
     assert all(f"by http://localhost:{scan.site.port}/pixel.js" in e and e.endswith(BEFORE_NOTE)
                for e in evidence)
     row = next(scan.db["findings"].rows_where("practice = 'browser.meta-pixel-event'"))
