@@ -178,6 +178,8 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> l
                 continue
             if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):
                 continue  # "We will not share it unless:" + items: the items are what is done
+            if CONSENT_LIFTS.match(text, f.match_end, f.end):
+                continue  # "we will not show personalised ads unless you consent": a practice
             if negation_governs(text[f.start:f.match_start]):
                 bad.append((record.get("id"), f.rule_id, f.evidence))
     return bad
@@ -190,6 +192,11 @@ CLAUSE_BREAK = re.compile(r"[;:.!?]\s|,\s*(?:however|but|except|unless|although|
 NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:always|only|just)\b"
                           r"|\b(?:if|unless|when|where) (?:you|users?|they|we)\s+(?:do|does|did|have|has)"
                           r"\s*(?:not|n't)\b[^,;]*,?", re.I)
+
+
+# A denial lifted by the user's consent states the practice done with consent (issue 14).
+CONSENT_LIFTS = re.compile(r"[^.;]{0,100}\b(?:unless|without|until|except\s+(?:with|where|if|when))\b"
+                           r"[^.;]{0,50}\b(?:consent\w*|agree\w*|opt(?:s|ed)?[- ]in|permission)", re.I)
 
 
 def negation_governs(before_match: str) -> bool:

@@ -179,3 +179,11 @@ def test_items_under_a_negative_lead_in_are_not_denials_counted_as_risk():
         "third_party_sharing"].tp == 1
     assert evaluate([denied], rules, mode="practice", lang="en").scores[
         "third_party_sharing"].fp == 0
+
+
+def test_a_denial_lifted_by_consent_is_a_practice_not_a_denial_counted_as_risk():
+    rules = load_rules()
+    record = {"id": "c", "text": "We will not show you personalised ads unless you consent.",
+              "labels": {"behavioral_ads": True}}
+    assert evaluate([record], rules, mode="practice", lang="en").scores["behavioral_ads"].tp == 1
+    assert denials_counted_as_risk([record], rules, lang="en") == []
