@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -45,7 +46,12 @@ class ScrapydNode:
         self.alive = True
 
     def __str__(self) -> str:
-        return self.url
+        """The URL without a password (http://user:secret@node:6800 authenticates, not logs)."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"
+                                                + (f":{parts.port}" if parts.port else "")))
 
     def _json(self, response: requests.Response) -> dict:
         try:
