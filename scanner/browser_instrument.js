@@ -7,14 +7,20 @@
   const KEY = "__childPrivacyScanner";
   if (window[KEY]) return;
   const MAX_RECORDS = 400;
-  // Englehardt & Narayanan (2016): a script measuring text in more than 50 fonts is probing
-  // which fonts are installed; canvases smaller than 16x16 are too small to fingerprint with.
+  // Englehardt & Narayanan (2016), "Online tracking: a 1-million-site measurement": a canvas
+  // fingerprint is read from a canvas of at least 16x16 holding text of 10 or more distinct
+  // characters or in 2 or more colours, never saved/restored or listened to (as games and
+  // charts are); a script measuring text in more than 50 fonts is probing installed fonts.
   const FONT_PROBE_COUNT = 50;
   const MIN_CANVAS_SIDE = 16;
+  const MIN_DISTINCT_CHARACTERS = 10;
   const state = { phase: "load", canary: null };
   const records = [];
   const seen = new Map();
-  const drawnText = new WeakMap();   // canvas -> text drawn on it
+  const drawn = new WeakMap();       // canvas -> {text, colours} drawn on it
+  const animated = new WeakSet();    // canvases saved/restored or listened to: games, charts
+  const reported = new WeakMap();    // canvas -> Set of read-back calls already recorded
+  const fontsSeen = new Set();       // every font measured, to attribute only new ones
   const fontsMeasured = new Map();   // script -> Set of fonts measured
   const URL_IN_FRAME = /((?:https?|file):\/\/[^\s()]+?):\d+:\d+/;
 
@@ -54,26 +60,43 @@
     proto[name] = wrapped;
   }
 
-  function noteText(text) {
+  function noteText(text, colour) {
     if (!this || !this.canvas) return;
-    const previous = drawnText.get(this.canvas) || "";
-    drawnText.set(this.canvas, (previous + String(text)).slice(0, 120));
+    const entry = drawn.get(this.canvas) || { text: "", colours: new Set() };
+    entry.text = (entry.text + String(text)).slice(0, 120);
+    entry.colours.add(String(colour));
+    drawn.set(this.canvas, entry);
   }
 
   function readsFingerprint(canvas, api, type) {
-    const text = drawnText.get(canvas);
-    if (text === undefined) return;
+    const entry = canvas && drawn.get(canvas);
+    if (!entry || animated.has(canvas)) return;
     if (canvas.width < MIN_CANVAS_SIDE || canvas.height < MIN_CANVAS_SIDE) return;
+    if (new Set(entry.text).size < MIN_DISTINCT_CHARACTERS && entry.colours.size < 2) return;
     // A lossy export is how images are resized or uploaded, not how a fingerprint is read.
     if (type && /jpe?g|webp/i.test(String(type))) return;
-    record("canvas", api, `${canvas.width}x${canvas.height} canvas with text ${JSON.stringify(text)}`);
+    const calls = reported.get(canvas) || new Set();
+    if (calls.has(api)) return;  // a stack trace per call would slow a page that reads often
+    calls.add(api);
+    reported.set(canvas, calls);
+    record("canvas", api, `${canvas.width}x${canvas.height} canvas with text ${JSON.stringify(entry.text)}`);
   }
 
   const C2D = window.CanvasRenderingContext2D && CanvasRenderingContext2D.prototype;
-  wrap(C2D, "fillText", function (args) { noteText.call(this, args[0]); });
-  wrap(C2D, "strokeText", function (args) { noteText.call(this, args[0]); });
-  wrap(C2D, "getImageData", function () { readsFingerprint(this.canvas, "getImageData"); });
+  wrap(C2D, "fillText", function (args) { noteText.call(this, args[0], this.fillStyle); });
+  wrap(C2D, "strokeText", function (args) { noteText.call(this, args[0], this.strokeStyle); });
+  for (const name of ["save", "restore"]) {
+    wrap(C2D, name, function () { if (this.canvas) animated.add(this.canvas); });
+  }
+  wrap(C2D, "getImageData", function (args) {
+    if (Math.abs(args[2]) >= MIN_CANVAS_SIDE && Math.abs(args[3]) >= MIN_CANVAS_SIDE) {
+      readsFingerprint(this.canvas, "getImageData");
+    }
+  });
   wrap(C2D, "measureText", function () {
+    // Only a font not measured before costs a stack trace: text layout repeats its fonts.
+    if (fontsSeen.has(this.font) || fontsSeen.size > 5000) return;
+    fontsSeen.add(this.font);
     const script = callerScript() || "";
     const fonts = fontsMeasured.get(script) || new Set();
     fontsMeasured.set(script, fonts);
@@ -116,6 +139,7 @@
   }
   wrap(window.EventTarget && EventTarget.prototype, "addEventListener", function (args) {
     const type = String(args[0]);
+    if (window.HTMLCanvasElement && this instanceof HTMLCanvasElement) animated.add(this);
     if (TYPING.has(type)) {
       const tag = this && this.tagName;
       if (this === window || this === document || tag === "INPUT" || tag === "TEXTAREA"

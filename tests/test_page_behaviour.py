@@ -125,7 +125,8 @@ def test_canvas_fingerprinting_names_the_script_and_the_call(scan):
     assert all(e.endswith(BEFORE_NOTE) for e in evidence)
     row = next(scan.db["findings"].rows_where("practice = 'browser.canvas-fingerprinting'"))
     assert (row["category"], row["severity"], row["polarity"]) == ("tracking", "high", "risk")
-    # a labelled chart, a plain thumbnail read back, a JPEG export, two fonts measured
+    # a labelled chart, a plain thumbnail read back, a JPEG export, two fonts measured, a game
+    # reading its own pixels, a short label read back
     assert "browser.canvas-fingerprinting" not in browser_practices(scan, "canvas-no")
 
 
