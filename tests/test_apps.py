@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,16 +12,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from apkbuild import ApkBuilder, ApkSpec, lying_zip_bomb, missing_tools, zip_bomb  # noqa: E402
-
-from scanner.apps import (  # noqa: E402
+from apkbuild import ApkBuilder, ApkSpec, lying_zip_bomb, missing_tools, zip_bomb
+from scanner.apps import (
     MAX_APK_BYTES, SDK_RULES_DIR, AppAnalysisError, SdkRuleError, analyse_apk, check_sdk_rules,
     exodus_code_pattern, fetch_apk, load_signatures,
 )
-from scanner.cli import cli  # noqa: E402
-from scanner.importers import import_list  # noqa: E402
+from scanner.cli import cli
+from scanner.importers import import_list
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TOOLS_MISSING = missing_tools()

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import sqlite_utils
 
-from helpers import LoopbackSite, free_port, run_cli
+from helpers import LoopbackSite, free_port, run_cli, write_targets
 from scanner.browser import (
     CONFINED_RESOLVER_RULES,
     PRIVATE_RESOLVER_RULES,
@@ -76,13 +76,10 @@ def tracked_site() -> LoopbackSite:
     return site
 
 
-def write_targets(path, homepage: str, **more: str) -> None:
-    """A targets file: kids-maths at homepage, plus {id: homepage} child-directed targets."""
-    lines = ["targets:"]
-    for target_id, url in {"kids-maths": homepage, **more}.items():
-        lines += [f"  - id: {target_id}", f"    name: {target_id}", "    audience: child-directed",
-                  f"    homepage: {url}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def child_targets(homepage: str, **more: str) -> list[dict]:
+    """kids-maths at homepage, plus {id: homepage} child-directed targets."""
+    return [{"id": target_id, "name": target_id, "audience": "child-directed", "homepage": url}
+            for target_id, url in {"kids-maths": homepage, **more}.items()]
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +89,10 @@ def browser_scan(tmp_path_factory):
         pytest.skip(CHROMIUM_MISSING)
     site = tracked_site()
     tmp = tmp_path_factory.mktemp("browser")
-    targets = tmp / "targets.yaml"
     # Two that fail in the browser: nothing listening, and a redirect off 127.0.0.1 (127.0.0.2
     # is loopback too, so even Scrapy's own plain-HTTP policy fetch of it stays on the machine).
-    write_targets(targets, site.url + "/", **{"closed-port": f"http://127.0.0.1:{free_port()}/",
-                                               "redirector": site.url + "/leave"})
+    targets = write_targets(tmp / "targets.yaml", *child_targets(
+        site.url + "/", **{"closed-port": f"http://127.0.0.1:{free_port()}/", "redirector": site.url + "/leave"}))
     db_path = tmp / "results.db"
     try:
         # INFO: the crawl's closing stats dump is how the test sees the route aborts.
@@ -297,8 +293,7 @@ def test_real_scan_browser_keeps_the_address_guard(url, refused):
 def test_browser_scan_without_allow_private_refuses_loopback(tmp_path):
     site = tracked_site()
     try:
-        targets = tmp_path / "targets.yaml"
-        write_targets(targets, site.url + "/")
+        targets = write_targets(tmp_path / "targets.yaml", *child_targets(site.url + "/"))
         result = run_cli("scan", targets, "--db", tmp_path / "r.db", "--browser", timeout=120,
                          check=False)
     finally:

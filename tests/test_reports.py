@@ -5,18 +5,16 @@ import io
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
 from markupsafe import escape
 
+from helpers import ROOT
 from reports import CSV_COLUMNS, render_report
 from scanner import store
 from scanner.cli import cli
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def esc(text) -> str:

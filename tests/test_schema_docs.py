@@ -1,11 +1,11 @@
 """docs/schema.md documents every table, view and column the migrations create."""
 
 import re
-from pathlib import Path
 
+from helpers import ROOT
 from scanner.store import open_db
 
-SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
+SCHEMA_DOC = ROOT / "docs" / "schema.md"
 
 
 def documented() -> dict[str, set[str]]:

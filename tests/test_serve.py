@@ -2,14 +2,12 @@
 
 import asyncio
 import re
-from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 from scanner.serve import build_metadata, database_name, make_datasette, schema_column_descriptions
 
-ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_QUERIES = {
     "child_ad_trackers_despite_policy_denial", "data_brokers_per_target", "latest_grade_per_target",
     "policy_changed_last_two_scans", "findings_for_target",
