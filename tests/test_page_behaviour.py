@@ -320,3 +320,55 @@ def test_a_short_policy_the_browser_adds_nothing_to_stays_read_statically(scan):
         ("browser", False), ("static", True)], fetches
     assert fetches[1]["doc_read_with"] == "static"
     assert "We collect no personal information from children." in fetches[1]["text"]
+
+
+# ---- the store: which way a text was read, and when a scan is a browser scan ----------------
+
+def test_migration_marks_older_texts_as_read_statically(tmp_path):
+    from scanner import store
+
+    path = tmp_path / "old.db"
+    db = store.open_db(path)
+    # Roll the database back to before m007, as a database of an earlier version was.
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_browser_artifacts'")
+    db["browser_artifacts"].drop()
+    for table in ("fetches", "documents"):
+        db.execute(f"ALTER TABLE [{table}] DROP COLUMN read_with")
+    db["scans"].insert_all([{"id": 1, "options": json.dumps({"browser": False})},
+                            {"id": 2, "options": json.dumps({"browser": True}, sort_keys=True)}])
+    db["documents"].insert({"id": 1, "sha256": "x", "text": "policy"})
+    db["fetches"].insert_all([
+        {"scan_id": scan, "target_id": "t", "kind": kind, "url": f"http://t.example/{scan}/{kind}"}
+        for scan in (1, 2) for kind in ("page", "policy")])
+    db.conn.commit()
+    db.close()
+    db = store.open_db(path)
+    read = {(r["scan_id"], r["kind"]): r["read_with"] for r in db["fetches"].rows}
+    # A page row of an older browser scan may come from either spider: unknown.
+    assert read == {(1, "page"): "static", (1, "policy"): "static",
+                    (2, "page"): None, (2, "policy"): "static"}
+    assert db["documents"].get(1)["read_with"] == "static"
+    assert db["browser_artifacts"].count == 0
+
+
+def test_a_scan_is_a_browser_scan_by_setting_or_by_its_recorded_options(tmp_path):
+    from scrapy.settings import Settings
+
+    from scanner import store
+    from scanner.browser import scan_uses_browser
+
+    path = tmp_path / "r.db"
+    db = store.open_db(path)
+    plain = store.start_scan(db, rules_version="r", targets_file="t.yaml", options={"browser": False})
+    browser = store.start_scan(db, rules_version="r", targets_file="t.yaml", options={"browser": True})
+    db.close()
+
+    def uses(**values):
+        return scan_uses_browser(Settings({"SCANNER_DB": str(path), **values}))
+
+    assert uses(SCANNER_SCAN_ID=browser) is True
+    assert uses(SCANNER_SCAN_ID=plain) is False
+    assert uses(SCANNER_SCAN_ID=browser, SCANNER_BROWSER=False) is False   # the setting wins
+    assert uses(SCANNER_SCAN_ID=plain, SCANNER_BROWSER=True) is True
+    assert scan_uses_browser(Settings({"SCANNER_DB": str(tmp_path / "none.db"),
+                                       "SCANNER_SCAN_ID": browser})) is False
