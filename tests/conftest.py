@@ -95,12 +95,24 @@ def demo_sites():
 @pytest.fixture(scope="session")
 def demo_targets_file(demo_sites, tmp_path_factory):
     """targets/demo.yaml rewritten to the ports the demo sites were served on."""
+    from urllib.parse import urlsplit
+
+    from scanner.demo.apkbuild import ApkBuilder, missing_tools
+    from scanner.demo.apps import DEMO_APPS
+
     data = yaml.safe_load((ROOT / "targets" / "demo.yaml").read_text(encoding="utf-8"))
     for target in data["targets"]:
         if target["id"] in demo_sites:
             target["homepage"] = demo_sites[target["id"]]
         else:  # the unreachable one: a port nothing listens on
             target["homepage"] = f"http://127.0.0.1:{free_port()}/"
+        android = target.get("android")
+        if android:  # the demo app: its store page on the demo store's port, its APK built
+            store = urlsplit(android["store_url"])
+            android["store_url"] = demo_sites["app-store"].rstrip("/") + store.path + "?" + store.query
+            if target["id"] in DEMO_APPS and not missing_tools():
+                apk = ApkBuilder(tmp_path_factory.mktemp("apks")).build(DEMO_APPS[target["id"]])
+                android["apk"] = str(apk)
     path = tmp_path_factory.mktemp("targets") / "demo.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
