@@ -51,6 +51,7 @@ def crawl_settings(db_path: str, scan_id: int, options: ScanOptions, *, fast: bo
     settings.set("SCANNER_LOOPBACK_ONLY", options.loopback_only)
     settings.set("SCANNER_MAX_PAGES", options.max_pages)
     settings.set("SCANNER_MAX_POLICY_PAGES", options.max_policy_pages)
+    settings.set("SCANNER_BROWSER", options.browser)  # the policy spider's JS-built-policy fallback
     settings.set("LOG_LEVEL", options.log_level)
     if options.ignore_robots:
         settings.set("ROBOTSTXT_OBEY", False)
