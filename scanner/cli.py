@@ -489,55 +489,6 @@ def trackers_update(only, sources, out_dir, allow_private, max_mb, timeout):
         sys.exit(1)
 
 
-@trackers.command("update")
-@click.option("--only", "only", multiple=True, metavar="NAME",
-              help="Update only this list (repeatable): disconnect, ddg, easyprivacy, exodus.")
-@click.option("--source", "sources", multiple=True, metavar="NAME=URL",
-              help="Download this list from URL instead of its publisher (a mirror; repeatable).")
-@click.option("--out-dir", type=click.Path(file_okay=False),
-              help="Where to write <name>.yaml and the downloads (default rules/trackers/imported).")
-@click.option("--allow-private", is_flag=True, help="Allow private addresses (an intranet mirror).")
-@click.option("--max-size", "max_mb", default=50, show_default=True, type=click.IntRange(1, 2048),
-              help="Largest download accepted, in MB.")
-@click.option("--timeout", default=60, show_default=True, type=click.IntRange(1, 3600),
-              help="Seconds allowed for one list's download.")
-def trackers_update(only, sources, out_dir, allow_private, max_mb, timeout):
-    """Download the current Disconnect, DuckDuckGo, EasyPrivacy and Exodus lists and import them.
-
-    Each list's licence is shown (Disconnect and DuckDuckGo data are non-commercial). A list that
-    fails is reported on one line and its previous import is kept; exit 1 if any failed.
-
-    Example: scanner trackers update --only ddg --only easyprivacy
-    """
-    from scanner.importers import IMPORTED_DIR
-    from scanner.list_update import (LISTS_BY_NAME, PUBLIC_LISTS, ListUpdateError, licence_notice,
-                                     parse_sources, update_list)
-
-    try:
-        urls = parse_sources(sources)
-    except ListUpdateError as exc:
-        fail(str(exc))
-    unknown = [name for name in only if name not in LISTS_BY_NAME]
-    if unknown:
-        fail(f"--only {unknown[0]!r}: unknown list; one of {', '.join(LISTS_BY_NAME)}")
-    failed = 0
-    for entry in PUBLIC_LISTS:
-        if only and entry.name not in only:
-            continue
-        url = urls.get(entry.name, entry.url)
-        result = update_list(entry, url, Path(out_dir) if out_dir else IMPORTED_DIR,
-                             max_bytes=max_mb * 1024 * 1024, timeout=timeout,
-                             allow_private=allow_private)
-        if result.ok:
-            click.echo(f"{entry.name}: {result.message}, version {result.version} from {url} "
-                       f"({licence_notice(entry)}) -> {result.path}")
-        else:
-            failed += 1
-            click.echo(f"{entry.name}: failed: {result.message}", err=True)
-    if failed:
-        sys.exit(1)
-
-
 @trackers.command("lookup")
 @click.argument("url")
 @click.option("--page", "page_url", default="https://example.org/", show_default=True,
