@@ -726,6 +726,7 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     Example: scanner dispatch --scrapyd http://node1:6800 --scrapyd http://node2:6800 registry.yaml --db results.db
     """
     from scanner.dispatch import DispatchError, dispatch as run_dispatch
+    from scanner.lock import ScanLock, ScanLockHeld
     from scanner.scrapyd_job import EggBuildError
     from scanner.targets import TargetsError, load_targets
 
@@ -735,6 +736,11 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
         fail(str(exc))
     options = ScanOptions(allow_private=allow_private, loopback_only=loopback_forced(),
                           max_pages=max_pages, workers=workers, ignore_robots=ignore_robots)
+    lock = ScanLock(db_path)  # one scan per database, a distributed one included
+    try:
+        lock.acquire()
+    except ScanLockHeld as exc:
+        fail(str(exc), 5)
     try:
         outcome = run_dispatch(list(nodes), targets_file, db_path, options=options, shards=shards,
                                shared_dir=shared_dir, deploy=not no_deploy,
@@ -742,6 +748,8 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
                                report=lambda line: click.echo(line, err=line.startswith("Error:")))
     except (DispatchError, EggBuildError) as exc:
         fail(str(exc))
+    finally:
+        lock.release()
     merged = outcome.merge
     not_done = [str(run.shard) for run in outcome.not_done]
     if merged is None or merged.scan_id is None:
