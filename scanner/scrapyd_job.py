@@ -116,6 +116,19 @@ def single_file(db_path: Path) -> None:
         conn.close()
 
 
+def shadowed_egg_problem() -> str | None:
+    """Scrapyd appends the egg to sys.path: a scanner installed on the node comes first and runs
+    instead of the deployed egg (its own rules, its own code)."""
+    import scanner
+
+    module = Path(scanner.__file__)
+    if os.environ.get("SCRAPY_PROJECT") and not any(
+            parent.suffix == ".egg" and parent.is_file() for parent in module.parents):
+        return (f"this node runs the scanner installed at {module.parent}, not the deployed egg: "
+                "uninstall child-privacy-scanner from the node's Python (docs/scale.md)")
+    return None
+
+
 def _die_with_parent() -> None:
     """The scan gets SIGTERM (and ends 'interrupted') if the Scrapyd job process dies."""
     if sys.platform.startswith("linux"):
@@ -164,6 +177,8 @@ class ShardJob:
 
     async def run(self, logger) -> int:
         """Run the scan to its end, logging its output; its exit code (docs/scheduling.md)."""
+        if problem := shadowed_egg_problem():
+            logger.error(problem)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         logger.info("shard scan %s of %s into %s", self.shard or "(all)", self.registry_path,
                     self.db_path)
