@@ -4,6 +4,7 @@ named word lists of rules/policy/vocabulary.yaml."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,7 @@ DATA_TYPES = ("contact", "identifiers", "location", "precise_location", "coarse_
               "financial", "usage", "device", "profile", "user_content", "personal_data")
 RULE_KEYS = {"id", "category", "severity", "polarity", "status", "data_types", "patterns", "near",
              "unless", "except", "examples", "references", "description"}
+FILE_KEYS = {"rules", "description"}
 REQUIRED_KEYS = ("id", "category", "severity", "polarity", "status", "examples", "references")
 RULE_ID = re.compile(r"^[a-z_]+\.[a-z0-9_.-]+$")
 NEAR_DEFAULT_WORDS = 12
@@ -79,10 +81,53 @@ class Rule:
     keys: tuple | None = None  # per pattern / near clause: word-prefix groups that must all appear
     # Per examples["match"] sentence: the (start, end) its [[marks]] gave, or None.
     match_spans: list = field(default_factory=list)
+    version: str = ""           # sha256 (12 hex) of the definition, word lists written out
+    file_description: str = ""  # what the rules of its file look for
 
     @property
     def practice(self) -> str:
         return self.id.split(".", 1)[1] if "." in self.id else self.id
+
+    @property
+    def plain_description(self) -> str:
+        """The rule's own description, else one made from its category, practice and polarity."""
+        return self.description or generated_description(self.id, self.category, self.polarity)
+
+
+# What each category is about, said of the service; generated descriptions build on it.
+CATEGORY_PLAIN = {
+    "collection": "collects personal data",
+    "third_party_sharing": "shares personal data with other companies",
+    "sale": "sells or rents personal data",
+    "behavioral_ads": "shows ads chosen from a profile of the user",
+    "tracking": "tracks users with cookies, pixels, SDKs or similar",
+    "children": "deals with children or their data",
+    "user_rights": "gives users or parents rights over their data",
+    "retention": "keeps personal data for some time",
+    "transfer": "sends personal data to other countries",
+}
+DENIED_SUFFIX = ".denied"
+
+
+def generated_description(rule_id: str, category: str | None, polarity: str | None) -> str:
+    """A plain sentence for a rule without a description of its own, from its id's parts."""
+    if rule_id.endswith(DENIED_SUFFIX):
+        base = generated_description(rule_id[:-len(DENIED_SUFFIX)], category, "risk")
+        return "The policy denies this: " + base[0].lower() + base[1:]
+    practice = rule_id.split(".", 1)[1] if "." in rule_id else rule_id
+    practice = re.sub(r"^th-", "", practice).replace("-", " ").replace("_", " ").replace(".", ", ")
+    topic = CATEGORY_PLAIN.get(category or "", f"has the practice '{category or '?'}'")
+    if polarity == "protective":
+        return f"The policy limits or rules out that the service {topic} ({practice})."
+    if polarity == "neutral":
+        return f"The policy talks about how the service {topic} ({practice}); adds no points."
+    return f"The policy says the service {topic} ({practice})."
+
+
+def denied_description(rule: "Rule") -> str:
+    """What the `.denied` finding of a risk rule means: the policy says it does not do it."""
+    text = rule.plain_description.rstrip(".")
+    return "The policy denies this: " + text[0].lower() + text[1:] + "."
 
 
 @dataclass
@@ -319,7 +364,17 @@ def parse_rule(raw, path: Path, lang: str) -> Rule:
     )
     # Thai patterns match the token form, where word-prefix keys do not apply.
     rule.keys = None if lang == "th" else rule_keys(rule)
+    rule.version = definition_version(raw, rule)
     return rule
+
+
+def definition_version(raw: dict, rule: Rule) -> str:
+    """A short hash of the rule as written and of its patterns with word lists written out, so
+    a change to a shared word list changes the version of each rule using it."""
+    expanded = [p.pattern for p in rule.patterns + rule.unless + rule.exceptions]
+    expanded += [t.pattern for clause in rule.near for t in clause.terms]
+    text = json.dumps([raw, expanded], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _read_yaml(path: Path):
@@ -343,10 +398,28 @@ def load_rule_file(path: Path) -> list[Rule]:
     data = _read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules' list")
-    if set(data) - {"rules"}:
-        raise RuleError(f"{path}: {sorted(set(data) - {'rules'})[0]}: unknown top-level key")
+    if set(data) - FILE_KEYS:
+        raise RuleError(f"{path}: {sorted(set(data) - FILE_KEYS)[0]}: unknown top-level key")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise RuleError(f"{path}: description: expected one sentence (a string)")
     lang = path.parent.name if path.parent.name in LANGS else "en"
-    return [parse_rule(raw, path, lang) for raw in data["rules"]]
+    rules = [parse_rule(raw, path, lang) for raw in data["rules"]]
+    for rule in rules:
+        rule.file_description = description.strip()
+    return rules
+
+
+def file_description_problem(path: Path) -> str | None:
+    """A one-line problem when a policy rule file has no `description:` of what it looks for."""
+    data = _read_yaml(Path(path))
+    if not isinstance(data, dict) or "rules" not in data:
+        return None
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        return (f"{path}: description: missing (one sentence at the top of the file: what its "
+                "rules look for)")
+    return None
 
 
 def rule_files(root: Path = POLICY_RULES_DIR) -> list[Path]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from scanner.matching import RuleError, example_problems, load_rule_file, rule_files
 from scanner.paths import TRACKER_RULES_DIR
+from scanner.rule_schema import file_description_problem
 
 
 def check_rule_paths(paths: list[Path]) -> tuple[list[str], int]:
@@ -68,6 +69,8 @@ def _check_policy_and_tracker_paths(paths: list[Path]) -> tuple[list[str], int]:
         except RuleError as exc:
             problems.append(str(exc))
             continue
+        if rules and (problem := file_description_problem(path)):
+            problems.append(problem)
         for rule in rules:
             count += 1
             if rule.id in seen:
