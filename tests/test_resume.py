@@ -127,15 +127,19 @@ def test_resume_without_unfinished_scan_starts_a_new_one(loopback_site, tmp_path
     assert sqlite_utils.Database(db_path)["scans"].count == 2
 
 
-def worker_pids() -> list[int]:
+def worker_pids(db_path) -> list[int]:
+    """The worker processes of the scan writing to db_path (not those of another test's scan)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                if b"scanner.crawl" not in cmdline or b"-m" not in cmdline:
+                    continue
+                job = json.loads(Path(cmdline[cmdline.index(b"scanner.crawl") + 1].decode()).read_text())
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"scanner.crawl" in cmdline and b"-m" in cmdline:
+            if Path(job.get("db", "")).resolve() == Path(db_path).resolve():
                 pids.append(int(proc.name))
     return pids
 
@@ -159,7 +163,7 @@ def test_a_killed_worker_leaves_the_scan_interrupted_and_resumable(loopback_site
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not killed:
             if "/app0/" in site.requests:
-                for pid in worker_pids():
+                for pid in worker_pids(db_path):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.05)
