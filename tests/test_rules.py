@@ -13,6 +13,7 @@ from scanner.matching import (RuleError, anchor, classify, example_problems, exp
 from scanner.rule_schema import parse_vocabulary
 
 RULE_OK = """\
+description: "A rule file written by the tests."
 rules:
   - id: sale.test-rule
     category: sale
