@@ -225,8 +225,8 @@ def rules_check(paths):
 @cli.command()
 @db_option
 @click.option("--scan", "scan", default="latest", show_default=True, help="Scan id or 'latest'.")
-@click.option("--format", "fmt", default="html", type=click.Choice(["html", "md", "csv", "json"]),
-              show_default=True)
+@click.option("--format", "fmt", default="html",
+              type=click.Choice(["html", "md", "csv", "json", "pdf"]), show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--target", "target_id", help="Only this target (its id in the targets file).")
 def report(db_path, scan, fmt, output, target_id):
@@ -245,9 +245,12 @@ def report(db_path, scan, fmt, output, target_id):
     db = store.open_db(db_path)
     try:
         scan_id = store.resolve_scan_id(db, scan)
-        content = render_report(db, scan_id, fmt, target_id)
+        content = render_report(db, scan_id, "html" if fmt == "pdf" else fmt, target_id)
     except LookupError as exc:
         fail(f"{db_path}: {exc}")
+    if fmt == "pdf":  # the HTML report printed by Chromium (reports/pdf.py)
+        write_pdf_report(content, output, f"scan {scan_id}")
+        return
     write_output(content, output, f"scan {scan_id}")
 
 
@@ -758,6 +761,61 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     click.echo(f"scan {merged.scan_id}: {merged.status}"
                + (f" (shards not done: {', '.join(missing)})" if missing else ""))
     sys.exit(0 if merged.status == "complete" else 3)
+
+
+def write_pdf_report(html: str, output: str | None, what: str) -> None:
+    """Print the HTML report to the -o PDF file with Chromium; one line when it cannot."""
+    from reports.pdf import PdfError, html_to_pdf
+
+    if not output:
+        fail("--format pdf writes a file: give -o FILE.pdf")
+    try:
+        pdf = html_to_pdf(html)
+    except PdfError as exc:
+        fail(str(exc), 1)
+    Path(output).write_bytes(pdf)
+    click.echo(f"wrote {output} ({what}, PDF)", err=True)
+
+
+@cli.command()
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite results database (with its <db>.evidence folder beside it).")
+@click.option("--target", "target_id", required=True, help="The target's id in the targets file.")
+@click.option("--scan", "scan", default="latest", show_default=True, help="Scan id or 'latest'.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The case file to write (a .zip).")
+@click.option("--no-pdf", is_flag=True, help="Leave the PDF report out (no Chromium needed).")
+def evidence(db_path, target_id, scan, output, no_pdf):
+    """A case file of one target in one scan: report (HTML, PDF), raw bodies, screenshots, HAR,
+    findings, fetches with headers and times, and a manifest of every file's sha256.
+
+    A stored file whose sha256 no longer matches is left out and listed (exit 1). The last line
+    printed is the case file's own sha256, for the officer's notes. docs/evidence.md.
+
+    Example: scanner evidence --db results.db --target abc-learning --scan 3 -o abc-scan3.zip
+    """
+    from reports.pdf import PdfError, pdf_problem
+    from scanner import store
+    from scanner.evidence import EvidenceError, build_case_file
+
+    if not Path(db_path).is_file():
+        fail(f"{db_path}: no such database")
+    if not no_pdf and pdf_problem():
+        fail(f"{pdf_problem()} (or give --no-pdf)")
+    db = store.open_db(db_path)
+    try:
+        case = build_case_file(db, db_path, scan, target_id, output, pdf=not no_pdf)
+    except (EvidenceError, LookupError) as exc:
+        fail(f"{db_path}: {exc}")
+    except PdfError as exc:
+        fail(str(exc), 1)
+    for problem in case.problems:
+        click.echo(f"Error: {problem['problem']} (fetched from {problem['url']}): left out of "
+                   "the case file", err=True)
+    click.echo(f"wrote {case.path} ({len(case.files) + 1} files, manifest.json included)")
+    click.echo(f"sha256 {case.sha256}  {case.path}")
+    if case.problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ class FetchItem:
     read_with: str = "static"       # static | browser: how the page's text was read
     behaviour: dict | None = None   # scanner.page_behaviour.PageObserver.to_dict()
     artifacts: list = field(default_factory=list)   # [scanner.browser.save_artifact() dicts]
+    # evidence (docs/evidence.md)
+    request_headers: dict | None = None    # {name: [values]} as sent, after the middlewares
+    response_headers: dict | None = None   # {name: [values]} as received
+    request_sent_at: str | None = None     # UTC, ISO 8601 with milliseconds
+    response_received_at: str | None = None
+    raw_body: bytes | None = None   # homepage and policy fetches only: the body as received
 
 
 @dataclass

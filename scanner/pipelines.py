@@ -6,11 +6,13 @@ a bare `scrapy crawl`, the scan that scanner.extensions.ScanLifecycle opened.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner import store
 from scanner.app_scan import store_listing_findings, store_listing_row
+from scanner.evidence import store_body
 from scanner.extensions import ScanLifecycle
 from scanner.findings import finding_row
 from scanner.items import StoreListingItem
@@ -112,6 +114,7 @@ class StorePipeline:
                 "content_type": item.content_type, "fetched_at": item.fetched_at or store.now(),
                 "discovered_by": item.discovered_by,
                 "read_with": getattr(item, "read_with", "static"),
+                **self._evidence_columns(item),
             }
         )
         if document_id is not None:
@@ -121,6 +124,21 @@ class StorePipeline:
         if item.cookies:
             self._store_cookies(item)
         self._store_browser_observations(item)
+
+    def _evidence_columns(self, item) -> dict:
+        """Headers and times of the fetch, and its raw body kept once by sha256 (docs/evidence.md)."""
+        columns = {
+            "request_headers": _json_or_none(item.request_headers),
+            "response_headers": _json_or_none(item.response_headers),
+            "request_sent_at": item.request_sent_at,
+            "response_received_at": item.response_received_at,
+        }
+        if item.raw_body is not None and self.db_path:
+            columns.update(store_body(self.db, self.db_path, item.raw_body,
+                                      content_type=item.content_type, scan_id=self.scan_id,
+                                      url=item.final_url or item.url))
+            self.stats.inc_value("scanner/bodies_kept")
+        return columns
 
     def _store_policy_findings(self, item, document_id: int) -> None:
         rows = [
@@ -199,3 +217,7 @@ class StorePipeline:
             self.db["browser_artifacts"].insert_all(
                 {"scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url, **a}
                 for a in artifacts)
+
+
+def _json_or_none(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -225,6 +225,22 @@ def m007_browser_artifacts(db: sqlite_utils.Database) -> None:
     db.execute("""UPDATE fetches SET read_with = 'static' WHERE kind != 'page' OR scan_id NOT IN
                   (SELECT id FROM scans WHERE options LIKE '%"browser": true%')""")
 
+
+@migrations()
+def m008_evidence(db: sqlite_utils.Database) -> None:
+    """Raw bodies kept once by sha256 (files under <db>.evidence/bodies/), headers and times per fetch."""
+    db["bodies"].create(
+        {"sha256": str, "size": int, "stored_size": int, "compression": str, "path": str,
+         "content_type": str, "first_seen_scan": int, "first_url": str, "stored_at": str},
+        pk="sha256",
+    )
+    for column, kind in (("raw_sha256", str), ("raw_size", int), ("request_headers", str),
+                         ("response_headers", str), ("request_sent_at", str),
+                         ("response_received_at", str)):
+        db["fetches"].add_column(column, kind)
+    db["fetches"].create_index(["raw_sha256"])
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

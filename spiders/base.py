@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections import defaultdict
+from datetime import datetime, timedelta, timezone
 
 import scrapy
 from scrapy import signals
@@ -14,6 +15,7 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutErro
 from twisted.python.failure import Failure
 
 from scanner import store
+from scanner.evidence import headers_dict, should_keep_body
 from scanner.items import FetchItem
 from scanner.options import DEFAULT_OPTIONS, loopback_forced
 from scanner.targets import Target, load_targets
@@ -26,6 +28,8 @@ target_finished = object()
 
 # Request meta key: the request (or the redirect / retry copy of it) is counted for its target.
 COUNTED = "scanner_counted"
+# Request meta keys: when the downloader sent the request and received its response (UTC).
+SENT_AT, RECEIVED_AT = "scanner_request_sent_at", "scanner_response_received_at"
 
 
 class TargetTracker:
@@ -175,7 +179,19 @@ class ScannerSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.target_tracker = TargetTracker(spider, crawler)
+        crawler.signals.connect(spider._stamp_download_times, signal=signals.response_downloaded)
         return spider
+
+    def _stamp_download_times(self, response, request, spider):
+        """Record on the request when its response arrived and, from Scrapy's download_latency
+        (request start to response headers), when it was sent."""
+        if spider is not self:
+            return
+        received = datetime.now(timezone.utc)
+        request.meta[RECEIVED_AT] = _iso(received)
+        latency = request.meta.get("download_latency")
+        if isinstance(latency, (int, float)):
+            request.meta[SENT_AT] = _iso(received - timedelta(seconds=latency))
 
     @classmethod
     def update_settings(cls, settings):
@@ -195,21 +211,39 @@ class ScannerSpider(scrapy.Spider):
 
     def fetch_item(self, response, kind: str, **extra) -> FetchItem:
         request = response.request
+        discovered_by = request.meta.get("discovered_by")
+        # A page rendered by the browser is the DOM it built, not bytes a server sent: its
+        # evidence is the screenshot and the HAR.
+        keep_body = should_keep_body(kind, discovered_by) and not request.meta.get("playwright")
         return FetchItem(
             target_id=request.meta["target"].id, url=first_url(response), kind=kind,
             final_url=response.url, status=response.status,
             error=None if response.status < 400 else f"HTTP {response.status}",
             content_type=response.headers.get("Content-Type", b"").decode("latin-1") or None,
-            discovered_by=request.meta.get("discovered_by"), fetched_at=store.now(), **extra,
+            discovered_by=discovered_by, fetched_at=store.now(),
+            request_headers=headers_dict(request.headers),
+            response_headers=headers_dict(response.headers),
+            request_sent_at=request.meta.get(SENT_AT),
+            response_received_at=request.meta.get(RECEIVED_AT),
+            raw_body=response.body if keep_body else None, **extra,
         )
 
     def failed_fetch(self, failure, kind: str) -> FetchItem:
         request = failure.request
+        response = getattr(failure.value, "response", None)  # an HttpError has one
         return FetchItem(
             target_id=request.meta["target"].id, url=request.meta.get("redirect_urls", [request.url])[0],
             kind=kind, final_url=request.url, status=None, error=describe_failure(failure),
             discovered_by=request.meta.get("discovered_by"), fetched_at=store.now(),
+            request_headers=headers_dict(request.headers),
+            response_headers=headers_dict(response.headers) if response is not None else None,
+            request_sent_at=request.meta.get(SENT_AT),
+            response_received_at=request.meta.get(RECEIVED_AT),
         )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
 
 
 def first_url(response) -> str:
