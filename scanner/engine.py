@@ -501,8 +501,10 @@ RIGHTS_CUE = re.compile(r"\b(?:(?:have|has|exercise|with)\s+(?:the\s+|a\s+|your\
                         r"|ask\s+us\s+(?:not\s+)?to)\b", re.I)
 CLAUSE_END = re.compile(r"[.;!?]\s|,\s+(?:and\s+|but\s+)?(?:we|our|they|third|these)\b", re.I)
 # A cross-reference: the phrase names a section ("see Interest-Based Ads", "go to Section 6").
-CROSS_REFERENCE = re.compile(r"(?:\(\s*|\b)(?:see|refer\s+to|go\s+to|visit)\s+(?:our\s+|the\s+)?"
-                             r"(?:section\s+)?[“\"‘]?(?:[\w&’'-]+\s*){0,8}$", re.I)
+CROSS_REFERENCE = re.compile(r"\(\s*(?:see|refer\s+to|cf\.?)\s+[^()]{0,80}$"
+                             r"|\b(?:see|refer\s+to|go\s+to)\s+(?:our\s+|the\s+)?(?:section|paragraph|part"
+                             r"|chapter|heading|clause)\b[^.;()]{0,60}$"
+                             r"|\b(?:see|refer\s+to|go\s+to)\s+(?:our\s+|the\s+)?[“\"‘][^”\"’]{0,60}$", re.I)
 # A disclaimer about others' practices: "we do not control", "we are not responsible for".
 DISCLAIMER = re.compile(r"\b(?:(?:do|does|did)\s+not|don[’']t|doesn[’']t|cannot|can[’']t)\s+"
                         r"(?:\w+\s+)?(?:control|have\s+(?:any\s+)?control|have\s+access|guarantee)\b"

@@ -399,3 +399,12 @@ def test_a_denial_acts_on_its_own_clause():
     # within one clause the denial still governs, however long the list of verbs
     assert risks_and_others("We do not sell, rent or share your data.")[0] == set()
     assert risks_and_others("We never, under any circumstances, sell your data.")[0] == set()
+
+
+@pytest.mark.parametrize("sentence", [
+    "You will see personalised ads based on your activity.",
+    "When you visit our partners, they may show you targeted ads.",
+    "If you disable cookies, we will still show you ads tailored to your interests.",
+])
+def test_a_practice_near_words_of_rights_or_references_stays_a_risk(sentence):
+    assert "behavioral_ads" in risks_and_others(sentence)[0]
