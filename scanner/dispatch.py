@@ -21,7 +21,7 @@ import requests
 from scanner.merge import MergeError, MergeOutcome, merge_shards, open_shard
 from scanner.options import ScanOptions
 from scanner.scrapyd_job import (EXIT_LINE, PROJECT, SPIDER_NAME, build_egg, egg_version,
-                                 pack_registry)
+                                 evidence_archive, pack_registry, unpack_evidence)
 from scanner.shard import Shard
 
 # A spider argument is one command-line argument of the job process (Linux: 128 KiB at most).
@@ -319,6 +319,10 @@ class _Scheduler:
             db_url = log_url[:-len(".log")] + ".db" if log_url.endswith(".log") else ""
             try:
                 found = bool(db_url) and run.node.download(db_url, path)
+                archive = evidence_archive(path)
+                if found and run.node.download(str(evidence_archive(Path(db_url))), archive):
+                    unpack_evidence(archive, path)
+                    archive.unlink()
             except NodeError as exc:
                 _drop(run.node, f"disappeared during the scan ({exc})", self.report)
                 self.fail(run, "lost with its node")

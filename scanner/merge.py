@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -21,9 +23,12 @@ from scanner.shard import Shard, ShardError
 SCAN_ID_COLUMNS = ("scan_id",)
 DOCUMENT_ID_COLUMNS = ("document_id",)
 # Tables keyed by content or id rather than by scan: merged by their key, never per scan.
-SHARED_TABLES = {"targets", "scans", "documents", "apps", "merged_shards"}
+SHARED_TABLES = {"targets", "scans", "documents", "apps", "bodies", "merged_shards"}
+# Columns naming a row of a table kept once per content sha256.
+CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}
 # Foreign keys a copied row may hold: scan and document ids are remapped, the rest are natural keys.
-KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("targets", "id")}
+KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("bodies", "sha256"),
+                    ("targets", "id")}
 
 
 class MergeError(ValueError):
@@ -40,6 +45,7 @@ class ShardResult:
     targets: int = 0
     documents_new: int = 0
     rows: int = 0
+    evidence_missing: int = 0
     reason: str = ""
 
     def line(self) -> str:
@@ -48,9 +54,11 @@ class ShardResult:
         what = f"shard {self.shard}" if self.shard else "whole registry"
         if self.status == "already merged":
             return f"{self.source}: {what} already merged into scan {self.scan_id}: nothing added"
+        missing = (f"; {self.evidence_missing} evidence files not found beside it"
+                   if self.evidence_missing else "")
         return (f"{self.source}: {what} ({self.shard_status}) {self.status} into scan "
                 f"{self.scan_id}: {self.targets} targets, {self.rows} rows, "
-                f"{self.documents_new} new documents")
+                f"{self.documents_new} new documents{missing}")
 
 
 @dataclasses.dataclass
@@ -167,7 +175,7 @@ def merge_shards(out_path, shard_paths, *, into: int | str | None = None,
         results: list[ShardResult] = []
         scan_id = _resolve_into(db, into)
         for path in shard_paths:
-            result = _merge_one(db, Path(path), scan_id, force_rules, targets_file)
+            result = _merge_one(db, Path(out_path), Path(path), scan_id, force_rules, targets_file)
             if result.scan_id is not None and scan_id is None:
                 scan_id = result.scan_id
             results.append(result)
@@ -193,7 +201,7 @@ def _resolve_into(db, into) -> int | None:
     return scan_id
 
 
-def _merge_one(db, path: Path, scan_id: int | None, force_rules: bool,
+def _merge_one(db, out_path: Path, path: Path, scan_id: int | None, force_rules: bool,
                targets_file: str | None) -> ShardResult:
     source = str(path)
     try:
@@ -248,7 +256,9 @@ def _merge_one(db, path: Path, scan_id: int | None, force_rules: bool,
                 replaced = bool(previous)
                 if replaced:
                     _forget_targets(db, scan_id, target_ids)
-                counts = _copy_scan(db, conn, shard_scan["id"], scan_id, target_ids)
+                evidence = EvidenceFiles(path, out_path)
+                counts = _copy_scan(db, conn, shard_scan["id"], scan_id, target_ids, evidence)
+                evidence.copy()
                 _insert(db, "merged_shards", [{
                     "shard_key": key, "scan_id": scan_id, "shard": spec,
                     "shard_scan_id": shard_scan["id"], "shard_status": shard_scan["status"],
@@ -262,7 +272,7 @@ def _merge_one(db, path: Path, scan_id: int | None, force_rules: bool,
             return ShardResult(source, "refused", reason=f"{exc}; nothing merged from it")
         return ShardResult(source, "replaced" if replaced else "merged", scan_id=scan_id,
                            shard=spec, shard_status=shard_scan["status"],
-                           targets=len(target_ids), **counts)
+                           targets=len(target_ids), evidence_missing=evidence.missing, **counts)
     except sqlite3.DatabaseError as exc:
         return ShardResult(source, "refused", reason=f"unreadable ({exc}); nothing merged from it")
     finally:
@@ -320,9 +330,9 @@ def _next_id(db, table: str, column: str) -> int:
 
 
 def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
-               target_ids: list[str]) -> dict:
+               target_ids: list[str], evidence: EvidenceFiles) -> dict:
     document_map, documents_new = _copy_documents(db, conn, shard_scan_id, scan_id)
-    _copy_apps(db, conn, shard_scan_id, scan_id)
+    _copy_content_rows(db, conn, shard_scan_id, scan_id, evidence)
     _copy_targets(db, conn, target_ids, scan_id)
     finding_map: dict[int, int] = {}
     rows = 0
@@ -354,6 +364,7 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
                     record[column] = document_map[record[column]]
             if table == "scores" and record.get("explanation"):
                 record["explanation"] = _remap_explanation(record["explanation"], finding_map)
+            evidence.rewrite(record)
             records.append(record)
         # tables keyed by (scan, name) hold rows every shard brings alike (tracker_lists)
         _insert(db, table, records, replace=not id_column and "target_id" not in out_columns)
@@ -403,28 +414,69 @@ def _copy_documents(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: i
     return mapping, new
 
 
-def _copy_apps(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int) -> None:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "apps" not in tables:
-        return
-    wanted: set[str] = set()
-    for table in per_scan_tables(conn):
-        columns = _columns(conn, table)
-        for column in ("app_sha256",):
-            if column in columns:
-                wanted.update(r[0] for r in conn.execute(
-                    f"SELECT DISTINCT [{column}] FROM [{table}] WHERE scan_id = ? "
-                    f"AND [{column}] IS NOT NULL", [shard_scan_id]))
-    columns = [c for c in _columns(conn, "apps") if c in db["apps"].columns_dict]
-    for sha256 in sorted(wanted):
-        if db["apps"].count_where("sha256 = ?", [sha256]):
+def _copy_content_rows(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
+                       evidence: EvidenceFiles) -> None:
+    """Rows kept once per content hash (APKs, raw bodies) that the scan's rows refer to."""
+    shard_tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for column, table in CONTENT_TABLES.items():
+        if table not in shard_tables or table not in db.table_names():
             continue
-        row = conn.execute("SELECT * FROM apps WHERE sha256 = ?", [sha256]).fetchone()
-        if row is None:
-            raise MergeError(f"a row refers to app {sha256[:12]}, which is missing")
-        record = {c: row[c] for c in columns}
-        record["first_seen_scan"] = scan_id
-        _insert(db, "apps", [record])
+        wanted: set[str] = set()
+        for scan_table in per_scan_tables(conn):
+            if column in _columns(conn, scan_table):
+                wanted.update(r[0] for r in conn.execute(
+                    f"SELECT DISTINCT [{column}] FROM [{scan_table}] WHERE scan_id = ? "
+                    f"AND [{column}] IS NOT NULL", [shard_scan_id]))
+        columns = [c for c in _columns(conn, table) if c in db[table].columns_dict]
+        for sha256 in sorted(wanted):
+            if db[table].count_where("sha256 = ?", [sha256]):
+                continue
+            row = conn.execute(f"SELECT * FROM [{table}] WHERE sha256 = ?", [sha256]).fetchone()
+            if row is None:
+                if table == "apps":
+                    raise MergeError(f"a row refers to app {sha256[:12]}, which is missing")
+                continue  # a body the shard did not keep (size limits): the fetch row says so
+            record = {c: row[c] for c in columns}
+            if "first_seen_scan" in record:
+                record["first_seen_scan"] = scan_id
+            evidence.rewrite(record)
+            _insert(db, table, [record])
+
+
+class EvidenceFiles:
+    """Evidence files (screenshots, HAR, raw bodies) live beside a database, in `<db>.evidence/`,
+    and rows name them relative to the database's folder: rows are pointed at OUT.db's folder
+    and the files copied there (content-addressed: a file already there is the same file)."""
+
+    PATH_RE = re.compile(r"^[^/\\]+\.evidence[/\\](.+)$")
+
+    def __init__(self, shard_path: Path, out_path: Path):
+        self.source = Path(f"{shard_path}.evidence")
+        self.out_name = f"{Path(out_path).name}.evidence"
+        self.target = Path(out_path).resolve().parent / self.out_name
+        self.pending: list[tuple[Path, Path]] = []
+        self.missing = 0
+
+    def rewrite(self, record: dict) -> None:
+        value = record.get("path")
+        match = self.PATH_RE.match(value) if isinstance(value, str) else None
+        if not match:
+            return
+        rest = match[1].replace("\\", "/")
+        record["path"] = f"{self.out_name}/{rest}"
+        self.pending.append((self.source / rest, self.target / rest))
+
+    def copy(self) -> None:
+        for source, target in self.pending:
+            if target.exists():
+                continue
+            if not source.is_file():
+                self.missing += 1  # not brought back with the database: the row still says what it was
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.merge.part")
+            shutil.copyfile(source, partial)
+            partial.replace(target)
 
 
 def _copy_targets(db, conn: sqlite3.Connection, target_ids: list[str], scan_id: int) -> None:

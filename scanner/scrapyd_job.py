@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -129,6 +130,38 @@ def shadowed_egg_problem() -> str | None:
     return None
 
 
+def evidence_archive(db_path: Path) -> Path:
+    """Where a shard's evidence folder is packed for the trip over HTTP: `<db>.evidence.zip`."""
+    return Path(f"{db_path}.evidence.zip")
+
+
+def pack_evidence(db_path: Path) -> Path | None:
+    """Zip `<db>.evidence/` (screenshots, HAR, raw bodies: files the rows name) beside the
+    database, so one more download brings it back with the shard."""
+    folder = Path(f"{db_path}.evidence")
+    if not folder.is_dir():
+        return None
+    archive = evidence_archive(db_path)
+    partial = archive.with_name(f".{archive.name}.part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as packed:  # bodies are gzipped already
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                packed.write(path, path.relative_to(folder).as_posix())
+    partial.replace(archive)
+    return archive
+
+
+def unpack_evidence(archive: Path, db_path: Path) -> bool:
+    """`<db>.evidence/` from its archive; False when the archive is damaged (merge then counts
+    the files it lacks)."""
+    try:
+        with zipfile.ZipFile(archive) as packed:
+            packed.extractall(Path(f"{db_path}.evidence"))  # drops absolute and '..' parts
+    except zipfile.BadZipFile:
+        return False
+    return True
+
+
 def _die_with_parent() -> None:
     """The scan gets SIGTERM (and ends 'interrupted') if the Scrapyd job process dies."""
     if sys.platform.startswith("linux"):
@@ -197,6 +230,7 @@ class ShardJob:
                 self.registry_dir.cleanup()
         if self.db_path.is_file():
             single_file(self.db_path)
+            pack_evidence(self.db_path)
         logger.info("%s %s; database %s", EXIT_LINE, code, self.db_path)
         return code
 

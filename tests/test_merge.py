@@ -7,6 +7,7 @@ as `scanner scan --shard I/N` would have written); tests/test_scrapyd.py merges 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -25,8 +26,11 @@ def copy_db(source: Path, destination: Path) -> Path:
 
 
 def cut_shard(full_db: Path, out: Path, shard: Shard) -> Path:
-    """The shard database `scanner scan --shard` would write: only the shard's targets."""
+    """The shard database `scanner scan --shard` would write: only the shard's targets (with
+    the evidence files beside the database, which rows of other targets simply do not name)."""
     copy_db(full_db, out)
+    if Path(f"{full_db}.evidence").is_dir():
+        shutil.copytree(f"{full_db}.evidence", f"{out}.evidence")
     conn = sqlite3.connect(out)
     keep = [r[0] for r in conn.execute("SELECT id FROM targets") if shard.holds(r[0])]
     marks = ",".join("?" for _ in keep)
@@ -204,3 +208,36 @@ def test_merge_needs_a_shard_and_a_good_into():
     assert invoke("merge", "out.db").exit_code == 2
     result = invoke("merge", "out.db", "a.db", "--into", "soon")
     assert result.exit_code == 2 and "--into 'soon'" in result.output
+
+
+def test_evidence_files_follow_their_rows_into_the_merged_database(demo_scan_db, tmp_path):
+    first, second = two_shards(demo_scan_db, tmp_path)
+    picture = b"\x89PNG screenshot of the homepage"
+    for shard, keep_file in ((first, True), (second, False)):
+        target = sqlite3.connect(shard).execute("SELECT id FROM targets LIMIT 1").fetchone()[0]
+        relative = f"{shard.name}.evidence/screenshots/{target}.png"
+        if keep_file:
+            (tmp_path / relative).parent.mkdir(parents=True)
+            (tmp_path / relative).write_bytes(picture)
+        with sqlite3.connect(shard) as conn:
+            conn.execute("INSERT INTO browser_artifacts (scan_id, target_id, page_url, kind, path, "
+                         "sha256, bytes) VALUES (1, ?, 'http://127.0.0.1/', 'screenshot', ?, 'x', ?)",
+                         [target, relative, len(picture)])
+        conn.close()
+    out = tmp_path / "merged" / "results.db"
+    result = invoke("merge", out, first, second)
+    assert result.exit_code == 0, result.output
+    assert "shard 2/2 (complete) merged into scan 1" in result.output
+    assert result.output.count("1 evidence files not found beside it") == 1
+    paths = [r[0] for r in sqlite3.connect(out).execute("SELECT path FROM browser_artifacts")]
+    assert len(paths) == 2 and all(p.startswith("results.db.evidence/screenshots/") for p in paths)
+    copied = [out.parent / p for p in paths if (out.parent / p).exists()]
+    assert len(copied) == 1 and copied[0].read_bytes() == picture
+    # every other evidence file the shards' rows name (raw bodies, ...) came along too
+    conn = sqlite3.connect(out)
+    for table in ("bodies", "browser_artifacts"):
+        if table in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}:
+            named = [r[0] for r in conn.execute(f"SELECT path FROM [{table}] WHERE path IS NOT NULL")]
+            assert all(p.startswith("results.db.evidence/") for p in named)
+            if table == "bodies":
+                assert named and all((out.parent / p).is_file() for p in named)

@@ -101,34 +101,49 @@ def two_nodes(node_python, egg, tmp_path_factory):
         node.kill()
 
 
-def test_the_egg_carries_rules_and_runs_without_the_checkout(egg, node_python, tmp_path):
+def test_the_egg_carries_rules_and_runs_without_the_checkout(node_python, tmp_path):
     from scanner.matching import rules_version
     from scanner.rule_schema import load_rules
     from scanner.trackers import TrackerList
+
+    expected = {"rules_version": rules_version(), "policy_rules": len(load_rules()),
+                "tracker_rules": len(TrackerList.load().entries)}
+    egg = build_egg(tmp_path / "egg")  # right after reading the checkout's rules
 
     code = """if True:
         import json, scanner, scanner.paths as paths
         from scanner.matching import rules_version
         from scanner.rule_schema import load_rules
         from scanner.trackers import TrackerList
-        import importlib.metadata as md
+        import os
+        from scanner.scrapyd_job import shadowed_egg_problem
+        os.environ["SCRAPY_PROJECT"] = "scanner"
         print(json.dumps({"module": scanner.__file__, "rules_dir": str(paths.RULES_DIR),
+                          "shadowed": shadowed_egg_problem(),
                           "rules_version": rules_version(), "policy_rules": len(load_rules()),
                           "tracker_rules": len(TrackerList.load().entries),
                           "spiders": sorted(__import__("scrapy.spiderloader").spiderloader
                                             .SpiderLoader.from_settings(__import__("scrapy.settings")
                                             .settings.Settings({"SPIDER_MODULES": ["spiders"]})).list())}))
     """
-    result = subprocess.run([str(node_python), "-c", code], cwd=tmp_path, capture_output=True,
+    result = subprocess.run([str(node_python), "-c", code], cwd=tmp_path / "egg", capture_output=True,
                             text=True, env={**node_environment(), "PYTHONPATH": str(egg)}, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["module"].startswith(str(egg) + os.sep)  # imported from inside the zip
     assert not Path(seen["rules_dir"]).is_relative_to(ROOT) and Path(seen["rules_dir"]).is_dir()
-    assert seen["rules_version"] == rules_version()
-    assert seen["policy_rules"] == len(load_rules())
-    assert seen["tracker_rules"] == len(TrackerList.load().entries) > 0
+    assert {key: seen[key] for key in expected} == expected
+    assert seen["shadowed"] is None  # the node runs the egg, not an installed scanner
+    assert expected["policy_rules"] > 0 and expected["tracker_rules"] > 0
     assert "shard_scan" in seen["spiders"] and "policy" in seen["spiders"]
+
+
+def test_a_job_run_by_an_installed_scanner_says_the_egg_is_shadowed(monkeypatch):
+    from scanner.scrapyd_job import shadowed_egg_problem
+
+    assert shadowed_egg_problem() is None  # not under Scrapyd
+    monkeypatch.setenv("SCRAPY_PROJECT", "scanner")
+    assert "not the deployed egg: uninstall child-privacy-scanner" in shadowed_egg_problem()
 
 
 def test_a_checkout_without_a_shard_spider_builds_an_egg_scrapyd_lists_without_it(tmp_path):
@@ -180,6 +195,11 @@ def test_two_nodes_scan_the_registry_as_one_machine_does(two_nodes, demo_targets
         single = sqlite3.connect(demo_scan_db).execute("SELECT rules_version FROM scans").fetchone()[0]
     assert shards == [("1/2", single), ("2/2", single)]
     assert len(list(Path(f"{out}.shards").glob("shard-*.db"))) == 2
+    with sqlite3.connect(out) as conn:  # evidence files (raw bodies) came back over HTTP too
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        bodies = [r[0] for r in conn.execute("SELECT path FROM bodies")] if "bodies" in tables else []
+    assert all((out.parent / p).is_file() for p in bodies)
+    assert "evidence files not found" not in result.stdout
     print(f"two-node dispatch of the demo registry: {seconds:.1f} s")
 
 
