@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install browser android-tools clean
+.PHONY: demo test bench lint install browser android-tools thai-font clean
 
 # pip's output goes to .venv/install.log and is shown only when the install fails.
 $(STAMP): pyproject.toml
@@ -31,6 +31,17 @@ browser:
 	      && test -x $(CHROMIUM); then rm -f "$$log"; \
 	    else cat "$$log" >&2; rm -f "$$log"; echo "make browser: installing chromium failed" >&2; exit 1; fi; \
 	  fi; }
+
+# Rebuild reports/fonts/loma-thai.woff2 (the Thai font embedded in HTML reports) from Debian's
+# TLWG Loma with fontTools. The subset is committed: reports and tests need neither.
+LOMA := /usr/share/fonts/truetype/tlwg/Loma.ttf
+thai-font: $(STAMP)
+	@test -f $(LOMA) || { \
+	  log=$$(mktemp); \
+	  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-tlwg-loma-ttf; } >"$$log" 2>&1; \
+	  then rm -f "$$log"; else cat "$$log" >&2; rm -f "$$log"; echo "make thai-font: installing fonts-tlwg-loma-ttf failed" >&2; exit 1; fi; }
+	@$(BIN)/pip install -q -e '.[fonts]'
+	@$(BIN)/python reports/fonts/build_thai_subset.py
 
 # Debian's Android build tools, with which the tests and bench/apps_speed.py build real APKs
 # from smali sources (tests/apkbuild.py); apksigner brings a JRE and keytool. Same pattern as

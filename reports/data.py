@@ -12,7 +12,8 @@ from collections import Counter, defaultdict
 from scanner import __version__
 from scanner.crosscheck import APP_CROSSCHECK_RULES
 from scanner.diff import diff_target, previous_scan_for_target
-from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER
+from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER, one_line
+from scanner.rules_record import describe_finding_rule, recorded_rules
 
 REPORT_FORMAT_VERSION = 1
 GRADES = ("A", "B", "C", "D", "F")
@@ -43,7 +44,8 @@ def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
         if target_id not in target_ids:
             raise ReportError(f"target {target_id!r} is not in scan {scan_id}")
         target_ids = [target_id]
-    targets = [target_report_data(db, scan_id, tid, with_changes=with_changes)
+    recorded = recorded_rules(db, scan_id)
+    targets = [target_report_data(db, scan_id, tid, with_changes=with_changes, recorded=recorded)
                for tid in target_ids]
     targets.sort(key=lambda t: (t["score"] is None, -(t["score"] or 0), t["id"]))
     return {
@@ -56,7 +58,8 @@ def scan_report_data(db, scan_id: int, target_id: str | None = None, *,
     }
 
 
-def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool = True) -> dict:
+def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool = True,
+                       recorded: dict | None = None) -> dict:
     target = next(db.query("SELECT * FROM targets WHERE id = ?", [target_id]), {"id": target_id})
     score = next(db.query("SELECT * FROM scores WHERE scan_id = ? AND target_id = ?",
                           [scan_id, target_id]), {})
@@ -82,12 +85,14 @@ def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool =
         "pages": _page_counts(fetches),
         "fetch_errors": _fetch_errors(fetches),
         "policies": _policies(db, fetches, scan_id),
-        "findings": _findings(db, scan_id, target_id, contributions, third_parties),
+        "findings": _findings(db, scan_id, target_id, contributions, third_parties,
+                              recorded_rules(db, scan_id) if recorded is None else recorded),
         "third_parties": _third_parties(third_parties),
         "cookies": _cookies(db, scan_id, target_id),
         "changes": None,
     }
     data["app"] = app_report_data(db, scan_id, target_id, fetches, data["findings"])
+    data["verdict"] = verdict(data)
     if with_changes:
         previous = previous_scan_for_target(db, target_id, scan_id)
         if previous is not None:
@@ -129,6 +134,73 @@ def summarise(targets: list[dict]) -> dict:
     }
 
 
+GRADE_LEVELS = {"A": "Low risk", "B": "Some risk", "C": "Moderate risk", "D": "High risk",
+                "F": "Very high risk"}
+# Cross-checks that hold what the target says (policy, store page) against what it does.
+CONTRADICTIONS = ("crosscheck.denial-contradicted", "crosscheck.sdk-denial-contradicted",
+                  "crosscheck.store-no-data-shared-contradicted",
+                  "crosscheck.store-no-ads-contradicted", "crosscheck.child-directed-disclaimer")
+VERDICT_CONCERNS = 3
+
+
+def verdict(target: dict) -> dict:
+    """A plain-language verdict for the top of a target's section: how risky, the main reasons
+    (the largest score contributions) and where what it does contradicts what it says."""
+    status = target["status"]
+    if status == "unreachable":
+        return {"level": "Not graded", "text": "No page of this target could be fetched in this "
+                "scan, so nothing is known about it: this is not a clean result.",
+                "concerns": [], "safeguards": [], "contradictions": []}
+    if status == "not_scored":
+        return {"level": "Not scored", "text": "The scan stopped before this target was "
+                "analysed.", "concerns": [], "safeguards": [], "contradictions": []}
+    described = {}
+    for f in target["findings"]:
+        described.setdefault((f.get("source"), f.get("rule_id")), f.get("rule_description"))
+    contributions = target["explanation"].get("contributions") or []
+
+    def described_contribution(c):
+        text = described.get((c.get("source"), c.get("rule_id"))) or describe_finding_rule(
+            c.get("rule_id"), c.get("category"), None, {})["description"]
+        return {"rule_id": c.get("rule_id"), "points": c.get("points"), "description": text,
+                "evidence": one_line(c.get("evidence") or "", 200)}
+
+    risks = sorted((c for c in contributions if (c.get("points") or 0) > 0),
+                   key=lambda c: -c["points"])
+    concerns = [described_contribution(c) for c in risks[:VERDICT_CONCERNS]]
+    safeguards = [described_contribution(c) for c in contributions
+                  if c.get("kind") == "safeguard"][:2]
+    contradictions = [{"rule_id": f["rule_id"], "description": f.get("rule_description"),
+                       "evidence": one_line(f.get("evidence") or "", 300)}
+                      for f in target["findings"] if f.get("rule_id") in CONTRADICTIONS]
+    level = GRADE_LEVELS.get(target["grade"], "Graded")
+    parts = [f"{level}: grade {target['grade']}, score {target['score']} of 100."]
+    if target.get("audience") == "child-directed":
+        parts.append("The target is aimed at children.")
+    if status == "no_policy":
+        parts.append("No privacy policy could be found or fetched.")
+    if concerns:
+        parts.append(f"The largest concern{'s are' if len(concerns) > 1 else ' is'}: "
+                     + "; ".join(_sentence_part(c["description"]) for c in concerns) + ".")
+    else:
+        parts.append("No risk rule fired.")
+    if safeguards:
+        parts.append("Safeguards it states: "
+                     + "; ".join(_sentence_part(c["description"]) for c in safeguards) + ".")
+    if contradictions:
+        parts.append(f"What it does contradicts what it says in {len(contradictions)} "
+                     f"place{'s' if len(contradictions) > 1 else ''} (listed below).")
+    return {"level": level, "text": " ".join(parts), "concerns": concerns,
+            "safeguards": safeguards, "contradictions": contradictions}
+
+
+def _sentence_part(text: str | None) -> str:
+    text = (text or "").strip().rstrip(".")
+    if len(text) > 1 and text[1].isupper():  # an acronym ("UK ...") keeps its case
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def _page_counts(fetches: list[dict]) -> dict:
     ok = sum(1 for f in fetches if f.get("error") is None and (f.get("status") or 0) < 400)
     return {"fetched": ok, "failed": len(fetches) - ok}
@@ -167,7 +239,7 @@ def _policies(db, fetches: list[dict], scan_id: int) -> list[dict]:
     return policies
 
 
-def _findings(db, scan_id, target_id, contributions, third_parties) -> list[dict]:
+def _findings(db, scan_id, target_id, contributions, third_parties, recorded) -> list[dict]:
     points = {(c.get("source"), c.get("rule_id")): c.get("points") for c in contributions}
     entities = {p["rule_id"]: p.get("entity") for p in third_parties if p.get("rule_id")}
     sha = {}
@@ -184,6 +256,11 @@ def _findings(db, scan_id, target_id, contributions, third_parties) -> list[dict
         finding["document_sha256"] = sha.get(doc_id)
         if row.get("source") == "tracker" and "entity" not in finding:
             finding["entity"] = entities.get(row.get("rule_id"))
+        rule = describe_finding_rule(row.get("rule_id"), row.get("category"),
+                                     row.get("polarity"), recorded)
+        finding["rule_description"] = rule["description"]
+        finding["legal_references"] = rule["references"]
+        finding["rule_version"] = rule["version"]
         findings.append(finding)
     findings.sort(key=lambda f: (POLARITY_ORDER.get(f.get("polarity"), 9),
                                  SEVERITY_ORDER.get(f.get("severity"), 9),

@@ -53,6 +53,53 @@ def app_change_lines(app: dict | None) -> list[tuple[str, str]]:
     return lines
 
 
+# How a changed line of a policy reads for a child's privacy, whatever its diff status: a new
+# risk is red even on an added line, a removed safeguard is red on a removed line.
+LINE_RISK = "risk"      # adds a risk or removes a safeguard
+LINE_SAFER = "safer"    # adds a safeguard or removes a risk
+LINE_PLAIN = "plain"    # no finding came or went with this line
+EVIDENCE_PROBE = 60     # characters of a finding's evidence looked for in a line
+
+
+def _squeeze(text: str) -> str:
+    return " ".join((text or "").split()).lower()
+
+
+def _line_has_evidence(line: str, evidence: str) -> bool:
+    line, evidence = _squeeze(line), _squeeze(evidence).rstrip("…")
+    if not line or not evidence:
+        return False
+    return evidence[:EVIDENCE_PROBE] in line or (len(line) >= 20 and line in evidence)
+
+
+def classify_changed_lines(target: dict, change: dict) -> list[dict]:
+    """Each added and removed line of a changed policy with its risk reading: {sign, text,
+    tone (risk | safer | plain), rule_ids}; the findings that came or went decide the tone."""
+    out = []
+    for sign, key, findings in (("+", "added_lines", target.get("new_findings") or []),
+                                ("-", "removed_lines", target.get("resolved_findings") or [])):
+        for line in change.get(key) or []:
+            matched = [f for f in findings if f.get("source", "policy") == "policy"
+                       and _line_has_evidence(line, f.get("evidence"))]
+            risks = [f for f in matched if f.get("polarity") == "risk"]
+            protective = [f for f in matched if f.get("polarity") == "protective"]
+            if sign == "+":
+                tone = LINE_RISK if risks else LINE_SAFER if protective else LINE_PLAIN
+            else:
+                tone = LINE_SAFER if risks else LINE_RISK if protective else LINE_PLAIN
+            rule_ids = [f["rule_id"] for f in (risks or protective)]
+            out.append({"sign": sign, "text": line, "tone": tone,
+                        "rule_ids": list(dict.fromkeys(rule_ids))})
+    return out
+
+
+def _tone_mark(line: dict) -> str:
+    if line["tone"] == LINE_PLAIN:
+        return ""
+    label = "RISK" if line["tone"] == LINE_RISK else "safer"
+    return f"[{label}: {', '.join(line['rule_ids'])}] "
+
+
 def render_diff(diff: dict, fmt: str, *, only_changed: bool = True) -> str:
     if fmt == "json":
         return json.dumps(diff, ensure_ascii=False, indent=2) + "\n"
@@ -97,8 +144,8 @@ def _render_text(diff: dict, only_changed: bool) -> str:
         for d in docs["changed"]:
             out.append(f"  ~ policy changed {d['url']}: {d['before']['sha256'][:12]} -> "
                        f"{d['after']['sha256'][:12]} ({_line_counts(d)})")
-            out += [f"      + {one_line(line, 140)}" for line in d["added_lines"]]
-            out += [f"      - {one_line(line, 140)}" for line in d["removed_lines"]]
+            out += [f"      {line['sign']} {_tone_mark(line)}{one_line(line['text'], 140)}"
+                    for line in classify_changed_lines(t, d)]
         for d in docs["added"]:
             out.append(f"  + policy {d['url']} ({d['sha256'][:12]})")
         for d in docs["removed"]:
@@ -150,8 +197,10 @@ def markdown_target_changes(t: dict) -> list[str]:
     for d in t["policy_documents"]["changed"]:
         out.append(f"- policy changed: {md_text(d['url'])} (`{d['before']['sha256'][:12]}` -> "
                    f"`{d['after']['sha256'][:12]}`, {_line_counts(d)})")
-        out += [f"    - added: {md_text(one_line(line, 300))}" for line in d["added_lines"]]
-        out += [f"    - removed: {md_text(one_line(line, 300))}" for line in d["removed_lines"]]
+        for line in classify_changed_lines(t, d):
+            mark = f"**{md_text(_tone_mark(line).strip())}** " if _tone_mark(line) else ""
+            label = "added" if line["sign"] == "+" else "removed"
+            out.append(f"    - {label}: {mark}{md_text(one_line(line['text'], 300))}")
     for label, key in (("new", "added"), ("gone", "removed")):
         for d in t["policy_documents"][key]:
             out.append(f"- {label} policy document: {md_text(d['url'])} (`{d['sha256'][:12]}`)")

@@ -29,6 +29,7 @@ from scanner import store
 from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
+from scanner.rules_record import record_rules
 from scanner.targets import Target
 from scanner.list_update import record_tracker_lists, tracker_rule_files
 from scanner.trackers import TrackerList
@@ -332,7 +333,9 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                    options=options.to_dict())
-        record_tracker_lists(db, scan_id, TrackerList.load(), tracker_rule_files())
+        trackers = TrackerList.load()
+        record_tracker_lists(db, scan_id, trackers, tracker_rule_files())
+        record_rules(db, scan_id, trackers)  # the rules as they are now, for every finding
     else:
         scan_id = resume_scan_id
         db["scans"].update(scan_id, {"status": "running", "finished_at": None,

@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import sqlite3
+import urllib.parse
 from pathlib import Path
 
 import sqlite_utils
@@ -241,6 +244,25 @@ def m008_evidence(db: sqlite_utils.Database) -> None:
     db["fetches"].create_index(["raw_sha256"])
 
 
+# Trigram full-text indexes: Thai has no spaces between words, so a word tokenizer would index a
+# whole Thai clause as one token; trigrams find any run of 3+ characters in either language.
+FTS_TOKENIZER = "trigram"
+
+
+@migrations()
+def m009_rules_and_search(db: sqlite_utils.Database) -> None:
+    """The rules as they were at each scan, and full-text indexes on policy text and evidence."""
+    db["rules"].create(
+        {"scan_id": int, "id": str, "kind": str, "version": str, "description": str,
+         "category": str, "severity": str, "polarity": str, "references": str, "status": str,
+         "lang": str, "source_file": str, "file_description": str},
+        pk=("scan_id", "id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    db["findings"].enable_fts(["evidence"], create_triggers=True, tokenize=FTS_TOKENIZER)
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -255,6 +277,91 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.enable_wal()
     migrations.apply(db)
     return db
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SCANNER_TABLES = ("scans", "targets", "findings", "scores")
+# Reading commands cope without these (no rules record, no search index, no raw bodies): an
+# archived database made before them is still read, never migrated.
+OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search")
+
+
+class DatabaseFileError(LookupError):
+    """A file that cannot be read as a results database; the message is one line naming it."""
+
+
+def is_writable(path: str | Path) -> bool:
+    """The file and its directory (journal, WAL) can be written: not true on a read-only mount,
+    even for root (access(2) reports EROFS there)."""
+    path = Path(path).resolve()
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def open_for_reading(path: str | Path) -> sqlite_utils.Database:
+    """An existing results database for report, diff, status and serve: migrated when it can
+    be written; opened read-only (`mode=ro`, or `immutable=1` for an archived copy on read-only
+    media) and left untouched when it cannot. Never creates a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseFileError(f"{path}: no such database")
+    with path.open("rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if not header:
+        raise DatabaseFileError(f"{path}: an empty file, not a scanner results database")
+    if header != SQLITE_HEADER:
+        raise DatabaseFileError(f"{path}: not a SQLite database")
+    if is_writable(path):
+        db = sqlite_utils.Database(path)
+        check_scanner_database(db, path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        migrations.apply(db)
+        return db
+    db = connect_read_only(path)
+    check_scanner_database(db, path)
+    missing = [name for name in pending_migrations(db) if name not in OPTIONAL_FOR_READING]
+    if missing:
+        raise DatabaseFileError(f"{path}: read-only and made by an older scanner (migration "
+                                f"{missing[0]} missing): copy it somewhere writable to read it")
+    return db
+
+
+def connect_read_only(path: str | Path) -> sqlite_utils.Database:
+    """`mode=ro` reads a live database with its WAL; when SQLite cannot open even that (a WAL
+    database on read-only media, no -shm beside it), `immutable=1` reads the file as it is."""
+    uri = "file:" + urllib.parse.quote(str(Path(path).resolve()))
+    for mode in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise DatabaseFileError(f"{path}: not a readable SQLite database ({exc})") from None
+        return sqlite_utils.Database(conn)
+    raise DatabaseFileError(f"{path}: cannot be opened, even read-only")
+
+
+def check_scanner_database(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Raise DatabaseFileError unless this SQLite database holds the scanner's tables."""
+    try:
+        tables = set(db.table_names())
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseFileError(f"{path}: not a readable SQLite database ({exc})") from None
+    missing = [t for t in SCANNER_TABLES if t not in tables]
+    if not tables:
+        raise DatabaseFileError(f"{path}: an empty SQLite database, not a scanner results "
+                                "database")
+    if missing:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise DatabaseFileError(f"{path}: not a scanner results database (no {missing[0]} "
+                                f"table; it holds {shown})")
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Names of this package's migrations not yet applied to db, in order."""
+    return [migration.name for migration in migrations.pending(db)]
 
 
 def upsert_targets(db: sqlite_utils.Database, targets, scan_id: int) -> None:

@@ -1,0 +1,268 @@
+"""The `rules` table: every rule a scan judged with, as it was then (version, plain-language
+description, legal references), so that a finding can be read years later without the rule files.
+
+Policy rules, tracker-list entities and app SDK rules are recorded when a scan starts. A policy
+finding whose rule id carries a suffix (`.denied`, `.heading`, ...) is explained by its base rule
+(`describe_finding_rule`); a finding from code (cross-checks, browser behaviour, store pages)
+gets a description generated from its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from scanner.rule_schema import CATEGORY_PLAIN, generated_description, load_rules
+from scanner.paths import ROOT
+
+# Suffixes the engine gives a policy rule's id (scanner/engine.py `_finding_head`, CONTEXTS),
+# and what each says about the sentence.
+SUFFIX_MEANINGS = {
+    "denied": "The policy denies this",
+    "heading": "Only a heading names this (no practice stated)",
+    "definition": "Only a definition mentions this (no practice stated)",
+    "rights": "Mentioned as a right of the user, not as a practice",
+    "reference": "Mentioned by reference to another document, not as a practice",
+    "disclaimer": "Mentioned in a disclaimer about others, not as a practice of the service",
+    "exceptions": "Mentioned among the exceptions to a denial",
+}
+POLICY_SAYS = "The policy says "
+COPPA_ADS = ["COPPA 16 CFR 312.2 (persistent identifier)", "COPPA 16 CFR 312.5"]
+DECEPTION = ["FTC Act s.5 (15 U.S.C. 45)", "Thailand PDPA s.23"]
+# Rules written in code (scanner/crosscheck.py, page_behaviour.py, app_scan.py, scoring.py):
+# id -> (category, plain-language description, legal references).
+CODE_RULES = {
+    "crosscheck.child-directed-ad-tracker": (
+        "behavioral_ads", "A site aimed at children loads an advertising tracker.", COPPA_ADS),
+    "crosscheck.denial-contradicted": (
+        "third_party_sharing", "The policy denies a practice that the pages were seen doing "
+        "(for example 'we do not share data with advertisers' next to an ad tracker).",
+        DECEPTION),
+    "crosscheck.undisclosed-third-party": (
+        "third_party_sharing", "The pages send data to a company the policy never names.",
+        ["COPPA 16 CFR 312.4(d)(1)", "Thailand PDPA s.23"]),
+    "crosscheck.child-directed-disclaimer": (
+        "children", "The policy says the service is not for children, yet the target is aimed "
+        "at children.", ["COPPA 16 CFR 312.2 (web site directed to children)", *DECEPTION]),
+    "crosscheck.undisclosed-sdk": (
+        "third_party_sharing", "The app contains an SDK of a company the policy never names.",
+        ["COPPA 16 CFR 312.4(d)(1)", "Thailand PDPA s.23"]),
+    "crosscheck.sdk-denial-contradicted": (
+        "third_party_sharing", "The policy denies a practice that an SDK inside the app does.",
+        DECEPTION),
+    "crosscheck.store-no-data-shared-contradicted": (
+        "third_party_sharing", "The store page says no data is shared, but the app or its "
+        "pages send data to third parties.", DECEPTION),
+    "crosscheck.store-no-ads-contradicted": (
+        "behavioral_ads", "The store page says the app has no ads, but it contains an "
+        "advertising SDK.", DECEPTION),
+    "crosscheck.child-app-advertising-id": (
+        "tracking", "An app for children asks for the advertising ID.", COPPA_ADS),
+    "policy.missing": (
+        "policy", "No privacy policy could be found or fetched.",
+        ["COPPA 16 CFR 312.4(d)", "Thailand PDPA s.23"]),
+    "browser.canvas-fingerprinting": (
+        "tracking", "A script draws hidden text on a canvas and reads it back to fingerprint "
+        "the device.", ["COPPA 16 CFR 312.2 (persistent identifier)",
+                        "EU ePrivacy Directive art. 5(3)"]),
+    "browser.audio-fingerprinting": (
+        "tracking", "A script uses the audio API to fingerprint the device.",
+        ["COPPA 16 CFR 312.2 (persistent identifier)", "EU ePrivacy Directive art. 5(3)"]),
+    "browser.webgl-fingerprinting": (
+        "tracking", "A script reads graphics-card details through WebGL to fingerprint the "
+        "device.", ["EU ePrivacy Directive art. 5(3)"]),
+    "browser.session-recording": (
+        "tracking", "A session-recording script records what the visitor does on the page.",
+        ["COPPA 16 CFR 312.2", "EU ePrivacy Directive art. 5(3)"]),
+    "browser.key-logging": (
+        "tracking", "What the visitor types is sent to another company before it is "
+        "submitted.", ["COPPA 16 CFR 312.2", "Thailand PDPA s.19"]),
+    "browser.meta-pixel-event": (
+        "behavioral_ads", "The page reports the visitor's actions to Meta for advertising.",
+        COPPA_ADS),
+    "browser.ga-remarketing": (
+        "behavioral_ads", "Google Analytics advertising features (remarketing) are on.",
+        COPPA_ADS),
+    "browser.third-party-cookie": (
+        "tracking", "Another company sets a cookie in the visitor's browser.",
+        ["EU ePrivacy Directive art. 5(3)", "COPPA 16 CFR 312.2 (persistent identifier)"]),
+    "store.contains-ads": ("behavioral_ads", "The store page says the app contains ads.", []),
+    "store.data-shared": (
+        "third_party_sharing", "The store page's data-safety section says data is shared with "
+        "third parties.", []),
+    "store.no-data-shared": (
+        "third_party_sharing", "The store page says no data is shared with third parties.", []),
+    "store.data-collected": (
+        "collection", "The store page's data-safety section says data is collected.", []),
+    "store.child-audience": (
+        "children", "The store page says the app is for children.", []),
+}
+TRACKER_CATEGORY_PLAIN = {
+    "advertising": "advertising", "analytics": "analytics", "social": "social network",
+    "session_replay": "session-recording", "fingerprinting": "fingerprinting",
+    "consent": "consent-management", "data_broker": "data-broker", "tag_manager": "tag-manager",
+    "attribution": "attribution", "content": "content", "cdn": "content-delivery",
+}
+
+
+def _version(value) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def policy_rule_rows(rules=None) -> list[dict]:
+    """A row per policy rule, deprecated ones too (their findings may be in older scans)."""
+    rows = []
+    for rule in rules if rules is not None else load_rules(include_deprecated=True):
+        rows.append({
+            "id": rule.id, "kind": "policy", "version": rule.version,
+            "description": rule.plain_description, "category": rule.category,
+            "severity": rule.severity, "polarity": rule.polarity,
+            "references": json.dumps(rule.references, ensure_ascii=False),
+            "status": rule.status, "lang": rule.lang, "source_file": _relative(rule.path),
+            "file_description": rule.file_description or None,
+        })
+    return rows
+
+
+def tracker_rule_rows(trackers) -> list[dict]:
+    """A row per tracker-list entity rule (`source:entity`), with the domains it matches."""
+    by_rule: dict[str, tuple] = {}
+    infos = list(trackers.entries.items()) + [(p.pattern, i) for p, i in trackers.patterns]
+    for domain, info in infos:
+        _, domains = by_rule.setdefault(info.rule_id, (info, []))
+        domains.append(domain)
+    rows = []
+    for rule_id, (info, domains) in sorted(by_rule.items()):
+        what = TRACKER_CATEGORY_PLAIN.get(info.category, info.category)
+        shown = ", ".join(sorted(domains)[:3]) + (" and others" if len(domains) > 3 else "")
+        broker = " (a data broker)" if info.is_data_broker else ""
+        rows.append({
+            "id": rule_id, "kind": "tracker",
+            "version": _version([info.entity, info.category, info.is_data_broker,
+                                 sorted(domains), info.version]),
+            "description": f"The target's pages load {what} services of {info.entity}{broker} "
+                           f"from {shown}.",
+            "category": info.category, "severity": None, "polarity": "risk",
+            "references": "[]", "status": "stable", "lang": None,
+            "source_file": f"tracker list {info.source}"
+                           + (f" {info.version}" if info.version else ""),
+            "file_description": None,
+        })
+    return rows
+
+
+def sdk_rule_rows(signatures) -> list[dict]:
+    """A row per app SDK rule (`app.sdk.<id>`), as app findings name them."""
+    rows = []
+    for sdk in signatures:
+        proof = ", ".join(sdk.class_prefixes[:3]) or (sdk.code_pattern.pattern
+                                                      if sdk.code_pattern else "?")
+        rows.append({
+            "id": f"app.sdk.{sdk.id or sdk.name}", "kind": "sdk",
+            "version": _version([sdk.name, sdk.entity, sdk.category, sdk.class_prefixes,
+                                 sdk.exclude_prefixes, sdk.source]),
+            "description": f"The app contains the {sdk.name} SDK ({sdk.entity}, {sdk.category}),"
+                           f" proven by a class under {proof}.",
+            "category": sdk.category, "severity": None, "polarity": "risk",
+            "references": "[]", "status": "stable", "lang": None,
+            "source_file": f"SDK rules {sdk.source}", "file_description": None,
+        })
+    return rows
+
+
+def code_rule_rows() -> list[dict]:
+    """A row per rule written in code, so its findings join the rules table like the others."""
+    return [{"id": rule_id, "kind": "code", "version": _version([category, text, references]),
+             "description": text, "category": category, "severity": None, "polarity": "risk",
+             "references": json.dumps(references), "status": "stable", "lang": None,
+             "source_file": "scanner (code)", "file_description": None}
+            for rule_id, (category, text, references) in CODE_RULES.items()]
+
+
+def record_rules(db, scan_id: int, trackers=None) -> int:
+    """Write the rules of this scan to the `rules` table; returns the number of rows."""
+    from scanner.apps import load_sdk_rules
+    from scanner.trackers import TrackerList
+
+    rows = policy_rule_rows()
+    rows += tracker_rule_rows(trackers if trackers is not None else TrackerList.load())
+    rows += sdk_rule_rows(load_sdk_rules())
+    rows += code_rule_rows()
+    seen = set()
+    unique = []
+    for row in rows:  # a policy rule id wins over a tracker or SDK rule of the same id
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            unique.append({"scan_id": scan_id, **row})
+    db["rules"].insert_all(unique, pk=("scan_id", "id"), replace=True, batch_size=1000)
+    return len(unique)
+
+
+def split_suffix(rule_id: str) -> tuple[str, str | None]:
+    """('sale.personal-data', 'denied') for 'sale.personal-data.denied'; (rule_id, None) else."""
+    base, _, last = rule_id.rpartition(".")
+    if base and last in SUFFIX_MEANINGS and "." in base:
+        return base, last
+    return rule_id, None
+
+
+def describe_finding_rule(rule_id: str, category: str | None, polarity: str | None,
+                          recorded: dict[str, dict]) -> dict:
+    """{description, references, version, recorded} for a finding's rule: its row of the scan's
+    rules (via the base rule for a suffixed id), else a description generated from the id."""
+    base, suffix = split_suffix(rule_id or "")
+    row = recorded.get(rule_id) or (recorded.get(base) if suffix else None)
+    if row is None and rule_id in CODE_RULES:  # a scan recorded before the rule existed
+        _, text, references = CODE_RULES[rule_id]
+        return {"description": text, "references": list(references), "version": None,
+                "recorded": False}
+    if row is None:
+        return {"description": _code_rule_description(rule_id or "", category, polarity),
+                "references": [], "version": None, "recorded": False}
+    description = row.get("description") or generated_description(base, category, polarity)
+    if suffix and rule_id not in recorded:
+        description = description.removeprefix(POLICY_SAYS)
+        description = f"{SUFFIX_MEANINGS[suffix]}: {description[0].lower()}{description[1:]}"
+    try:
+        references = json.loads(row.get("references") or "[]")
+    except ValueError:
+        references = []
+    return {"description": description, "references": references,
+            "version": row.get("version"), "recorded": True}
+
+
+def _code_rule_description(rule_id: str, category: str | None, polarity: str | None) -> str:
+    """Rules written in code (cross-checks, browser, store page, app permissions), by prefix."""
+    head, _, rest = rule_id.partition(".")
+    words = rest.replace("-", " ").replace("_", " ").replace(".", ", ")
+    topic = CATEGORY_PLAIN.get(category or "", category or "")
+    if head == "crosscheck":
+        return f"What the target does contradicts or goes beyond what its policy says: {words}."
+    if head == "store":
+        return f"The app's store page declares: {words}."
+    if head == "app":
+        return f"Found inside the app: {words}."
+    if head == "browser":
+        return f"Seen in a real browser on the target's pages: {words}."
+    if ":" in rule_id:
+        return f"A request to a known tracker ({rule_id}) from the target's pages."
+    if topic:
+        return generated_description(rule_id, category, polarity)
+    return f"Rule {rule_id}."
+
+
+def recorded_rules(db, scan_id: int) -> dict[str, dict]:
+    """The scan's rows of the rules table by id; empty for a database or scan without them."""
+    if "rules" not in db.table_names():
+        return {}
+    return {row["id"]: row for row in db.query("SELECT * FROM rules WHERE scan_id = ?",
+                                               [scan_id])}
