@@ -152,9 +152,11 @@ def build_case_file(db, db_path, scan, target_id: str, out_path, *, pdf: bool = 
 
     fetches = list(db.query("SELECT * FROM fetches WHERE scan_id = ? AND target_id = ? ORDER BY id",
                             [scan_id, target_id]))
+    # A read-only database made before m008_evidence has no bodies to pack.
     bodies = {row["sha256"]: row for row in db.query(
         """SELECT * FROM bodies WHERE sha256 IN (SELECT raw_sha256 FROM fetches
-           WHERE scan_id = ? AND target_id = ?)""", [scan_id, target_id])}
+           WHERE scan_id = ? AND target_id = ?)""", [scan_id, target_id])} \
+        if "bodies" in db.table_names() else {}
     for fetch in fetches:
         for column in ("request_headers", "response_headers"):
             fetch[column] = _json(fetch.get(column))

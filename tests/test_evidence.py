@@ -245,6 +245,36 @@ def test_tampered_body_is_reported_not_used(scanned, tmp_path):
     assert check_case_file(out) == []
 
 
+@pytest.mark.crawl
+def test_screenshots_and_har_are_packed_and_checked(scanned, tmp_path):
+    from scanner.browser import save_artifact
+
+    db_path = tmp_path / "results.db"
+    with sqlite3.connect(scanned["db"]) as source, sqlite3.connect(db_path) as copy:
+        source.backup(copy)
+    png, har = b"\x89PNG\r\n\x1a\n a screenshot", b'{"log": {"entries": []}}'
+    db = store.open_db(db_path)
+    for kind, data, suffix in (("screenshot", png, ".png"), ("har", har, ".har")):
+        db["browser_artifacts"].insert({"scan_id": 2, "target_id": "kite-kids",
+                                        "page_url": "http://127.0.0.1/",
+                                        **save_artifact(db_path, kind, data, suffix)})
+    db.close()
+    out = tmp_path / "case.zip"
+    result = invoke("evidence", "--db", db_path, "--target", "kite-kids", "--no-pdf", "-o", out)
+    # The bodies were not copied with this database: reported missing, not packed.
+    assert result.exit_code == 1 and "stored body is missing" in result.output
+    with zipfile.ZipFile(out) as archive:
+        assert archive.read(f"screenshots/{sha256(png)}.png") == png
+        assert archive.read(f"har/{sha256(har)}.har") == har
+    assert check_case_file(out) == []
+    (Path(f"{db_path}.evidence") / "har" / f"{sha256(har)}.har").write_bytes(b"{}")
+    result = invoke("evidence", "--db", db_path, "--target", "kite-kids", "--no-pdf", "-o", out)
+    assert result.exit_code == 1 and "har changed since it was stored" in result.output
+    with zipfile.ZipFile(out) as archive:
+        assert f"har/{sha256(har)}.har" not in archive.namelist()
+        assert f"screenshots/{sha256(png)}.png" in archive.namelist()
+
+
 # ---- PDF (the demo scan) ---------------------------------------------------------------------
 
 def pdf_text(data: bytes) -> str:
