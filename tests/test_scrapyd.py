@@ -54,7 +54,7 @@ class ScrapydService:
         port = free_port()
         (folder / "scrapyd.conf").write_text(
             "[scrapyd]\nbind_address = 127.0.0.1\n"
-            f"http_port = {port}\npoll_interval = 0.2\nmax_proc = 2\njobs_to_keep = 20\n")
+            f"http_port = {port}\npoll_interval = 0.2\nmax_proc = 2\njobs_to_keep = 25\n")
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(folder / "scrapyd.out", "wb")
         # A session of its own: killing it takes its jobs and their scans along.
@@ -204,7 +204,7 @@ def test_two_nodes_scan_the_registry_as_one_machine_does(two_nodes, demo_targets
 
 
 @pytest.mark.crawl
-def test_an_old_egg_and_a_node_lost_mid_scan_leave_no_shard_missing(two_nodes, egg, node_python,
+def test_an_old_egg_and_a_node_lost_mid_scan_leave_no_shard_missing_via_a_shared_folder(two_nodes, egg, node_python,
                                                                      demo_targets_file, demo_scan_db,
                                                                      tmp_path):
     from scanner.dispatch import dispatch
@@ -226,7 +226,8 @@ def test_an_old_egg_and_a_node_lost_mid_scan_leave_no_shard_missing(two_nodes, e
 
         outcome = dispatch([good.url, stale.url, doomed.url], demo_targets_file, tmp_path / "m.db",
                            options=ScanOptions(allow_private=True, loopback_only=True), shards=2,
-                           deploy=False, poll_seconds=0.3, timeout=200, report=report)
+                           deploy=False, poll_seconds=0.3, timeout=200, report=report,
+                           shared_dir=tmp_path / "shared")
     finally:
         stale.kill()
         doomed.kill()
@@ -237,4 +238,7 @@ def test_an_old_egg_and_a_node_lost_mid_scan_leave_no_shard_missing(two_nodes, e
     assert f"Error: node {doomed.url}: shard 2/2 lost with its node" in text
     assert f"node {good.url}: shard 2/2 scheduled" in text and f"node {good.url}: shard 1/2 finished" in text
     assert not outcome.not_done and outcome.merge.status == "complete"
+    # through the shared folder: the registry went there, the shard databases came from there
+    assert [run.db_path.parent for run in outcome.runs] == [(tmp_path / "shared").resolve()] * 2
+    assert list((tmp_path / "shared").glob("registry-*-demo.yaml"))
     assert scan_facts(tmp_path / "m.db") == scan_facts(demo_scan_db)
