@@ -240,9 +240,7 @@ def report(db_path, scan, fmt, output, target_id):
     from reports import render_report
     from scanner import store
 
-    if not Path(db_path).exists():
-        fail(f"{db_path}: no such database")
-    db = store.open_db(db_path)
+    db = _open_existing_db(db_path)
     try:
         scan_id = store.resolve_scan_id(db, scan)
         content = render_report(db, scan_id, "html" if fmt == "pdf" else fmt, target_id)
@@ -368,13 +366,10 @@ def diff(db_path, from_scan, to_scan, fmt, target_ids, show_all, output):
 
     Example: scanner diff --db results.db --from 3 --to 5 --format md
     """
-    from scanner import store
     from reports.diff import render_diff
     from scanner.diff import diff_scans, resolve_diff_scans
 
-    if not Path(db_path).exists():
-        fail(f"{db_path}: no such database")
-    db = store.open_db(db_path)
+    db = _open_existing_db(db_path)
     try:
         from_id, to_id = resolve_diff_scans(db, from_scan, to_scan)
     except LookupError as exc:
@@ -396,9 +391,14 @@ def serve(db_path, host, port):
     Example: scanner serve --db results.db --port 8001
     """
     from scanner.serve import serve as run_datasette
+    from scanner.store import DatabaseFileError
 
-    click.echo(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    run_datasette(db_path, host=host, port=port)
+    try:
+        run_datasette(db_path, host=host, port=port,
+                      on_ready=lambda note: click.echo(
+                          f"Datasette on http://{host}:{port}/{note} (Ctrl-C to stop)", err=True))
+    except DatabaseFileError as exc:
+        fail(str(exc))
 
 
 @cli.group()
@@ -529,12 +529,14 @@ def trackers_lookup(url, page_url, via):
 
 
 def _open_existing_db(db_path: str):
-    """open_db would create a missing database: say it is missing instead (exit 2)."""
+    """An existing results database to read (read-only or archived ones too); a missing file or
+    one that is not a scanner database is one line, exit 2."""
     from scanner import store
 
-    if not Path(db_path).is_file():
-        fail(f"{db_path}: no such database")
-    return store.open_db(db_path)
+    try:
+        return store.open_for_reading(db_path)
+    except store.DatabaseFileError as exc:
+        fail(str(exc))
 
 
 @cli.command()
@@ -798,11 +800,13 @@ def evidence(db_path, target_id, scan, output, no_pdf):
     from scanner import store
     from scanner.evidence import EvidenceError, build_case_file
 
-    if not Path(db_path).is_file():
-        fail(f"{db_path}: no such database")
+    try:
+        # A read-only or archived database is read as it is, never migrated.
+        db = store.open_for_reading(db_path)
+    except store.DatabaseFileError as exc:
+        fail(str(exc))
     if not no_pdf and pdf_problem():
         fail(f"{pdf_problem()} (or give --no-pdf)")
-    db = store.open_db(db_path)
     try:
         case = build_case_file(db, db_path, scan, target_id, output, pdf=not no_pdf)
     except (EvidenceError, LookupError) as exc:

@@ -203,8 +203,11 @@ def test_case_file_matches_its_manifest(scanned, tmp_path):
 @pytest.mark.crawl
 def test_case_file_errors_are_one_line(scanned, tmp_path):
     out = tmp_path / "x.zip"
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("case notes, not a database\n")
     cases = [
         (("--db", tmp_path / "missing.db", "--target", "kite-kids"), "no such database"),
+        (("--db", not_a_db, "--target", "kite-kids"), "not a SQLite database"),
         (("--db", scanned["db"], "--target", "nobody"), "no target 'nobody'"),
         (("--db", scanned["db"], "--target", "kite-kids", "--scan", "99"), "no scan with id 99"),
         (("--db", scanned["db"], "--target", "other-site", "--scan", "2"),
