@@ -64,6 +64,7 @@ def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: i
         partial.write_bytes(packed)
         partial.replace(path)  # readers never see half a file
     if not db["bodies"].count_where("sha256 = ?", [digest]):
+        # ignore: a worker process of the same scan may have stored the same body meanwhile.
         db["bodies"].insert({
             "sha256": digest, "size": len(data), "stored_size": path.stat().st_size,
             "compression": COMPRESSION,
@@ -71,7 +72,7 @@ def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: i
             "path": os.path.relpath(path, Path(db_path).resolve().parent),
             "content_type": content_type, "first_seen_scan": scan_id, "first_url": url,
             "stored_at": _now(),
-        })
+        }, ignore=True)
     return {"raw_sha256": digest, "raw_size": len(data)}
 
 
