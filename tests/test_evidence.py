@@ -97,14 +97,16 @@ def scanned(tmp_path_factory):
     from helpers import LoopbackSite
 
     kite = LoopbackSite({"/": HOMEPAGE, "/privacy": POLICY, "/about": ABOUT})
-    other = LoopbackSite({"/": "<html><body><p>Other site, no links.</p></body></html>"})
+    # A policy over DOWNLOAD_MAXSIZE (10 MB): cancelled by Scrapy, so never kept.
+    other = LoopbackSite({"/": "<html><body><p>Other site, no links.</p></body></html>",
+                          "/huge-policy": b"<html><body>" + b"x" * (11 * 1024 * 1024)})
     folder = tmp_path_factory.mktemp("evidence")
     db_path = folder / "results.db"
     both = write_targets(folder / "both.yaml",
                          {"id": "kite-kids", "name": "Kite Kids", "audience": "child-directed",
                           "homepage": kite.url + "/"},
                          {"id": "other-site", "name": "Other Site", "audience": "general",
-                          "homepage": other.url + "/"})
+                          "homepage": other.url + "/", "policy_urls": [other.url + "/huge-policy"]})
     only_kite = write_targets(folder / "kite.yaml",
                               {"id": "kite-kids", "name": "Kite Kids",
                                "audience": "child-directed", "homepage": kite.url + "/"})
@@ -132,6 +134,13 @@ def test_raw_bodies_are_the_bytes_the_server_sent(scanned):
     # Other same-site pages are not kept: only homepages and policies.
     about = [f for f in fetches if f["final_url"].endswith("/about")]
     assert about and all(f["raw_sha256"] is None for f in about)
+
+
+@pytest.mark.crawl
+def test_a_body_over_the_size_limit_is_not_kept(scanned):
+    huge = rows(scanned["db"], "SELECT * FROM fetches WHERE url LIKE '%/huge-policy'")
+    assert len(huge) == 1 and huge[0]["error"] and huge[0]["raw_sha256"] is None
+    assert max(r["size"] for r in rows(scanned["db"], "SELECT size FROM bodies")) < 10 * 1024 * 1024
 
 
 @pytest.mark.crawl
