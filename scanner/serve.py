@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from scanner.paths import PACKAGE_DIR, ROOT
+from scanner.store import is_writable, open_for_reading
 
 METADATA_FILE = PACKAGE_DIR / "datasette_metadata.yaml"
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
@@ -73,16 +74,35 @@ def database_name(db_path: str | Path) -> str:
     return Path(db_path).stem
 
 
-def make_datasette(db_path: str | Path, metadata: dict | None = None):
+def make_datasette(db_path: str | Path, metadata: dict | None = None,
+                   immutable: bool | None = None):
+    """Datasette over the database; `immutable` (default: when the file cannot be written, an
+    archived copy on read-only media) opens it with `immutable=1`, which needs no -wal/-shm."""
     from datasette.app import Datasette
 
-    return Datasette(files=[str(db_path)], metadata=metadata or build_metadata(db_path),
+    if immutable is None:
+        immutable = not is_writable(db_path)
+    files = {"immutables": [str(db_path)]} if immutable else {"files": [str(db_path)]}
+    return Datasette(**files, metadata=metadata or build_metadata(db_path),
                      settings={"sql_time_limit_ms": 5000})
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
-    """Run Datasette on host:port until interrupted (startup hooks run on the first request)."""
+def prepare_database(db_path: str | Path) -> bool:
+    """Check that db_path is a results database (DatabaseFileError, one line, if not) and bring
+    a writable one up to date (search indexes, rules table); True when it is read-only."""
+    db = open_for_reading(db_path)
+    db.close()
+    return not is_writable(db_path)
+
+
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001,
+          on_ready=None) -> None:
+    """Run Datasette on host:port until interrupted (startup hooks run on the first request);
+    `on_ready(note)` is told before it starts (note: ' (read-only)' or '')."""
     import uvicorn
 
-    datasette = make_datasette(db_path)
+    read_only = prepare_database(db_path)
+    datasette = make_datasette(db_path, immutable=read_only)
+    if on_ready:
+        on_ready(" (read-only)" if read_only else "")
     uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")

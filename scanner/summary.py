@@ -48,6 +48,58 @@ def summary_rows(db, scan_id: int) -> list[dict]:
     return rows
 
 
+def grade_changes(db, scan_id: int) -> list[dict]:
+    """Per target of the scan that an earlier scan also judged: its grade, score and status
+    then and now, and the scan compared with. Targets new to the database are left out."""
+    from scanner.diff import previous_scan_for_target
+
+    changes = []
+    for target_id, status, grade, score in db.execute(
+            "SELECT target_id, status, grade, score FROM scores WHERE scan_id = ? "
+            "ORDER BY target_id", [scan_id]).fetchall():
+        previous = previous_scan_for_target(db, target_id, scan_id)
+        if previous is None:
+            continue
+        before = db.execute("SELECT status, grade, score FROM scores WHERE scan_id = ? AND "
+                            "target_id = ?", [previous, target_id]).fetchone()
+        changes.append({
+            "target_id": target_id, "previous_scan_id": previous,
+            "before": {"status": before[0], "grade": before[1], "score": before[2]},
+            "after": {"status": status, "grade": grade, "score": score},
+            "changed": tuple(before) != (status, grade, score),
+        })
+    return changes
+
+
+def _result_text(side: dict) -> str:
+    if side["grade"] is None:
+        return side["status"] or "-"
+    return f"{side['grade']} ({side['score']})"
+
+
+def grade_change_lines(changes: list[dict]) -> list[str]:
+    """What the summary prints: one line per target whose result moved, or why there are none."""
+    if not changes:
+        return ["grade changes since the previous scan: none to compare (first scan of these "
+                "targets)"]
+    moved = [c for c in changes if c["changed"]]
+    lines = [f"grade changes since the previous scan: {len(moved)} of {len(changes)} "
+             "targets changed"]
+    for c in moved:
+        before, after = c["before"], c["after"]
+        delta = ""
+        if before["score"] is not None and after["score"] is not None:
+            delta = f", score {after['score'] - before['score']:+d}"
+        worse = (after["score"] or 0) > (before["score"] or 0) or (
+            after["grade"] is None) != (before["grade"] is None)
+        direction = "riskier" if worse else "less risky"
+        if after["grade"] is None or before["grade"] is None:
+            direction = "now " + (after["status"] or "-")
+        lines.append(f"  {c['target_id']}: {_result_text(before)} -> {_result_text(after)} "
+                     f"({direction}{delta}; compared with scan {c['previous_scan_id']})")
+    return lines
+
+
 def print_summary(db_path, scan_id: int) -> None:
     db = store.open_db(db_path)
     scan = db["scans"].get(scan_id)
@@ -67,6 +119,8 @@ def print_summary(db_path, scan_id: int) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # a log file or pipe: keep rows on one line
     console.print(table)
+    for line in grade_change_lines(grade_changes(db, scan_id)):
+        print(line)
     print(f"scan id: {scan_id}")
 
 

@@ -1,6 +1,7 @@
 """`scanner diff`: two scans of loopback sites, one of which changes its policy and trackers."""
 
 import json
+import re
 
 import pytest
 import sqlite_utils
@@ -50,9 +51,11 @@ def two_scans(tmp_path_factory):
     ]}), encoding="utf-8")
     db_path = tmp / "results.db"
     try:
-        run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 2)
+        first = run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 2)
         changing.pages.update({"/": HOME_V2, "/privacy.html": POLICY_V2})
-        run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 2)
+        second = run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 2)
+        (tmp / "first-scan.out").write_text(first.stdout, encoding="utf-8")
+        (tmp / "second-scan.out").write_text(second.stdout, encoding="utf-8")
     finally:
         changing.close()
         steady.close()
@@ -233,3 +236,46 @@ def test_app_changes_in_text_and_markdown(app_scans):
     report = run_cli("report", "--db", app_scans, "--format", "html").stdout
     section = report[report.index('id="changes-kids"'):]
     assert "app: added SDK Kidoz SDK" in section[:section.index("</section>")]
+
+
+def test_scan_summary_prints_grade_changes_since_previous_scan(two_scans):
+    db_path, _ = two_scans
+    first = (db_path.parent / "first-scan.out").read_text(encoding="utf-8")
+    second = (db_path.parent / "second-scan.out").read_text(encoding="utf-8")
+    assert "none to compare (first scan of these targets)" in first
+    db = sqlite_utils.Database(db_path)
+    grades = {(r["scan_id"], r["target_id"]): (r["grade"], r["score"]) for r in db["scores"].rows}
+    (before, before_score), (after, after_score) = grades[1, "kiddo-maths"], grades[2, "kiddo-maths"]
+    assert after_score > before_score
+    assert "grade changes since the previous scan: 1 of 2 targets changed" in second
+    line = next(x for x in second.splitlines() if x.strip().startswith("kiddo-maths:"))
+    assert f"{before} ({before_score}) -> {after} ({after_score})" in line
+    assert f"riskier, score {after_score - before_score:+d}; compared with scan 1" in line
+    assert not any(x.strip().startswith("steady-spelling:") for x in second.splitlines())
+
+
+def test_new_risk_line_is_red_whatever_its_diff_status(two_scans):
+    """The added sentence that sells data is a new risk (red), the removed denial a safeguard
+    gone (red too); neither is green because it was added or removed."""
+    db_path, _ = two_scans
+    page = run_cli("report", "--db", db_path, "--format", "html").stdout
+    section = page[page.index('id="changes-kiddo-maths"'):]
+    section = section[:section.index("</section>")]
+    lines = re.findall(r'<li class="tone-(\w+)" data-sign="([+-])">(.*?)</li>', section, re.S)
+    by_text = {re.sub(r"<[^>]+>", "", text): (tone, sign) for tone, sign, text in lines}
+    added = next(k for k in by_text if "may sell your personal information" in k)
+    removed = next(k for k in by_text if "do not sell your personal information" in k)
+    assert by_text[added] == ("risk", "+") and "new risk" in added
+    assert by_text[removed] == ("risk", "-") and "safeguard removed" in removed
+    plain = [k for k, (tone, _) in by_text.items() if "email address of a parent" in k]
+    assert not plain  # an unchanged line is not listed at all
+    assert ".tone-risk { color: #b71c1c" in page
+    text = run_cli("diff", "--db", db_path).stdout
+    policy_lines = [x.strip() for x in text.splitlines() if x.startswith("      ")]
+    sale_line = next(x for x in policy_lines if "may sell your personal information" in x)
+    assert sale_line.startswith("+ [RISK: sale.")
+    denial_line = next(x for x in policy_lines if "do not sell your personal information" in x)
+    assert denial_line.startswith("- [RISK: sale.")
+    md = run_cli("diff", "--db", db_path, "--format", "md").stdout
+    assert any("added: **\\[RISK: sale." in x or "added: **[RISK: sale." in x
+               for x in md.splitlines()), md
