@@ -28,8 +28,9 @@ target_finished = object()
 
 # Request meta key: the request (or the redirect / retry copy of it) is counted for its target.
 COUNTED = "scanner_counted"
-# Request meta keys: when the downloader sent the request and received its response (UTC).
-SENT_AT, RECEIVED_AT = "scanner_request_sent_at", "scanner_response_received_at"
+# Request meta key: {url, sent_at, received_at, headers} of the response the downloader got for
+# this request, before the middlewares decode it (its Content-Encoding header kept).
+DOWNLOAD = "scanner_download"
 
 
 class TargetTracker:
@@ -183,15 +184,18 @@ class ScannerSpider(scrapy.Spider):
         return spider
 
     def _stamp_download_times(self, response, request, spider):
-        """Record on the request when its response arrived and, from Scrapy's download_latency
-        (request start to response headers), when it was sent."""
+        """Record on the request when its response arrived, its headers as received and, from
+        Scrapy's download_latency (request start to response headers), when it was sent."""
         if spider is not self:
             return
         received = datetime.now(timezone.utc)
-        request.meta[RECEIVED_AT] = _iso(received)
         latency = request.meta.get("download_latency")
-        if isinstance(latency, (int, float)):
-            request.meta[SENT_AT] = _iso(received - timedelta(seconds=latency))
+        request.meta[DOWNLOAD] = {
+            "url": response.url, "received_at": _iso(received),
+            "sent_at": _iso(received - timedelta(seconds=latency))
+            if isinstance(latency, (int, float)) else None,
+            "headers": headers_dict(response.headers),
+        }
 
     @classmethod
     def update_settings(cls, settings):
@@ -215,6 +219,7 @@ class ScannerSpider(scrapy.Spider):
         # A page rendered by the browser is the DOM it built, not bytes a server sent: its
         # evidence is the screenshot and the HAR.
         keep_body = should_keep_body(kind, discovered_by) and not request.meta.get("playwright")
+        download = _download_record(request, response.url)
         return FetchItem(
             target_id=request.meta["target"].id, url=first_url(response), kind=kind,
             final_url=response.url, status=response.status,
@@ -222,24 +227,33 @@ class ScannerSpider(scrapy.Spider):
             content_type=response.headers.get("Content-Type", b"").decode("latin-1") or None,
             discovered_by=discovered_by, fetched_at=store.now(),
             request_headers=headers_dict(request.headers),
-            response_headers=headers_dict(response.headers),
-            request_sent_at=request.meta.get(SENT_AT),
-            response_received_at=request.meta.get(RECEIVED_AT),
+            response_headers=download.get("headers") or headers_dict(response.headers),
+            request_sent_at=download.get("sent_at"),
+            response_received_at=download.get("received_at"),
             raw_body=response.body if keep_body else None, **extra,
         )
 
     def failed_fetch(self, failure, kind: str) -> FetchItem:
         request = failure.request
         response = getattr(failure.value, "response", None)  # an HttpError has one
+        download = _download_record(request, request.url)
         return FetchItem(
             target_id=request.meta["target"].id, url=request.meta.get("redirect_urls", [request.url])[0],
             kind=kind, final_url=request.url, status=None, error=describe_failure(failure),
             discovered_by=request.meta.get("discovered_by"), fetched_at=store.now(),
             request_headers=headers_dict(request.headers),
-            response_headers=headers_dict(response.headers) if response is not None else None,
-            request_sent_at=request.meta.get(SENT_AT),
-            response_received_at=request.meta.get(RECEIVED_AT),
+            response_headers=download.get("headers") or (
+                headers_dict(response.headers) if response is not None else None),
+            request_sent_at=download.get("sent_at"),
+            response_received_at=download.get("received_at"),
         )
+
+
+def _download_record(request, url: str) -> dict:
+    """What the downloader recorded for this URL; empty when the record is a redirect's or
+    missing (a cached response, a failure before any response)."""
+    record = request.meta.get(DOWNLOAD) or {}
+    return record if record.get("url") == url else {}
 
 
 def _iso(moment: datetime) -> str:

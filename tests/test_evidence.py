@@ -31,6 +31,7 @@ POLICY = ("<!doctype html><html><head><title>Privacy Policy</title></head><body>
                     for n in range(1, 6))
           + "</body></html>")
 ABOUT = "<!doctype html><html><body><h1>About</h1><p>A small studio.</p></body></html>"
+OTHER = "<!doctype html><html><body><p>Other site, sent gzip-encoded, no links.</p></body></html>"
 
 
 def sha256(data: bytes) -> str:
@@ -98,7 +99,7 @@ def scanned(tmp_path_factory):
 
     kite = LoopbackSite({"/": HOMEPAGE, "/privacy": POLICY, "/about": ABOUT})
     # A policy over DOWNLOAD_MAXSIZE (10 MB): cancelled by Scrapy, so never kept.
-    other = LoopbackSite({"/": "<html><body><p>Other site, no links.</p></body></html>",
+    other = LoopbackSite({"/": (200, {"Content-Encoding": "gzip"}, gzip.compress(OTHER.encode())),
                           "/huge-policy": b"<html><body>" + b"x" * (11 * 1024 * 1024)})
     folder = tmp_path_factory.mktemp("evidence")
     db_path = folder / "results.db"
@@ -134,6 +135,15 @@ def test_raw_bodies_are_the_bytes_the_server_sent(scanned):
     # Other same-site pages are not kept: only homepages and policies.
     about = [f for f in fetches if f["final_url"].endswith("/about")]
     assert about and all(f["raw_sha256"] is None for f in about)
+
+
+@pytest.mark.crawl
+def test_a_gzip_encoded_page_is_kept_as_the_page_itself(scanned):
+    homepage = rows(scanned["db"], """SELECT * FROM fetches WHERE target_id = 'other-site'
+                    AND discovered_by = 'homepage' AND raw_sha256 IS NOT NULL""")
+    assert homepage and {f["raw_sha256"] for f in homepage} == {sha256(OTHER.encode())}
+    # The headers are those received: they say the transfer was gzip-encoded.
+    assert all(json.loads(f["response_headers"])["Content-Encoding"] == ["gzip"] for f in homepage)
 
 
 @pytest.mark.crawl
