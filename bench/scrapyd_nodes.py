@@ -84,7 +84,7 @@ def node_python(folder: Path) -> Path:
 def start_node(python: Path, folder: Path, port: int) -> subprocess.Popen:
     folder.mkdir(parents=True)
     (folder / "scrapyd.conf").write_text(f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\n"
-                                         "poll_interval = 0.2\nmax_proc = 2\njobs_to_keep = 20\n")
+                                         "poll_interval = 0.2\nmax_proc = 2\njobs_to_keep = 25\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     process = subprocess.Popen([str(python), "-m", "scrapyd"], cwd=folder, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
