@@ -297,6 +297,48 @@ def test_screenshots_and_har_are_packed_and_checked(scanned, tmp_path):
         assert f"screenshots/{sha256(png)}.png" in archive.namelist()
 
 
+def can_mount_read_only() -> bool:
+    import shutil
+    import subprocess
+
+    return bool(shutil.which("unshare")) and subprocess.run(
+        ["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.crawl
+@pytest.mark.skipif(not can_mount_read_only(), reason="needs unshare -m (root) for a read-only mount")
+def test_case_file_from_a_database_on_read_only_media(scanned, tmp_path):
+    """Root ignores permission bits: the database and its evidence folder sit on a read-only
+    bind mount in a mount namespace of their own; the case file is whole, nothing is written."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    with sqlite3.connect(scanned["db"]) as source, sqlite3.connect(archive / "results.db") as copy:
+        source.backup(copy)
+    shutil.copytree(f"{scanned['db']}.evidence", archive / "results.db.evidence")
+    before = sorted(str(p.relative_to(archive)) for p in archive.rglob("*"))
+    out = tmp_path / "case.zip"
+    script = ('set -e; mount --bind "$DIR" "$DIR"; mount -o remount,bind,ro "$DIR"; '
+              'if touch "$DIR/probe" 2>/dev/null; then exit 9; fi; '
+              '"$PY" -m scanner.cli evidence --db "$DIR/results.db" --target kite-kids --no-pdf '
+              '-o "$OUT"')
+    env = {**os.environ, "DIR": str(archive), "OUT": str(out), "PY": sys.executable,
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert check_case_file(out) == []
+    with zipfile.ZipFile(out) as archive_zip:
+        assert archive_zip.read(f"bodies/{sha256(POLICY.encode())}.html") == POLICY.encode()
+    assert sorted(str(p.relative_to(archive)) for p in archive.rglob("*")) == before
+
+
 # ---- PDF (the demo scan) ---------------------------------------------------------------------
 
 def pdf_text(data: bytes) -> str:
