@@ -179,13 +179,36 @@ def sdk_rule_rows(signatures) -> list[dict]:
     return rows
 
 
+# COPPA's personal information (16 CFR 312.2) by the data type an app permission reaches.
+PERMISSION_REFERENCES = {
+    "location": ["COPPA 16 CFR 312.2 (geolocation)", "Thailand PDPA s.19"],
+    "audio": ["COPPA 16 CFR 312.2 (audio file)", "Thailand PDPA s.19"],
+    "photos": ["COPPA 16 CFR 312.2 (photograph or video)", "Thailand PDPA s.19"],
+    "identifiers": ["COPPA 16 CFR 312.2 (persistent identifier)", "Thailand PDPA s.19"],
+}
+
+
+def permission_rules() -> dict[str, tuple]:
+    """App permission rules (`app.permission.<name>`), as scanner/app_scan.py names them."""
+    from scanner.app_scan import SENSITIVE_PERMISSIONS
+
+    rules = {}
+    for permission, (category, data_types, what) in SENSITIVE_PERMISSIONS.items():
+        short = permission.rsplit(".", 1)[-1]
+        references = PERMISSION_REFERENCES.get(data_types[0], ["Thailand PDPA s.19"])
+        rules[f"app.permission.{short.lower()}"] = (
+            category, f"The app asks for {short}: access to {what}.", references)
+    return rules
+
+
 def code_rule_rows() -> list[dict]:
     """A row per rule written in code, so its findings join the rules table like the others."""
     return [{"id": rule_id, "kind": "code", "version": _version([category, text, references]),
              "description": text, "category": category, "severity": None, "polarity": "risk",
              "references": json.dumps(references), "status": "stable", "lang": None,
              "source_file": "scanner (code)", "file_description": None}
-            for rule_id, (category, text, references) in CODE_RULES.items()]
+            for rule_id, (category, text, references)
+            in {**CODE_RULES, **permission_rules()}.items()]
 
 
 def record_rules(db, scan_id: int, trackers=None) -> int:
@@ -221,8 +244,9 @@ def describe_finding_rule(rule_id: str, category: str | None, polarity: str | No
     rules (via the base rule for a suffixed id), else a description generated from the id."""
     base, suffix = split_suffix(rule_id or "")
     row = recorded.get(rule_id) or (recorded.get(base) if suffix else None)
-    if row is None and rule_id in CODE_RULES:  # a scan recorded before the rule existed
-        _, text, references = CODE_RULES[rule_id]
+    code_rules = {**CODE_RULES, **permission_rules()}
+    if row is None and rule_id in code_rules:  # a scan recorded before the rule existed
+        _, text, references = code_rules[rule_id]
         return {"description": text, "references": list(references), "version": None,
                 "recorded": False}
     if row is None:

@@ -329,7 +329,10 @@ def connect_read_only(path: str | Path) -> sqlite_utils.Database:
     """`mode=ro` reads a live database with its WAL; when SQLite cannot open even that (a WAL
     database on read-only media, no -shm beside it), `immutable=1` reads the file as it is."""
     uri = "file:" + urllib.parse.quote(str(Path(path).resolve()))
-    for mode in ("mode=ro", "immutable=1"):
+    wal = Path(f"{path}-wal")
+    # No WAL content to read: immutable=1 reads the same rows and creates no -shm beside the file.
+    modes = ("mode=ro", "immutable=1") if wal.exists() and wal.stat().st_size else ("immutable=1",)
+    for mode in modes:
         conn = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
         try:
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
