@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import __version__
-from scanner.browser import evidence_dir
+from scanner.browser import ARTIFACT_FOLDERS, evidence_dir
 
 BODIES_FOLDER = "bodies"
 COMPRESSION = "gzip"
@@ -158,6 +158,7 @@ def build_case_file(db, db_path, scan, target_id: str, out_path, *, pdf: bool = 
         """SELECT * FROM bodies WHERE sha256 IN (SELECT raw_sha256 FROM fetches
            WHERE scan_id = ? AND target_id = ?)""", [scan_id, target_id])} \
         if "bodies" in db.table_names() else {}
+    unusable: dict[str, str] = {}  # sha256 -> why its stored file cannot be packed
     for fetch in fetches:
         for column in ("request_headers", "response_headers"):
             fetch[column] = _json(fetch.get(column))
@@ -166,19 +167,20 @@ def build_case_file(db, db_path, scan, target_id: str, out_path, *, pdf: bool = 
             continue
         body = bodies.get(digest) or {"sha256": digest, "path": None}
         name = f"bodies/{digest}{_body_extension(fetch.get('content_type'))}"
-        if name not in files:
+        if name not in files and digest not in unusable:
             try:
                 files[name] = (read_body(db_path, body), f"raw body of {fetch['url']}")
             except BodyProblem as exc:
+                unusable[digest] = str(exc)
                 problems.append({"url": fetch["url"], "sha256": digest, "problem": str(exc)})
-                fetch["body_problem"] = str(exc)
-                continue
-        if name in files:
+        if digest in unusable:
+            fetch["body_problem"] = unusable[digest]
+        else:
             fetch["body_file"] = name
 
     for artifact in db.query("""SELECT * FROM browser_artifacts WHERE scan_id = ? AND target_id = ?
                                 ORDER BY id""", [scan_id, target_id]):
-        folder = {"screenshot": "screenshots", "har": "har"}.get(artifact["kind"], artifact["kind"])
+        folder = ARTIFACT_FOLDERS.get(artifact["kind"], artifact["kind"])
         name = f"{folder}/{artifact['sha256']}{Path(artifact['path']).suffix}"
         if name in files:
             continue

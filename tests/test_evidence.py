@@ -283,8 +283,9 @@ def test_screenshots_and_har_are_packed_and_checked(scanned, tmp_path):
     db.close()
     out = tmp_path / "case.zip"
     result = invoke("evidence", "--db", db_path, "--target", "kite-kids", "--no-pdf", "-o", out)
-    # The bodies were not copied with this database: reported missing, not packed.
+    # The bodies were not copied with this database: reported missing, each once, not packed.
     assert result.exit_code == 1 and "stored body is missing" in result.output
+    assert result.output.count("stored body is missing") == 2  # the homepage and the policy
     with zipfile.ZipFile(out) as archive:
         assert archive.read(f"screenshots/{sha256(png)}.png") == png
         assert archive.read(f"har/{sha256(har)}.har") == har
