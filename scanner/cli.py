@@ -813,6 +813,8 @@ def evidence(db_path, target_id, scan, output, no_pdf):
         fail(f"{db_path}: {exc}")
     except PdfError as exc:
         fail(str(exc), 1)
+    except OSError as exc:  # the case file's folder cannot be written
+        fail(f"{output}: {exc.strerror or exc}")
     for problem in case.problems:
         click.echo(f"Error: {problem['problem']} (fetched from {problem['url']}): left out of "
                    "the case file", err=True)

@@ -232,6 +232,11 @@ def test_case_file_errors_are_one_line(scanned, tmp_path):
         (("--db", scanned["db"], "--target", "other-site", "--scan", "2"),
          "target 'other-site' is not in scan 2"),
     ]
+    (tmp_path / "a-file").write_text("")
+    result = invoke("evidence", "--db", scanned["db"], "--target", "kite-kids", "--no-pdf",
+                    "-o", tmp_path / "a-file" / "case.zip")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "a-file/case.zip" in result.output
     for args, message in cases:
         result = invoke("evidence", *args, "--no-pdf", "-o", out)
         assert result.exit_code == 2, (args, result.output)
