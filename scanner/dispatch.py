@@ -18,11 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from scanner.merge import MergeError, MergeOutcome, merge_shards, open_shard
+from scanner.merge import MergeOutcome, merge_shards
 from scanner.options import ScanOptions
 from scanner.scrapyd_job import (EXIT_LINE, PROJECT, SPIDER_NAME, build_egg, egg_version,
                                  evidence_archive, pack_registry, unpack_evidence)
 from scanner.shard import Shard
+from scanner.shard_db import MergeError, open_shard
 
 # A spider argument is one command-line argument of the job process (Linux: 128 KiB at most).
 INLINE_REGISTRY_LIMIT = 120_000

@@ -9,7 +9,6 @@ remapped). Each shard is merged in one transaction: a bad shard brings nothing, 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import shutil
@@ -18,21 +17,18 @@ from pathlib import Path
 
 from scanner import __version__, store
 from scanner.shard import Shard, ShardError
+from scanner.shard_db import (SHARED_TABLES, MergeError, file_sha256, integer_pk,
+                              open_shard, per_scan_tables, shard_key, shard_spec,
+                              table_columns)
 
 # Columns that hold a scan id or a document id, remapped on copy.
 SCAN_ID_COLUMNS = ("scan_id",)
 DOCUMENT_ID_COLUMNS = ("document_id",)
-# Tables keyed by content or id rather than by scan: merged by their key, never per scan.
-SHARED_TABLES = {"targets", "scans", "documents", "apps", "bodies", "merged_shards"}
 # Columns naming a row of a table kept once per content sha256.
 CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}
 # Foreign keys a copied row may hold: scan and document ids are remapped, the rest are natural keys.
 KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("bodies", "sha256"),
                     ("targets", "id")}
-
-
-class MergeError(ValueError):
-    """A shard that cannot be merged; str() is the one-line reason (the caller names the file)."""
 
 
 @dataclasses.dataclass
@@ -74,52 +70,6 @@ class MergeOutcome:
         return [r for r in self.results if r.status == "refused"]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def open_shard(path: str | Path) -> sqlite3.Connection:
-    """The shard database, read-only; MergeError when it is missing, corrupt or not ours."""
-    path = Path(path)
-    if not path.is_file():
-        raise MergeError("no such file")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        conn.execute("PRAGMA quick_check").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise MergeError(f"not a readable SQLite database ({exc})") from None
-    if "_sqlite_migrations" not in tables or "scans" not in tables:
-        conn.close()
-        raise MergeError("not a scanner database (no scans or migrations table)")
-    applied = {r[0] for r in conn.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [store.migrations.name])}
-    if not applied:
-        conn.close()
-        raise MergeError("not a scanner database (made by another tool)")
-    known = known_migrations()
-    if applied - known:
-        conn.close()
-        raise MergeError(f"made by a newer scanner (migrations {', '.join(sorted(applied - known))} "
-                         "unknown here): upgrade this scanner first")
-    return conn
-
-
-def known_migrations() -> set[str]:
-    """The migrations this scanner applies, read from a database it builds in memory."""
-    import sqlite_utils
-
-    memory = sqlite_utils.Database(memory=True)
-    store.migrations.apply(memory)
-    return {r[0] for r in memory.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [store.migrations.name])}
-
-
 def _insert(db, table: str, records: list[dict], *, replace: bool = False) -> None:
     """Plain INSERTs on the open transaction (sqlite-utils' helpers would commit it midway)."""
     if not records:
@@ -128,39 +78,6 @@ def _insert(db, table: str, records: list[dict], *, replace: bool = False) -> No
     sql = (f"INSERT {'OR REPLACE ' if replace else ''}INTO [{table}] "
            f"({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' for _ in columns)})")
     db.conn.executemany(sql, [[r[c] for c in columns] for r in records])
-
-
-def shard_key(scan: dict) -> str:
-    """Identity of a shard scan, stable however its file is copied or renamed."""
-    identity = json.dumps([scan["id"], scan["started_at"], scan["options"], scan["rules_version"],
-                           scan["targets_file"], scan["tool_version"]])
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
-
-
-def _shard_spec(scan: dict) -> str:
-    try:
-        options = json.loads(scan["options"] or "{}")
-    except ValueError:
-        options = {}
-    return options.get("shard") or ""
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
-
-
-def _integer_pk(conn: sqlite3.Connection, table: str) -> str | None:
-    pks = [r for r in conn.execute(f"PRAGMA table_info([{table}])") if r[5]]
-    if len(pks) == 1 and (pks[0][2] or "").upper() == "INTEGER":
-        return pks[0][1]
-    return None
-
-
-def per_scan_tables(conn: sqlite3.Connection) -> list[str]:
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
-    return [n for n in names if not n.startswith(("_", "sqlite_")) and n not in SHARED_TABLES
-            and "scan_id" in _columns(conn, n)]
 
 
 def merge_shards(out_path, shard_paths, *, into: int | str | None = None,
@@ -213,7 +130,7 @@ def _merge_one(db, out_path: Path, path: Path, scan_id: int | None, force_rules:
         if row is None:
             return ShardResult(source, "refused", reason="holds no scan")
         shard_scan = dict(row)
-        spec = _shard_spec(shard_scan)
+        spec = shard_spec(shard_scan)
         if spec:
             try:
                 spec = str(Shard.parse(spec))
@@ -344,8 +261,8 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
             raise MergeError(f"table {table} is unknown to this scanner")
         _check_references(conn, table)
         out_columns = db[table].columns_dict
-        columns = [c for c in _columns(conn, table) if c in out_columns]
-        id_column = _integer_pk(conn, table)
+        columns = [c for c in table_columns(conn, table) if c in out_columns]
+        id_column = integer_pk(conn, table)
         next_id = _next_id(db, table, id_column) if id_column else None
         order = f"[{id_column}]" if id_column else "rowid"
         records = []
@@ -391,12 +308,12 @@ def _copy_documents(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: i
     """{shard document id: merged id} for the documents the scan's rows refer to."""
     referenced: set[int] = set()
     for table in per_scan_tables(conn):
-        if "document_id" in _columns(conn, table):
+        if "document_id" in table_columns(conn, table):
             referenced.update(r[0] for r in conn.execute(
                 f"SELECT DISTINCT document_id FROM [{table}] WHERE scan_id = ? "
                 "AND document_id IS NOT NULL", [shard_scan_id]))
     mapping, new = {}, 0
-    columns = [c for c in _columns(conn, "documents") if c != "id" and c in db["documents"].columns_dict]
+    columns = [c for c in table_columns(conn, "documents") if c != "id" and c in db["documents"].columns_dict]
     for document_id in sorted(referenced):
         row = conn.execute("SELECT * FROM documents WHERE id = ?", [document_id]).fetchone()
         if row is None:
@@ -423,11 +340,11 @@ def _copy_content_rows(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id
             continue
         wanted: set[str] = set()
         for scan_table in per_scan_tables(conn):
-            if column in _columns(conn, scan_table):
+            if column in table_columns(conn, scan_table):
                 wanted.update(r[0] for r in conn.execute(
                     f"SELECT DISTINCT [{column}] FROM [{scan_table}] WHERE scan_id = ? "
                     f"AND [{column}] IS NOT NULL", [shard_scan_id]))
-        columns = [c for c in _columns(conn, table) if c in db[table].columns_dict]
+        columns = [c for c in table_columns(conn, table) if c in db[table].columns_dict]
         for sha256 in sorted(wanted):
             if db[table].count_where("sha256 = ?", [sha256]):
                 continue
@@ -480,7 +397,7 @@ class EvidenceFiles:
 
 
 def _copy_targets(db, conn: sqlite3.Connection, target_ids: list[str], scan_id: int) -> None:
-    columns = [c for c in _columns(conn, "targets") if c in db["targets"].columns_dict]
+    columns = [c for c in table_columns(conn, "targets") if c in db["targets"].columns_dict]
     for target_id in target_ids:
         row = conn.execute("SELECT * FROM targets WHERE id = ?", [target_id]).fetchone()
         if row is None:

@@ -1,0 +1,97 @@
+"""Reading a shard database for `scanner merge`: is it a readable scanner database, which scan it
+holds and that scan's identity, and which of its tables hold rows of one scan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from scanner import store
+
+# Tables keyed by content or id rather than by scan: merged by their key, never per scan.
+SHARED_TABLES = {"targets", "scans", "documents", "apps", "bodies", "merged_shards"}
+
+
+class MergeError(ValueError):
+    """A shard that cannot be merged; str() is the one-line reason (the caller names the file)."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_shard(path: str | Path) -> sqlite3.Connection:
+    """The shard database, read-only; MergeError when it is missing, corrupt or not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise MergeError("no such file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise MergeError(f"not a readable SQLite database ({exc})") from None
+    if "_sqlite_migrations" not in tables or "scans" not in tables:
+        conn.close()
+        raise MergeError("not a scanner database (no scans or migrations table)")
+    applied = {r[0] for r in conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [store.migrations.name])}
+    if not applied:
+        conn.close()
+        raise MergeError("not a scanner database (made by another tool)")
+    known = known_migrations()
+    if applied - known:
+        conn.close()
+        raise MergeError(f"made by a newer scanner (migrations {', '.join(sorted(applied - known))} "
+                         "unknown here): upgrade this scanner first")
+    return conn
+
+
+def known_migrations() -> set[str]:
+    """The migrations this scanner applies, read from a database it builds in memory."""
+    import sqlite_utils
+
+    memory = sqlite_utils.Database(memory=True)
+    store.migrations.apply(memory)
+    return {r[0] for r in memory.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [store.migrations.name])}
+
+
+def shard_key(scan: dict) -> str:
+    """Identity of a shard scan, stable however its file is copied or renamed."""
+    identity = json.dumps([scan["id"], scan["started_at"], scan["options"], scan["rules_version"],
+                           scan["targets_file"], scan["tool_version"]])
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def shard_spec(scan: dict) -> str:
+    try:
+        options = json.loads(scan["options"] or "{}")
+    except ValueError:
+        options = {}
+    return options.get("shard") or ""
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
+
+
+def integer_pk(conn: sqlite3.Connection, table: str) -> str | None:
+    pks = [r for r in conn.execute(f"PRAGMA table_info([{table}])") if r[5]]
+    if len(pks) == 1 and (pks[0][2] or "").upper() == "INTEGER":
+        return pks[0][1]
+    return None
+
+
+def per_scan_tables(conn: sqlite3.Connection) -> list[str]:
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+    return [n for n in names if not n.startswith(("_", "sqlite_")) and n not in SHARED_TABLES
+            and "scan_id" in table_columns(conn, n)]
