@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -332,10 +333,19 @@ class _Scheduler:
             self.fail(run, f"ended without a shard database ({self._why(run, log_url)})")
             return
         try:
-            open_shard(path).close()
-        except MergeError as exc:
+            conn = open_shard(path)
+            row = conn.execute("SELECT status FROM scans ORDER BY id DESC LIMIT 1").fetchone()
+            conn.close()
+        except (MergeError, sqlite3.DatabaseError) as exc:
             self.fail(run, f"returned an unusable shard database ({exc})")
             return
+        status = row[0] if row else "missing"
+        if status != "complete":
+            if self._candidates(run):
+                self.fail(run, f"ended with its scan {status}")
+                return
+            self.report(f"Error: node {run.node}: shard {run.shard} ended with its scan {status} "
+                        "and no other node can run it: merged as it is")
         run.state, run.db_path = "fetched", path
         self.report(f"node {run.node}: shard {run.shard} finished: {path}")
 
