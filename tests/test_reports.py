@@ -13,6 +13,7 @@ from markupsafe import escape
 
 from helpers import ROOT
 from reports import CSV_COLUMNS, render_report
+from reports.escape import md_text
 from scanner import store
 from scanner.cli import cli
 
@@ -302,3 +303,91 @@ def test_store_page_text_is_escaped_in_the_app_section(tmp_path):
     assert "<script>" not in md and "<img" not in md
     row = next(line for line in md.splitlines() if line.startswith("| data shared |"))
     assert len(re.findall(r"(?<!\\)\|", row)) == 3
+
+
+# ---- verdict ----------------------------------------------------------------------------------
+
+def test_each_target_opens_with_a_plain_language_verdict(rendered, demo_scan_db):
+    data = json.loads(rendered["json"])
+    by_id = {t["id"]: t for t in data["targets"]}
+    for target in data["targets"]:
+        verdict = target["verdict"]
+        section = target_section(rendered["html"], target["id"])
+        # At the top: before the status box and the score table.
+        assert section.index('class="verdict') < section.index('data-status="')
+        assert esc(verdict["text"]) in section
+        assert f"**Verdict:** {md_text(verdict['text'])}" in rendered["md"]
+        if target["grade"]:
+            assert f"grade {target['grade']}, score {target['score']} of 100" in verdict["text"]
+            risks = sorted((c for c in target["explanation"]["contributions"] if c["points"] > 0),
+                           key=lambda c: -c["points"])[:3]
+            assert [c["rule_id"] for c in verdict["concerns"]] == [c["rule_id"] for c in risks]
+    assert by_id["lost-lagoon"]["verdict"]["level"] == "Not graded"
+    assert "not a clean result" in by_id["lost-lagoon"]["verdict"]["text"]
+    tiny = by_id["tiny-tunes-tv"]["verdict"]
+    assert tiny["level"] == "Very high risk" if by_id["tiny-tunes-tv"]["grade"] == "F" else True
+    contradicted = [f for f in by_id["tiny-tunes-tv"]["findings"]
+                    if f["rule_id"] == "crosscheck.denial-contradicted"]
+    assert contradicted and len(tiny["contradictions"]) >= len(contradicted)
+    assert "contradicts what it says" in tiny["text"]
+
+
+# ---- Thai text: the embedded font -------------------------------------------------------------
+
+THAI = re.compile(r"[\u0e01-\u0e5b]")
+
+
+def test_html_embeds_a_thai_font_that_covers_every_thai_character_it_shows(rendered):
+    from reports import THAI_FONT_FILE
+
+    page = rendered["html"]
+    face = re.search(r'@font-face \{ font-family: "Report Thai";.*?src: url\(data:font/woff2;'
+                     r'base64,([A-Za-z0-9+/=]+)\) format\("woff2"\); unicode-range: ([^;]+);', page)
+    assert face, "no embedded Thai @font-face"
+    embedded = __import__("base64").b64decode(face.group(1))
+    assert embedded == THAI_FONT_FILE.read_bytes() and embedded[:4] == b"wOF2"
+    assert 'font-family: "Report Thai",' in page and "font-src data:" in page
+    used = set(THAI.findall(page))
+    assert len(used) > 20, "the demo report should show Thai text"
+    fontTools = pytest.importorskip("fontTools.ttLib", reason="make thai-font installs fontTools")
+    pytest.importorskip("brotli")
+    cmap = fontTools.TTFont(io.BytesIO(embedded)).getBestCmap()
+    assert not [c for c in used if ord(c) not in cmap]
+    licence = (THAI_FONT_FILE.parent / "LICENSE").read_text(encoding="utf-8")
+    assert "Font exception" in licence and "Loma" in licence
+    assert "LICENSE" in (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (make browser)")
+def test_chromium_draws_the_thai_text_with_the_embedded_font(rendered):
+    """Headless Chromium, asked which fonts drew a Thai policy sentence: the embedded one."""
+    from playwright.sync_api import sync_playwright
+
+    from scanner.browser import launch_options
+
+    page_html = rendered["html"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_options(allow_private=False))
+        try:
+            page = browser.new_page()
+            page.set_content(page_html, wait_until="load")
+            page.evaluate("document.fonts.ready")
+            faces = page.evaluate("""[...document.fonts].map(f => [f.family, f.status])""")
+            assert ['"Report Thai"', "loaded"] in faces or ["Report Thai", "loaded"] in faces
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+            node = cdp.send("DOM.querySelector", {
+                "nodeId": root, "selector": "#target-dek-dee-thai table.findings blockquote"})
+            text = page.inner_text("#target-dek-dee-thai table.findings blockquote")
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+        finally:
+            browser.close()
+    thai_chars = len(THAI.findall(text))
+    assert thai_chars > 10
+    custom = [f for f in fonts if f["isCustomFont"]]
+    assert custom and custom[0]["familyName"] == "Loma", fonts
+    # Every Thai character was drawn by the embedded font (marks may share a glyph cluster).
+    assert custom[0]["glyphCount"] >= thai_chars * 0.9, (fonts, thai_chars)
+    assert not [f for f in fonts if not f["isCustomFont"] and "Loma" in f["familyName"]]
