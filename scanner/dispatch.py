@@ -352,7 +352,8 @@ class _Scheduler:
     def _why(self, run: ShardRun, log_url: str) -> str:
         """The job log's error or exit line: what the node itself said."""
         lines = run.node.text(log_url).splitlines() if log_url else []
-        for line in reversed(lines):
-            if "Error:" in line or EXIT_LINE in line or "Traceback" in line:
-                return line.split("] ", 1)[-1].strip()[:200]
+        for marker in ("Error:", EXIT_LINE, "Traceback"):
+            for line in reversed(lines):
+                if marker in line:
+                    return line[line.index(marker):].strip()[:200]
         return "no log" if not lines else lines[-1][-200:]

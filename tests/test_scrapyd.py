@@ -242,3 +242,31 @@ def test_an_old_egg_and_a_node_lost_mid_scan_leave_no_shard_missing_via_a_shared
     assert [run.db_path.parent for run in outcome.runs] == [(tmp_path / "shared").resolve()] * 2
     assert list((tmp_path / "shared").glob("registry-*-demo.yaml"))
     assert scan_facts(tmp_path / "m.db") == scan_facts(demo_scan_db)
+
+
+@pytest.mark.crawl
+def test_a_shard_that_fails_everywhere_is_reported_not_done(two_nodes, demo_targets_file, tmp_path):
+    from scanner.dispatch import dispatch
+    from scanner.options import ScanOptions
+
+    shared = tmp_path / "shared"
+    lines = []
+
+    def report(line):
+        lines.append(line)
+        if " scheduled (job " in line:  # the registry vanishes before the job starts
+            for registry in shared.glob("registry-*"):
+                registry.unlink()
+
+    outcome = dispatch([node.url for node in two_nodes], demo_targets_file, tmp_path / "m.db",
+                       options=ScanOptions(allow_private=True, loopback_only=True), shards=1,
+                       deploy=False, poll_seconds=0.3, timeout=120, report=report,
+                       shared_dir=shared)
+    text = "\n".join(lines)
+    for node in two_nodes:  # tried on each node once, with the node's own reason
+        assert f"node {node.url}: shard 1/1 scheduled" in text
+        assert f"Error: node {node.url}: shard 1/1 ended without a shard database (Error: " in text
+    reason = lines[-2].split("ended without a shard database (", 1)[1]
+    assert "registry-" in reason and "no such file" in reason.lower()  # what the node's scan said
+    assert lines[-1] == f"Error: shard 1/1: not done ({two_nodes[1].url}: ended without a shard database ({reason})"
+    assert [run.state for run in outcome.runs] == ["not done"] and outcome.merge is None
