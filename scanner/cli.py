@@ -645,9 +645,9 @@ def apps_analyse(apks, fmt, sdk_rules, exodus_files, no_exodus, max_mb, allow_pr
 @cli.command()
 @click.argument("out_db", type=click.Path(dir_okay=False))
 @click.argument("shard_dbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--into", default=None, metavar="ID|latest",
-              help="Add to this merged scan (default: the one already holding one of the shards, "
-                   "else a new scan).")
+@click.option("--into", default=None, metavar="ID|latest|new",
+              help="Add to this merged scan, or start a new one (default: the scan already holding "
+                   "one of the shards, else the latest merged scan missing such a shard, else new).")
 @click.option("--force-rules", is_flag=True,
               help="Merge shards scanned with other rule versions than the merged scan's.")
 @click.option("--targets-file", default=None,
@@ -666,8 +666,8 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
     from scanner.lock import ScanLock, ScanLockHeld
     from scanner.merge import MergeError, merge_shards
 
-    if into not in (None, "latest") and not str(into).isdigit():
-        fail(f"--into {into!r}: expected a scan id or 'latest'")
+    if into not in (None, "latest", "new") and not str(into).isdigit():
+        fail(f"--into {into!r}: expected a scan id, 'latest' or 'new'")
     lock = ScanLock(out_db)
     try:
         lock.acquire()
