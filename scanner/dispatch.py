@@ -167,7 +167,8 @@ def dispatch(node_urls, targets_file, out_db, *, options: ScanOptions, shards: i
     fetched = [run.db_path for run in runs if run.state == "fetched"]
     outcome = None
     if fetched:
-        outcome = merge_shards(out_db, fetched, targets_file=str(targets_file),
+        # always a scan of its own: never the open merged scan of an earlier dispatch
+        outcome = merge_shards(out_db, fetched, into="new", targets_file=str(targets_file),
                                on_result=lambda r: report(("Error: " if r.status == "refused" else "")
                                                           + r.line()))
     return DispatchOutcome(runs, outcome)
@@ -256,7 +257,7 @@ class _Scheduler:
             try:
                 job = node.post("schedule.json", data)
             except NodeError as exc:
-                _drop(node, f"scheduling shard {run.shard} failed: {exc}", self.report)
+                self.lose_node(node, f"scheduling shard {run.shard} failed: {exc}")
                 continue
             run.node, run.job_id, run.state, run.progress = node, job["jobid"], "pending", ""
             self.report(f"node {node}: shard {run.shard} scheduled (job {run.job_id})")
@@ -274,6 +275,14 @@ class _Scheduler:
         run.state = "queued"
         self.place(run)
 
+    def lose_node(self, node: ScrapydNode, reason: str) -> None:
+        """A node that stopped answering: named once, and every shard it held runs elsewhere."""
+        if node.alive:
+            _drop(node, reason, self.report)
+        for run in self.runs:
+            if run.active and run.node is node:
+                self.fail(run, "lost with its node")
+
     def cancel(self, run: ShardRun) -> None:
         try:
             run.node.post("cancel.json", {"project": PROJECT, "job": run.job_id})
@@ -287,13 +296,13 @@ class _Scheduler:
         try:
             jobs = node.get("listjobs.json", project=PROJECT)
         except NodeError as exc:
-            _drop(node, f"disappeared during the scan ({exc})", self.report)
-            for run in mine:
-                self.fail(run, "lost with its node")
+            self.lose_node(node, f"disappeared during the scan ({exc})")
             return
         states = {job["id"]: (state, job) for state in ("pending", "running", "finished")
                   for job in jobs.get(state, [])}
         for run in mine:
+            if not node.alive:  # lost while fetching an earlier shard: lose_node moved the rest
+                return
             state, job = states.get(run.job_id, (None, None))
             if state is None:
                 self.fail(run, "vanished from the node's jobs (restarted?)")
@@ -326,8 +335,7 @@ class _Scheduler:
                     unpack_evidence(archive, path)
                     archive.unlink()
             except NodeError as exc:
-                _drop(run.node, f"disappeared during the scan ({exc})", self.report)
-                self.fail(run, "lost with its node")
+                self.lose_node(run.node, f"disappeared during the scan ({exc})")
                 return
         if not found:
             self.fail(run, f"ended without a shard database ({self._why(run, log_url)})")

@@ -85,14 +85,17 @@ def merge_shards(out_path, shard_paths, *, into: int | str | None = None,
                  on_result=None) -> MergeOutcome:
     """Merge each shard database into one scan of out_path; a shard merged before adds nothing.
 
-    into: the merged scan to add to (an id or 'latest'); by default the scan that already holds
-    one of these shards, else a new scan. on_result(ShardResult) is called after each shard."""
+    into: the merged scan to add to (an id or 'latest'), or 'new'; by default the scan that
+    already holds one of these shards, else the latest merged scan still missing such a shard,
+    else a new scan. on_result(ShardResult) is called after each shard."""
     db = store.open_db(out_path)
     try:
         results: list[ShardResult] = []
         scan_id = _resolve_into(db, into)
+        join_open = into in (None, "")
         for path in shard_paths:
-            result = _merge_one(db, Path(out_path), Path(path), scan_id, force_rules, targets_file)
+            result = _merge_one(db, Path(out_path), Path(path), scan_id, force_rules, targets_file,
+                                join_open=join_open and scan_id is None)
             if result.scan_id is not None and scan_id is None:
                 scan_id = result.scan_id
             results.append(result)
@@ -107,7 +110,7 @@ def merge_shards(out_path, shard_paths, *, into: int | str | None = None,
 
 
 def _resolve_into(db, into) -> int | None:
-    if into in (None, ""):
+    if into in (None, "", "new"):
         return None
     if into == "latest":
         row = db.execute("SELECT MAX(scan_id) FROM merged_shards").fetchone()
@@ -119,7 +122,7 @@ def _resolve_into(db, into) -> int | None:
 
 
 def _merge_one(db, out_path: Path, path: Path, scan_id: int | None, force_rules: bool,
-               targets_file: str | None) -> ShardResult:
+               targets_file: str | None, *, join_open: bool = True) -> ShardResult:
     source = str(path)
     try:
         conn = open_shard(path)
@@ -147,7 +150,7 @@ def _merge_one(db, out_path: Path, path: Path, scan_id: int | None, force_rules:
                 return ShardResult(source, "already merged", scan_id=previous[0], shard=spec,
                                    shard_status=shard_scan["status"])
             scan_id = previous[0]
-        if scan_id is None and not previous and spec:
+        if scan_id is None and not previous and spec and join_open:
             scan_id = _open_merged_scan_missing(db, Shard.parse(spec))
         if shard_scan["status"] == "running":
             return ShardResult(source, "refused", reason=f"its scan {shard_scan['id']} is still running")

@@ -136,6 +136,16 @@ def test_shards_merged_one_call_at_a_time_make_one_scan(demo_scan_db, tmp_path):
     assert scan_facts(out) == scan_facts(demo_scan_db)
 
 
+def test_into_new_starts_a_scan_of_its_own(demo_scan_db, tmp_path):
+    first, second = two_shards(demo_scan_db, tmp_path)
+    out = tmp_path / "merged.db"
+    assert invoke("merge", out, first).exit_code == 0
+    alone = invoke("merge", out, second, "--into", "new")  # what dispatch does: never last week's scan
+    assert alone.output.strip().splitlines()[-1] == "scan 2: interrupted (shards not merged: 1/2)"
+    states = sqlite3.connect(out).execute("SELECT id, status FROM scans ORDER BY id").fetchall()
+    assert states == [(1, "interrupted"), (2, "interrupted")]
+
+
 def test_documents_are_stored_once_across_merged_scans(demo_scan_db, tmp_path):
     out = tmp_path / "merged.db"
     assert invoke("merge", out, *two_shards(demo_scan_db, tmp_path)).exit_code == 0
