@@ -285,8 +285,12 @@ def _code_rule_description(rule_id: str, category: str | None, polarity: str | N
 
 
 def recorded_rules(db, scan_id: int) -> dict[str, dict]:
-    """The scan's rows of the rules table by id; empty for a database or scan without them."""
-    if "rules" not in db.table_names():
-        return {}
-    return {row["id"]: row for row in db.query("SELECT * FROM rules WHERE scan_id = ?",
-                                               [scan_id])}
+    """The scan's rows of the rules table by id. A scan made before rules were recorded gets
+    today's policy and code rules, with no version: they may not be what judged it."""
+    rows = {}
+    if "rules" in db.table_names():
+        rows = {row["id"]: row for row in db.query("SELECT * FROM rules WHERE scan_id = ?",
+                                                   [scan_id])}
+    if rows:
+        return rows
+    return {row["id"]: {**row, "version": None} for row in policy_rule_rows() + code_rule_rows()}

@@ -142,3 +142,23 @@ def test_every_finding_shows_its_rule_in_every_report_format(recorded, demo_scan
         assert md_text(f["rule_description"]) in markdown, f["rule_id"]
         if f["legal_references"]:
             assert md_text("; ".join(f["legal_references"])) in markdown
+
+
+def test_a_scan_made_before_rules_were_recorded_is_described_with_todays_rules(demo_scan_db,
+                                                                                tmp_path):
+    import sqlite3
+
+    copy = tmp_path / "old.db"
+    with sqlite3.connect(demo_scan_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        target.execute("DELETE FROM rules")
+    db = sqlite_utils.Database(copy)
+    scan_id = max(r["id"] for r in db["scans"].rows)
+    rules = {r.id: r for r in load_rules(include_deprecated=True)}
+    data = json.loads(render_report(db, scan_id, "json"))
+    policy = [f for t in data["targets"] for f in t["findings"] if f["source"] == "policy"]
+    assert policy
+    for f in policy:
+        base, _ = split_suffix(f["rule_id"])
+        assert f["legal_references"] == rules[base].references
+        assert f["rule_version"] is None  # not claimed: today's rules may not be the scan's
