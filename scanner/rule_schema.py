@@ -113,21 +113,15 @@ def generated_description(rule_id: str, category: str | None, polarity: str | No
     """A plain sentence for a rule without a description of its own, from its id's parts."""
     if rule_id.endswith(DENIED_SUFFIX):
         base = generated_description(rule_id[:-len(DENIED_SUFFIX)], category, "risk")
-        return "The policy denies this: " + base[0].lower() + base[1:]
+        return "The policy denies that " + base.removeprefix("The policy says ")
     practice = rule_id.split(".", 1)[1] if "." in rule_id else rule_id
     practice = re.sub(r"^th-", "", practice).replace("-", " ").replace("_", " ").replace(".", ", ")
     topic = CATEGORY_PLAIN.get(category or "", f"has the practice '{category or '?'}'")
     if polarity == "protective":
-        return f"The policy limits or rules out that the service {topic} ({practice})."
+        return f"A safeguard the policy states about how the service {topic} ({practice})."
     if polarity == "neutral":
         return f"The policy talks about how the service {topic} ({practice}); adds no points."
     return f"The policy says the service {topic} ({practice})."
-
-
-def denied_description(rule: "Rule") -> str:
-    """What the `.denied` finding of a risk rule means: the policy says it does not do it."""
-    text = rule.plain_description.rstrip(".")
-    return "The policy denies this: " + text[0].lower() + text[1:] + "."
 
 
 @dataclass
