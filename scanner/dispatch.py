@@ -30,6 +30,7 @@ from scanner.shard_db import MergeError, open_shard
 INLINE_REGISTRY_LIMIT = 120_000
 PROGRESS_RE = re.compile(r"scan: target (\d+)/(\d+) ")
 HTTP_TIMEOUT = 15
+LOG_TAIL_BYTES = 64 * 1024
 
 
 class NodeError(RuntimeError):
@@ -92,12 +93,14 @@ class ScrapydNode:
             raise NodeError(f"unreachable ({type(exc).__name__})") from None
         return True
 
-    def text(self, path: str) -> str:
+    def text(self, path: str, tail: int | None = None) -> str:
+        """A file the node serves (a job's log), or only its last `tail` bytes."""
+        headers = {"Range": f"bytes=-{tail}"} if tail else {}
         try:
-            response = requests.get(f"{self.url}{path}", timeout=HTTP_TIMEOUT)
+            response = requests.get(f"{self.url}{path}", headers=headers, timeout=HTTP_TIMEOUT)
         except requests.RequestException:
             return ""
-        return response.text if response.status_code == 200 else ""
+        return response.text if response.status_code in (200, 206) else ""
 
 
 @dataclasses.dataclass
@@ -315,7 +318,8 @@ class _Scheduler:
                 self._fetch(run, job, shard_dir)
 
     def _progress(self, run: ShardRun, job: dict) -> None:
-        matches = PROGRESS_RE.findall(run.node.text(job.get("log_url") or ""))
+        # the log's end is enough: a long scan's log is megabytes, read every few seconds
+        matches = PROGRESS_RE.findall(run.node.text(job.get("log_url") or "", tail=LOG_TAIL_BYTES))
         if matches and f"{matches[-1][0]}/{matches[-1][1]}" != run.progress:
             run.progress = f"{matches[-1][0]}/{matches[-1][1]}"
             self.report(f"node {run.node}: shard {run.shard}: {run.progress} targets done")
@@ -359,7 +363,7 @@ class _Scheduler:
 
     def _why(self, run: ShardRun, log_url: str) -> str:
         """The job log's error or exit line: what the node itself said."""
-        lines = run.node.text(log_url).splitlines() if log_url else []
+        lines = run.node.text(log_url, tail=LOG_TAIL_BYTES).splitlines() if log_url else []
         for marker in ("Error:", EXIT_LINE, "Traceback"):
             for line in reversed(lines):
                 if marker in line:
