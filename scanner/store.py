@@ -263,6 +263,41 @@ def m009_rules_and_search(db: sqlite_utils.Database) -> None:
     db["findings"].enable_fts(["evidence"], create_triggers=True, tokenize=FTS_TOKENIZER)
 
 
+@migrations()
+def m010_sentences(db: sqlite_utils.Database) -> None:
+    """Every policy text cut into sentences (offsets into documents.text), searchable."""
+    db["sentences"].create(
+        {"document_id": int, "n": int, "start": int, "end": int, "text": str},
+        pk=("document_id", "n"),
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["sentences"].enable_fts(["text"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    index_sentences(db)
+
+
+def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = None) -> int:
+    """Cut the documents not yet cut (or these ones) into `sentences` rows; returns how many."""
+    from scanner.sentences import split_sentences
+
+    if "sentences" not in db.table_names():
+        return 0
+    sql = "SELECT id, text, lang FROM documents WHERE id NOT IN (SELECT document_id FROM sentences)"
+    params: list = []
+    if document_ids is not None:
+        sql += f" AND id IN ({', '.join('?' * len(document_ids))})"
+        params = list(document_ids)
+    rows = []
+    for document_id, text, lang in db.execute(sql, params).fetchall():
+        text = text or ""
+        # A Thai or undetermined text: Thai lines go to the Thai cutter, others to the English.
+        for n, (start, end) in enumerate(split_sentences(text, "en" if lang == "en" else "auto")):
+            rows.append({"document_id": document_id, "n": n, "start": start, "end": end,
+                         "text": text[start:end]})
+    if rows:
+        db["sentences"].insert_all(rows, batch_size=1000)
+    return len(rows)
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -283,7 +318,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 SCANNER_TABLES = ("scans", "targets", "findings", "scores")
 # Reading commands cope without these (no rules record, no search index, no raw bodies): an
 # archived database made before them is still read, never migrated.
-OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search")
+OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences")
 
 
 class DatabaseFileError(LookupError):
@@ -315,6 +350,7 @@ def open_for_reading(path: str | Path) -> sqlite_utils.Database:
         check_scanner_database(db, path)
         db.execute("PRAGMA busy_timeout = 30000")
         migrations.apply(db)
+        index_sentences(db)  # documents merged in from shard databases arrive uncut
         return db
     db = connect_read_only(path)
     check_scanner_database(db, path)
@@ -440,4 +476,5 @@ def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, l
             "title": title, "first_seen_scan": scan_id, "first_url": url, "length": len(text),
         }
     )
+    index_sentences(db, [table.last_pk])
     return table.last_pk, True

@@ -26,7 +26,7 @@ EXPECTED_QUERIES = {
     "child_directed_without_policy_or_unreachable", "third_parties_across_targets",
     "policy_sentences_for_rule", "child_directed_apps_with_ad_sdks", "sdk_entities_by_child_apps",
     "store_declarations_contradicted_by_sdks", "search_policies", "search_findings",
-    "findings_with_rules",
+    "findings_with_rules", "search_sentences",
 }
 
 
@@ -272,14 +272,37 @@ def rows_of(datasette, path):
 def test_search_box_finds_only_matching_rows(datasette, demo_scan_db):
     """`?_search=` uses the FTS5 indexes: only rows holding the words, Thai included."""
     name, db = database_name(demo_scan_db), sqlite_utils.Database(demo_scan_db)
+    keys = {"documents": ("id",), "findings": ("id",), "sentences": ("document_id", "n")}
     for table, column, words in (("documents", "text", "ขาย"), ("documents", "text", "sell"),
-                                 ("findings", "evidence", "doubleclick")):
-        expected = {r[0] for r in db.execute(
-            f"SELECT id FROM {table} WHERE instr(lower({column}), ?) > 0", [words])}
-        found = {r["id"] for r in rows_of(datasette, f"/{name}/{table}.json?_search="
-                                          f"{urllib.parse.quote(words)}&_col=id&_size=max")}
+                                 ("findings", "evidence", "doubleclick"),
+                                 ("sentences", "text", "ขายข้อมูล"), ("sentences", "text", "sell")):
+        key = keys[table]
+        expected = {tuple(r) for r in db.execute(
+            f"SELECT {', '.join(key)} FROM {table} WHERE instr(lower({column}), ?) > 0", [words])}
+        found = {tuple(r[k] for k in key) for r in rows_of(
+            datasette, f"/{name}/{table}.json?_search={urllib.parse.quote(words)}&_size=max")}
         assert found == expected and 0 < len(found) < db[table].count, (table, words)
     assert rows_of(datasette, f"/{name}/findings.json?_search=zqxwv&_col=id") == []
+
+
+def test_every_policy_text_is_cut_into_its_sentences(demo_scan_db):
+    db = sqlite_utils.Database(demo_scan_db)
+    documents = {r["id"]: r["text"] for r in db["documents"].rows}
+    by_document = {}
+    for row in db["sentences"].rows:
+        assert documents[row["document_id"]][row["start"]:row["end"]] == row["text"]
+        by_document.setdefault(row["document_id"], []).append(row)
+    assert set(by_document) == set(documents)
+    for rows in by_document.values():
+        rows.sort(key=lambda r: r["n"])
+        assert [r["n"] for r in rows] == list(range(len(rows)))
+        assert all(a["end"] <= b["start"] for a, b in zip(rows, rows[1:]))
+
+
+def test_search_sentences_query_gives_the_sentence_and_its_target(datasette, demo_scan_db):
+    rows = query(datasette, demo_scan_db, "search_sentences", q=urllib.parse.quote("ขายข้อมูล"))
+    assert rows and {r["targets"] for r in rows} == {"dek-dee-thai"}
+    assert all("ขายข้อมูล" in r["sentence"] and len(r["sentence"]) < 300 for r in rows)
 
 
 def test_search_policies_query_finds_thai_words_with_their_passage(datasette, demo_scan_db):
