@@ -98,6 +98,9 @@ class ScrapydNode:
         headers = {"Range": f"bytes=-{tail}"} if tail else {}
         try:
             response = requests.get(f"{self.url}{path}", headers=headers, timeout=HTTP_TIMEOUT)
+            if tail and response.status_code not in (200, 206):
+                # Twisted answers 500 to a suffix range longer than the file: take it whole
+                response = requests.get(f"{self.url}{path}", timeout=HTTP_TIMEOUT)
         except requests.RequestException:
             return ""
         return response.text if response.status_code in (200, 206) else ""
