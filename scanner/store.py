@@ -293,8 +293,8 @@ def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = 
         for n, (start, end) in enumerate(split_sentences(text, "en" if lang == "en" else "auto")):
             rows.append({"document_id": document_id, "n": n, "start": start, "end": end,
                          "text": text[start:end]})
-    if rows:
-        db["sentences"].insert_all(rows, batch_size=1000)
+    if rows:  # OR IGNORE: a reader may cut a document the pipeline is cutting at that moment
+        db["sentences"].insert_all(rows, batch_size=1000, ignore=True)
     return len(rows)
 
 
