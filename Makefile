@@ -75,6 +75,7 @@ bench: $(STAMP) android-tools
 	$(BIN)/python bench/crawl_speed.py
 	$(BIN)/python bench/score_spread.py
 	$(BIN)/python bench/apps_speed.py
+	$(BIN)/python bench/scrapyd_nodes.py
 
 # ruff's rules are chosen in pyproject.toml ([tool.ruff.lint]); ruff comes with the test extra.
 lint: $(STAMP)

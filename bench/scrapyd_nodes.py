@@ -3,7 +3,7 @@ and to two: wall-clock seconds of each, and whether the merged scans hold the sa
 
 Sites are generated and served on loopback with a fixed delay per response (a stand-in for the
 network latency of real sites); nodes are real Scrapyd services that cannot import the checkout.
-Usage: python bench/scrapyd_nodes.py [--sites 24] [--latency-ms 150]
+Usage: python bench/scrapyd_nodes.py [--sites 96] [--latency-ms 500]  (the figures in docs/scale.md)
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def timed(command: list[str], env: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sites", type=int, default=24)
-    parser.add_argument("--latency-ms", type=int, default=150)
+    parser.add_argument("--sites", type=int, default=96)
+    parser.add_argument("--latency-ms", type=int, default=500)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SCANNER_LOOPBACK_ONLY": "1"}
     os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
