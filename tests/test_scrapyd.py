@@ -270,3 +270,32 @@ def test_a_shard_that_fails_everywhere_is_reported_not_done(two_nodes, demo_targ
     assert "registry-" in reason and "no such file" in reason.lower()  # what the node's scan said
     assert lines[-1] == f"Error: shard 1/1: not done ({two_nodes[1].url}: ended without a shard database ({reason})"
     assert [run.state for run in outcome.runs] == ["not done"] and outcome.merge is None
+
+
+def test_dispatch_bad_input_is_one_line_before_any_node_is_asked(tmp_path):
+    from helpers import invoke, write_file
+
+    registry = write_file(tmp_path, "targets:\n  - id: a\n    name: A\n    audience: adults\n"
+                                    "    homepage: https://a.example/\n")
+    silent = f"http://127.0.0.1:{free_port()}"
+    result = invoke("dispatch", "--scrapyd", silent, registry, "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {registry}:") and result.output.count("\n") == 1
+    assert "unreachable" not in result.output and not (tmp_path / "r.db").exists()
+
+
+def test_dispatch_with_no_reachable_node_names_each_and_stops(tmp_path):
+    from helpers import invoke, write_targets
+
+    registry = write_targets(tmp_path / "t.yaml", {"id": "a", "name": "A", "audience": "general",
+                                                   "homepage": "https://a.example/"})
+    nodes = [f"http://127.0.0.1:{free_port()}", f"http://scanner:secret@127.0.0.1:{free_port()}"]
+    result = invoke("dispatch", "--scrapyd", nodes[0], "--scrapyd", nodes[1], registry,
+                    "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    masked = nodes[1].replace("secret", "***")
+    assert result.output.splitlines() == [
+        f"Error: node {nodes[0]}: unreachable (ConnectionError)",
+        f"Error: node {masked}: unreachable (ConnectionError)",
+        f"Error: no Scrapyd node reachable: {nodes[0]}, {masked}"]
+    assert not Path(f"{tmp_path / 'r.db'}.shards").exists()
