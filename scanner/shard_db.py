@@ -65,9 +65,10 @@ def known_migrations() -> set[str]:
 
 
 def shard_key(scan: dict) -> str:
-    """Identity of a shard scan, stable however its file is copied or renamed."""
-    identity = json.dumps([scan["id"], scan["started_at"], scan["options"], scan["rules_version"],
-                           scan["targets_file"], scan["tool_version"]])
+    """Identity of a shard scan, stable however its file is copied or renamed, and across a
+    `--resume` of it (which may change run options such as --workers, never these)."""
+    identity = json.dumps([scan["id"], scan["started_at"], scan["rules_version"],
+                           scan["targets_file"], shard_spec(scan)])
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 

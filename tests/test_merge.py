@@ -206,8 +206,10 @@ def test_a_resumed_shard_merged_again_replaces_what_it_brought(demo_scan_db, tmp
     out = tmp_path / "merged.db"
     assert invoke("merge", out, first, second).output.strip().endswith(
         "scan 1: interrupted (shards that did not complete: 1/2)")
-    with sqlite3.connect(first) as conn:  # ... and then resumed to its end
-        conn.execute("UPDATE scans SET status = 'complete', finished_at = '2026-01-02T00:00:00+00:00'")
+    with sqlite3.connect(first) as conn:  # ... and then resumed to its end, with other --workers
+        options = json.loads(conn.execute("SELECT options FROM scans").fetchone()[0])
+        conn.execute("UPDATE scans SET status = 'complete', finished_at = '2026-01-02T00:00:00+00:00', "
+                     "options = ?", [json.dumps({**options, "workers": 4})])
     conn.close()
     again = invoke("merge", out, first)
     assert "replaced into scan 1" in again.output and again.output.strip().endswith("scan 1: complete")
