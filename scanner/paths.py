@@ -19,14 +19,17 @@ EGG_DATA_FOLDERS = ("rules/",)
 
 
 def unpack_egg_data(egg: Path, into: Path | None = None) -> Path:
-    """A folder holding the egg's data folders, unpacked once per egg content (sha256)."""
-    digest = hashlib.sha256(egg.read_bytes()).hexdigest()[:16]
-    target = (into or Path(tempfile.gettempdir())) / f"child-privacy-scanner-egg-{digest}"
-    if target.is_dir():
-        return target
-    partial = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+    """A folder holding the egg's data folders, unpacked once per content of those folders
+    (eggs rebuilt from the same rules share it)."""
     with zipfile.ZipFile(egg) as archive:
-        members = [m for m in archive.namelist() if m.startswith(EGG_DATA_FOLDERS)]
+        members = sorted(m for m in archive.namelist() if m.startswith(EGG_DATA_FOLDERS))
+        digest = hashlib.sha256()
+        for member in members:
+            digest.update(member.encode("utf-8") + b"\0" + archive.read(member) + b"\0")
+        target = (into or Path(tempfile.gettempdir())) / f"child-privacy-scanner-egg-{digest.hexdigest()[:16]}"
+        if target.is_dir():
+            return target
+        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
         archive.extractall(partial, members)
     try:
         os.rename(partial, target)  # atomic: a concurrent worker unpacking the same egg may win

@@ -299,3 +299,13 @@ def test_dispatch_with_no_reachable_node_names_each_and_stops(tmp_path):
         f"Error: node {masked}: unreachable (ConnectionError)",
         f"Error: no Scrapyd node reachable: {nodes[0]}, {masked}"]
     assert not Path(f"{tmp_path / 'r.db'}.shards").exists()
+
+
+def test_eggs_with_the_same_rules_share_one_unpacked_folder(tmp_path):
+    from scanner.paths import RULES_DIR, unpack_egg_data
+
+    first = unpack_egg_data(build_egg(tmp_path / "a"), into=tmp_path)
+    second = unpack_egg_data(build_egg(tmp_path / "b"), into=tmp_path)
+    assert first == second and len(list(tmp_path.glob("child-privacy-scanner-egg-*"))) == 1
+    unpacked = sorted(p.relative_to(first / "rules") for p in (first / "rules").rglob("*.yaml"))
+    assert unpacked == sorted(p.relative_to(RULES_DIR) for p in RULES_DIR.rglob("*.yaml"))
