@@ -710,15 +710,20 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
               help="Allow private and loopback addresses (intranet registries, tests).")
 @click.option("--max-pages", default=DEFAULT_OPTIONS.max_pages, show_default=True,
               type=click.IntRange(1, 500), help="Same-site pages to visit per target.")
+@click.option("--max-policy-pages", default=DEFAULT_OPTIONS.max_policy_pages, show_default=True,
+              type=click.IntRange(1, 100), help="Policy documents to fetch per target.")
+@click.option("--browser", is_flag=True, help="Load pages in Chromium (it must be on every node).")
 @click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True,
               type=click.IntRange(1, 64), help="Worker processes per node.")
+@click.option("--batch-size", default=DEFAULT_OPTIONS.batch_size, show_default=True,
+              type=click.IntRange(1, 10000), help="Targets per worker process.")
 @click.option("--ignore-robots", is_flag=True, help="Fetch pages robots.txt disallows.")
 @click.option("--poll", "poll_seconds", default=2.0, show_default=True, type=click.FloatRange(0.05),
               help="Seconds between two looks at the nodes' jobs.")
 @click.option("--timeout", type=click.FloatRange(1), metavar="SECONDS",
               help="Give up on shards not finished by then (reported not done).")
 def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_private, max_pages,
-             workers, ignore_robots, poll_seconds, timeout):
+             max_policy_pages, browser, workers, batch_size, ignore_robots, poll_seconds, timeout):
     """Scan TARGETS_FILE on Scrapyd nodes, one shard each, and merge the shards into --db.
 
     Builds and deploys the egg (addversion.json), schedules the shard_scan job per node
@@ -740,7 +745,8 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     except TargetsError as exc:
         fail(str(exc))
     options = ScanOptions(allow_private=allow_private, loopback_only=loopback_forced(),
-                          max_pages=max_pages, workers=workers, ignore_robots=ignore_robots)
+                          max_pages=max_pages, max_policy_pages=max_policy_pages, browser=browser,
+                          workers=workers, batch_size=batch_size, ignore_robots=ignore_robots)
     lock = ScanLock(db_path)  # one scan per database, a distributed one included
     try:
         lock.acquire()
