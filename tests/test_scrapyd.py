@@ -23,7 +23,7 @@ import requests
 from helpers import ROOT, free_port, run_cli
 from test_merge import scan_facts
 
-from scanner.scrapyd_job import EGG_SOURCES, PROJECT, build_egg
+from scanner.scrapyd_job import EGG_SOURCES, PROJECT, build_egg, pack_registry
 
 NODE_START_SECONDS = 20
 
@@ -309,3 +309,20 @@ def test_eggs_with_the_same_rules_share_one_unpacked_folder(tmp_path):
     assert first == second and len(list(tmp_path.glob("child-privacy-scanner-egg-*"))) == 1
     unpacked = sorted(p.relative_to(first / "rules") for p in (first / "rules").rglob("*.yaml"))
     assert unpacked == sorted(p.relative_to(RULES_DIR) for p in RULES_DIR.rglob("*.yaml"))
+
+
+def test_a_shard_job_passes_on_the_scan_options_that_differ_from_the_defaults(tmp_path):
+    from scanner.options import ScanOptions
+    from scanner.scrapyd_job import ShardJob, scan_flags
+
+    options = ScanOptions(allow_private=True, loopback_only=True, max_pages=2, browser=True,
+                          batch_size=7, shard="1/9").to_dict()
+    assert scan_flags(options) == ["--allow-private", "--max-pages", "2", "--browser",
+                                   "--batch-size", "7"]
+    job = ShardJob.from_args(shard="2/3", registry="", registry_b64=pack_registry("targets: []\n"),
+                             options=json.dumps(options), out_dir=str(tmp_path), job_id="j1",
+                             log_file=None)
+    command = job.command()
+    assert command[-2:] == ["--shard", "2/3"] and f"{tmp_path / 'j1.db'}" in command
+    assert Path(command[command.index("scan") + 1]).read_text() == "targets: []\n"
+    job.registry_dir.cleanup()
