@@ -11,14 +11,9 @@ one young feature in marked sections; each section is a module to split out once
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -30,6 +25,7 @@ import yaml
 
 from scanner.importers import IMPORTED_DIR as EXODUS_DIR
 from scanner.importers import SDK_SIGNATURES_SUFFIX as EXODUS_SUFFIX
+from scanner.download import file_sha256
 from scanner.paths import RULES_DIR
 from scanner.trackers import CATEGORIES
 
@@ -762,14 +758,6 @@ def match_sdks(contents: DexContents, signatures: SignatureSet) -> list[SdkMatch
 # --------------------------------------------------------------------------- the API
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def analyse_apk(path, signatures: SignatureSet, max_bytes: int = MAX_APK_BYTES) -> AppAnalysis:
     """Manifest facts and the SDKs an APK carries; AppAnalysisError (one line) on bad input."""
     path = Path(path)
@@ -792,19 +780,8 @@ def is_url(value: str) -> bool:
     return urlsplit(str(value)).scheme in ("http", "https")
 
 
-class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
-    def __init__(self, check):
-        self.check = check
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        problem = self.check(newurl)
-        if problem:
-            raise AppAnalysisError(f"redirect to {newurl} refused: {problem}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 def fetch_apk(url_or_path, dest_dir, max_bytes: int = MAX_APK_BYTES, *, allow_private: bool = False,
-              url_check=None, timeout: float = 60.0) -> Path:
+              url_check=None, timeout: float = 600.0) -> Path:
     """A local APK path as is, or a URL streamed to dest_dir in chunks (never whole in memory).
 
     Every URL, redirects included, passes scanner.safety's address check first (`url_check`
@@ -817,49 +794,22 @@ def fetch_apk(url_or_path, dest_dir, max_bytes: int = MAX_APK_BYTES, *, allow_pr
         if path.stat().st_size > max_bytes:
             raise AppAnalysisError(f"{path}: APK is {_mb(path.stat().st_size)}, over the {_mb(max_bytes)} limit")
         return path
+    from scanner.download import DownloadError, stream_to_file
     from scanner.safety import url_problem
 
     url = str(url_or_path)
-
-    def check(target):
-        return url_check(target) if url_check else url_problem(target, allow_private)
-
-    problem = check(url)
-    if problem:
-        raise AppAnalysisError(f"{url}: refused: {problem}")
-    dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    # No proxy from the environment: the address checked must be the address connected to.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _GuardedRedirects(check))
-    request = urllib.request.Request(url, headers={"User-Agent": "child-privacy-scanner (apps)"})
-    handle, partial = tempfile.mkstemp(suffix=".part", dir=dest_dir)
+    name = re.sub(r"[^\w.-]", "_", Path(urlsplit(url).path).name or "download.apk")
+    partial = Path(dest_dir) / f"download-{os.getpid()}-{name}"
     try:
-        with os.fdopen(handle, "wb") as out:
-            try:
-                response = opener.open(request, timeout=timeout)
-            except AppAnalysisError as exc:
-                raise AppAnalysisError(f"{url}: {exc}") from None
-            except urllib.error.HTTPError as exc:
-                raise AppAnalysisError(f"{url}: HTTP {exc.code}") from None
-            except (urllib.error.URLError, OSError) as exc:
-                raise AppAnalysisError(f"{url}: {getattr(exc, 'reason', exc)}") from None
-            with response:
-                declared = _int_or_none(response.headers.get("Content-Length"))
-                if declared is not None and declared > max_bytes:
-                    raise AppAnalysisError(f"{url}: APK is {_mb(declared)}, over the {_mb(max_bytes)} limit")
-                total = 0
-                while chunk := response.read(CHUNK_BYTES):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise AppAnalysisError(f"{url}: download passed the {_mb(max_bytes)} limit; stopped")
-                    out.write(chunk)
-        name = Path(urlsplit(url).path).name or "download.apk"
-        final = dest_dir / (file_sha256(partial)[:16] + "-" + re.sub(r"[^\w.-]", "_", name))
-        shutil.move(partial, final)
-        return final
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+        sha256 = stream_to_file(
+            url, partial, max_bytes=max_bytes, timeout=timeout,
+            check=url_check or (lambda target: url_problem(target, allow_private)),
+            user_agent="child-privacy-scanner (apps)")
+    except DownloadError as exc:
+        raise AppAnalysisError(str(exc)) from None
+    final = partial.with_name(f"{sha256[:16]}-{name}")
+    os.replace(partial, final)
+    return final
 
 
 # --------------------------------------------------------------------------- output

@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 
 from scanner.paths import TRACKER_RULES_DIR
-from scanner.trackers import CATEGORIES, file_sha256
+from scanner.download import file_sha256
+from scanner.trackers import CATEGORIES
 
 FORMATS = ("disconnect", "ddg", "exodus", "abp")
 IMPORTED_DIR = TRACKER_RULES_DIR / "imported"

@@ -9,15 +9,11 @@ copies those headers into `tracker_lists` for a scan. See docs/trackers.md.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import json
 import os
 import shutil
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from scanner import __version__
+from scanner.download import DownloadError, file_sha256, stream_to_file
 from scanner.importers import IMPORTED_DIR, ListImportError, import_list
 from scanner.options import loopback_forced
 from scanner.paths import TRACKER_RULES_DIR
@@ -62,7 +59,6 @@ LISTS_BY_NAME = {entry.name: entry for entry in PUBLIC_LISTS}
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024   # the largest list (the DuckDuckGo TDS) is a few MB
 DEFAULT_TIMEOUT = 60.0                 # seconds for one whole download
-MAX_REDIRECTS = 5
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 USER_AGENT = f"child-privacy-scanner/{__version__} (tracker list update)"
@@ -82,21 +78,6 @@ class UpdateResult:
     path: Path | None = None
     version: str | None = None
     sha256: str | None = None
-
-
-class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
-    """Every redirect target passes the same address check as the first URL, before connecting."""
-
-    max_redirections = MAX_REDIRECTS
-
-    def __init__(self, check):
-        self.check = check
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        problem = self.check(newurl)
-        if problem:
-            raise ListUpdateError(f"refused redirect to {newurl}: {problem}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def address_check(allow_private: bool):
@@ -124,56 +105,11 @@ def _is_ip(host: str) -> bool:
 def download(url: str, destination: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
              timeout: float = DEFAULT_TIMEOUT, allow_private: bool = False) -> str:
     """Stream `url` into `destination` (written whole or not at all); return its sha256."""
-    check = address_check(allow_private)
-    problem = check(url)
-    if problem:
-        raise ListUpdateError(f"refused {url}: {problem}")
-    opener = urllib.request.build_opener(_GuardedRedirects(check))
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    deadline = time.monotonic() + timeout
-    digest = hashlib.sha256()
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=destination.name, suffix=".part")
     try:
-        with os.fdopen(handle, "wb") as out:
-            try:
-                response = opener.open(request, timeout=timeout)
-            except urllib.error.HTTPError as exc:
-                raise ListUpdateError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-            except urllib.error.URLError as exc:
-                reason = exc.reason
-                if isinstance(reason, ListUpdateError):
-                    raise reason from None
-                raise ListUpdateError(f"{url}: {reason}") from None
-            except (TimeoutError, OSError) as exc:
-                raise ListUpdateError(f"{url}: {exc}") from None
-            with response:
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise ListUpdateError(f"{url}: {int(declared)} bytes declared, over the "
-                                          f"{max_bytes}-byte limit")
-                size = 0
-                while True:
-                    if time.monotonic() > deadline:
-                        raise ListUpdateError(f"{url}: not downloaded within {timeout:g} s")
-                    try:
-                        block = response.read(1 << 16)
-                    except (TimeoutError, OSError) as exc:
-                        raise ListUpdateError(f"{url}: {exc}") from None
-                    if not block:
-                        break
-                    size += len(block)
-                    if size > max_bytes:
-                        raise ListUpdateError(f"{url}: over the {max_bytes}-byte limit")
-                    digest.update(block)
-                    out.write(block)
-        if size == 0:
-            raise ListUpdateError(f"{url}: empty response")
-        os.replace(partial, destination)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    return digest.hexdigest()
+        return stream_to_file(url, destination, check=address_check(allow_private),
+                              max_bytes=max_bytes, timeout=timeout, user_agent=USER_AGENT)
+    except DownloadError as exc:
+        raise ListUpdateError(str(exc)) from None
 
 
 def update_list(entry: PublicList, url: str, out_dir: Path = IMPORTED_DIR, **download_options) -> UpdateResult:
@@ -307,7 +243,7 @@ def tracker_list_rows(tracker_list, files: list[Path] | None = None) -> list[dic
             "name": name, "load_order": order, "format": header.get("format") or "curated",
             "version": _text(header.get("version")), "license": header.get("license"),
             "source_url": origin if downloaded else None,
-            "sha256": header.get("sha256") or _file_sha256(path),
+            "sha256": header.get("sha256") or file_sha256(path),
             "fetched_at": _text(header.get("imported_at")) if downloaded else None,
             "imported_at": _text(header.get("imported_at")), "path": str(path),
         })
@@ -316,10 +252,6 @@ def tracker_list_rows(tracker_list, files: list[Path] | None = None) -> list[dic
 
 def _text(value):
     return None if value is None else str(value)
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def record_tracker_lists(db, scan_id: int, tracker_list, files: list[Path] | None = None) -> list[dict]:

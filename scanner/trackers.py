@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import ipaddress
 import os
 import re
@@ -451,9 +450,3 @@ def is_third_party(request_host: str, page_host: str, trackers: TrackerList | No
     return not same_site_name(a, b)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -343,7 +343,7 @@ def test_fetch_apk_streams_a_url_to_disk(tmp_path, apks, loopback_site):
     site = loopback_site({"/app.apk": (200, {"Content-Type": "application/vnd.android.package-archive"}, body)})
     path = fetch_apk(f"{site.url}/app.apk", tmp_path / "dl", allow_private=True)
     assert path.read_bytes() == body and path.parent == tmp_path / "dl"
-    with pytest.raises(AppAnalysisError, match="over the 0.0 MB limit"):
+    with pytest.raises(AppAnalysisError, match="over the limit of 1000 bytes"):
         fetch_apk(f"{site.url}/app.apk", tmp_path / "small", max_bytes=1000, allow_private=True)
     assert list((tmp_path / "small").iterdir()) == [], "no partial file is left behind"
     with pytest.raises(AppAnalysisError, match="private or loopback address"):

@@ -145,7 +145,7 @@ def test_non_loopback_source_refused_before_any_connection(tmp_path):
     # Under SCANNER_LOOPBACK_ONLY (set for the whole suite) nothing is resolved or connected.
     result = update(tmp_path, "--only", "ddg", "--source", "ddg=https://staticcdn.duckduckgo.com/x.json")
     assert result.exit_code == 1
-    assert "refused https://staticcdn.duckduckgo.com/x.json" in result.stderr
+    assert "https://staticcdn.duckduckgo.com/x.json: refused" in result.stderr
     assert "network guard" not in result.stderr
     result = update(tmp_path, "--only", "ddg", "--source", "ddg=http://169.254.169.254/latest")
     assert "link-local" in result.stderr
@@ -153,7 +153,7 @@ def test_non_loopback_source_refused_before_any_connection(tmp_path):
 
 def test_redirect_to_link_local_refused(loopback_site, tmp_path):
     site = loopback_site({"/tds.json": (302, {"Location": "http://169.254.169.254/latest/meta-data"}, "")})
-    with pytest.raises(ListUpdateError, match="refused redirect to http://169.254.169.254/.*link-local"):
+    with pytest.raises(ListUpdateError, match="redirect to http://169.254.169.254/.* refused: .*link-local"):
         download(site.url + "/tds.json", tmp_path / "tds.json")
     assert not (tmp_path / "tds.json").exists()
 
@@ -174,7 +174,7 @@ def test_download_size_limit_and_timeout(loopback_site, tmp_path):
         return "late"
 
     site = loopback_site({"/big": big, "/slow": slow})
-    with pytest.raises(ListUpdateError, match="over the 1000-byte limit"):
+    with pytest.raises(ListUpdateError, match="over the limit of 1000 bytes"):
         download(site.url + "/big", tmp_path / "big", max_bytes=1000)
     with pytest.raises(ListUpdateError, match="timed out|not downloaded within"):
         download(site.url + "/slow", tmp_path / "slow", timeout=0.5)
