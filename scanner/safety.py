@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
+import urllib.request
 from urllib.parse import urlsplit
 
+from scrapy import exceptions as scrapy_exceptions
 from scrapy.exceptions import IgnoreRequest
+from twisted.internet.error import DNSLookupError
 
 
 class UnsafeAddress(IgnoreRequest):
@@ -14,6 +18,9 @@ class UnsafeAddress(IgnoreRequest):
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# How a failed lookup reaches a downloader middleware (Scrapy 2.13+ wraps Twisted's error).
+LOOKUP_FAILURES = (DNSLookupError,
+                   *filter(None, [getattr(scrapy_exceptions, "CannotResolveHostError", None)]))
 
 
 def _embedded_ipv4(addr):
@@ -40,6 +47,20 @@ def address_problem(ip: str, allow_private: bool) -> str | None:
         return f"{ip} is not a unicast address"
     if (addr.is_private or addr.is_loopback or not addr.is_global) and not allow_private:
         return f"{ip} is a private or loopback address (use --allow-private)"
+    return None
+
+
+def address_refusal(ip: str, allow_private: bool, loopback_only: bool = False) -> str | None:
+    """Why a connection to this IP is refused, in a few words ('link-local'), or None."""
+    addr = _embedded_ipv4(ipaddress.ip_address(ip.split("%")[0]))
+    if addr.is_link_local:
+        return "link-local"
+    if addr.is_multicast or addr.is_unspecified:
+        return "not a unicast address"
+    if loopback_only and not addr.is_loopback:
+        return "not loopback: this run is confined to loopback"
+    if (addr.is_private or addr.is_loopback or not addr.is_global) and not allow_private:
+        return "private or loopback: use --allow-private"
     return None
 
 
@@ -114,13 +135,48 @@ class AddressGuardMiddleware:
 
     def process_request(self, request, spider=None):
         problem = None
+        host = (urlsplit(request.url).hostname or "").strip("[]")
         if self.loopback_only and (problem := loopback_problem(request.url)):
             # An address literal keeps its own reason (link-local, private) when it has one.
-            host = (urlsplit(request.url).hostname or "").strip("[]")
             if _is_ip_literal(host):
                 problem = url_problem(request.url, self.allow_private) or problem
-        else:
+        elif _is_ip_literal(host) or not host or not _resolver_checks_connections(request):
             problem = url_problem(request.url, self.allow_private)
+        else:
+            # A host name is checked by the guarded resolver (scanner/resolver.py) when Scrapy
+            # connects: checked here, it could resolve elsewhere a moment later.
+            problem = _scheme_problem(request.url)
         if problem:
             raise UnsafeAddress(f"refused {request.url}: {problem}")
         return None
+
+    def process_exception(self, request, exception, spider=None):
+        """A host the guarded resolver refused fails as 'DNS lookup failed'; say why instead."""
+        if isinstance(exception, LOOKUP_FAILURES):
+            from scanner.resolver import refusal_for
+
+            refusal = refusal_for(urlsplit(request.url).hostname or "")
+            if refusal:
+                raise UnsafeAddress(f"refused {request.url}: {refusal}")
+        return None
+
+
+def _scheme_problem(url: str) -> str | None:
+    scheme = urlsplit(url).scheme
+    return None if scheme in ("http", "https") else f"scheme {scheme!r} is not fetched"
+
+
+def _resolver_checks_connections(request) -> bool:
+    """True when Scrapy itself will connect to the address its guarded resolver checked: the
+    resolver is installed (a CrawlerProcess), no proxy connects for us, no browser loads it."""
+    from scanner.resolver import GuardedResolver
+
+    reactor = sys.modules.get("twisted.internet.reactor")  # importing it would install one
+    if not isinstance(getattr(reactor, "nameResolver", None), GuardedResolver):
+        return False
+    if request.meta.get("proxy") or request.meta.get("playwright"):
+        return False
+    parts = urlsplit(request.url)
+    proxies = urllib.request.getproxies_environment()
+    return not (parts.scheme in proxies
+                and not urllib.request.proxy_bypass_environment(parts.hostname or "", proxies))

@@ -31,6 +31,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 # Record every response, 4xx and 5xx included: a missing policy page is evidence too.
 HTTPERROR_ALLOW_ALL = True
 
+# Every host Scrapy connects to is looked up once and checked (docs/crawling.md, "Address guard").
+TWISTED_DNS_RESOLVER = "scanner.resolver.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "scanner.safety.AddressGuardMiddleware": 50,
 }
