@@ -4,7 +4,9 @@ the address guard, with a size and time limit, written whole or not at all; and 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import socket
 import tempfile
 import time
 import urllib.error
@@ -44,6 +46,61 @@ class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+def _checked_connect(url: str, check):
+    """socket.create_connection for http.client that connects only to addresses `check` allows,
+    from one lookup: the host is not resolved again after the check (no DNS rebinding)."""
+    from scanner.safety import resolve
+
+    def connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **kwargs):
+        host, port = address
+        try:
+            addresses = resolve(host)
+        except OSError as exc:
+            raise DownloadError(f"{url}: cannot resolve {host}: {exc.strerror or exc}") from None
+        for ip in addresses:
+            problem = check(f"http://{f'[{ip}]' if ':' in ip else ip}:{port}/")
+            if problem:
+                raise DownloadError(f"{url}: refused: {host} resolves to {problem}")
+        failure = OSError(f"no address for {host}")
+        for ip in addresses:
+            try:
+                return socket.create_connection((ip, port), timeout, source_address)
+            except OSError as exc:
+                failure = exc
+        raise failure
+
+    return connect
+
+
+def _connection_class(base, connect):
+    def make(host, **kwargs):
+        connection = base(host, **kwargs)
+        # http.client's hook for opening the socket; HTTPS keeps the host name for SNI and
+        # certificate checks, and the Host header is the URL's.
+        connection._create_connection = connect
+        return connection
+    return make
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, connect):
+        super().__init__()
+        self.connect = connect
+
+    def http_open(self, req):
+        return self.do_open(_connection_class(http.client.HTTPConnection, self.connect), req)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, connect):
+        super().__init__()
+        self.connect = connect
+
+    def https_open(self, req):
+        return self.do_open(_connection_class(http.client.HTTPSConnection, self.connect), req,
+                            context=self._context)
+
+
 def stream_to_file(url: str, destination: Path, *, check, max_bytes: int, timeout: float,
                    user_agent: str) -> str:
     """Stream `url` into `destination`; return its sha256. `check(url)` says why an address is
@@ -51,9 +108,12 @@ def stream_to_file(url: str, destination: Path, *, check, max_bytes: int, timeou
     problem = check(url)
     if problem:
         raise DownloadError(f"{url}: refused: {problem}")
-    # No proxy: the address checked must be the address connected to.
+    # No proxy, and each connection goes to an address checked at connection time: the address
+    # checked must be the address connected to.
+    connect = _checked_connect(url, check)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                         _GuardedRedirects(url, check))
+                                         _GuardedRedirects(url, check),
+                                         _CheckedHTTPHandler(connect), _CheckedHTTPSHandler(connect))
     request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     deadline = time.monotonic() + timeout
     digest = hashlib.sha256()

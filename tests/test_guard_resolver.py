@@ -170,3 +170,43 @@ def test_resolver_hands_over_only_checked_addresses(monkeypatch, answer, allow_p
         assert (addresses, problem) == (answer, None)
     else:
         assert addresses == [] and refusal in problem
+
+
+def test_a_download_connects_only_to_an_address_checked_at_connection_time(monkeypatch, tmp_path):
+    import socket
+
+    from scanner.download import DownloadError, stream_to_file
+    from scanner.safety import url_problem
+
+    checked, checked_requests = serve("127.0.0.1", 0, "CHECKED-SITE")
+    port = checked.server_address[1]
+    hostile, hostile_requests = serve("127.0.0.2", port, "HOSTILE-SITE")
+    real_getaddrinfo = socket.getaddrinfo
+    answers = {"rebind.test": ["127.0.0.1", "127.0.0.2"], "safe.test": ["127.0.0.1"]}
+
+    def rebinding_getaddrinfo(host, *args, **kwargs):
+        # The first answer is safe, every later one the hostile address; other names: literals.
+        if host in answers:
+            host = answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
+
+    def check(url):
+        problem = url_problem(url, allow_private=True)
+        return problem or ("127.0.0.2 is refused by this test" if "127.0.0.2" in url else None)
+
+    options = {"check": check, "max_bytes": 1 << 20, "timeout": 10, "user_agent": "test"}
+    try:
+        stream_to_file(f"http://safe.test:{port}/privacy", tmp_path / "safe.html", **options)
+        with pytest.raises(DownloadError) as refused:
+            stream_to_file(f"http://rebind.test:{port}/privacy", tmp_path / "rebind.html", **options)
+    finally:
+        checked.shutdown()
+        hostile.shutdown()
+    assert "CHECKED-SITE" in (tmp_path / "safe.html").read_text()
+    # The URL check saw 127.0.0.1; the connection's own lookup got 127.0.0.2 and refused it.
+    assert str(refused.value) == (f"http://rebind.test:{port}/privacy: refused: rebind.test "
+                                  "resolves to 127.0.0.2 is refused by this test")
+    assert hostile_requests == [] and not (tmp_path / "rebind.html").exists()
+    assert checked_requests == ["/privacy"]
