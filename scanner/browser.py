@@ -31,18 +31,23 @@ INSTALL_HINT = "install Debian's chromium with `make browser` (never `playwright
 CONFINED_HOSTS = ("127.0.0.1", "localhost")
 CONFINED_RESOLVER_RULES = "MAP * ~NOTFOUND , " + " , ".join(f"EXCLUDE {h}" for h in CONFINED_HOSTS)
 
-# Real scans: address literals in the ranges the address guard refuses, so a public page
-# cannot redirect the browser to 169.254.169.254 or a router. Patterns match the canonical
-# host (2852039166 becomes 169.254.169.254); the IPv6 ones contain a colon, which no host
-# name has. A name that resolves to such an address on a redirect hop is not caught here.
-PRIVATE_HOST_PATTERNS = (
-    "localhost", "*.localhost", "0.*", "10.*", "127.*", "169.254.*", "192.168.*",
-    *(f"172.{n}.*" for n in range(16, 32)),
-    "::", "::1", "fe8?:*", "fe9?:*", "fea?:*", "feb?:*", "fc??:*", "fd??:*",
-    # IPv4 wrapped in IPv6 (mapped, NAT64, 6to4, Teredo): refused whatever they wrap.
-    "::ffff:*", "64:ff9b:*", "2002:*", "2001:0:*",
-)
-PRIVATE_RESOLVER_RULES = " , ".join(f"MAP {p} ~NOTFOUND" for p in PRIVATE_HOST_PATTERNS)
+# Real scans: every connection, redirect hops, workers and preconnects included, goes through
+# the scanner's SOCKS5 guard proxy on 127.0.0.1 (scanner/resolver.py), which is handed the host
+# name unresolved, looks it up once, applies the address guard and connects to the address it
+# checked. Chromium itself resolves nothing but the proxy's address; loopback is not exempt
+# from the proxy (Chromium's implicit bypass), and WebRTC may not send UDP around it.
+PROXY_HOST = "127.0.0.1"
+PROXIED_RESOLVER_RULES = f"MAP * ~NOTFOUND , EXCLUDE {PROXY_HOST}"
+
+
+def guard_proxy_args() -> list[str]:
+    """Chromium arguments that send every connection through the guard proxy (started once)."""
+    from scanner.resolver import browser_proxy_port
+
+    return [f"--proxy-server=socks5://{PROXY_HOST}:{browser_proxy_port()}",
+            "--proxy-bypass-list=<-loopback>",
+            f"--host-resolver-rules={PROXIED_RESOLVER_RULES}",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
 
 CHROMIUM_ARGS = (
     "--disable-gpu",
@@ -74,7 +79,7 @@ def launch_options(allow_private: bool) -> dict:
     if allow_private:
         args += [f"--host-resolver-rules={CONFINED_RESOLVER_RULES}", "--no-proxy-server"]
     else:
-        args.append(f"--host-resolver-rules={PRIVATE_RESOLVER_RULES}")
+        args += guard_proxy_args()
     # Playwright's launch() gives every browser a fresh temporary profile and deletes it on
     # close; each target then gets its own context (cookies and storage of its own).
     return {"executable_path": CHROMIUM, "headless": True, "args": args,
@@ -190,6 +195,8 @@ def describe_browser_failure(message: str, confined: bool) -> str:
     line = re.sub(r"^\w+\.\w+: ", "", message.strip().splitlines()[0] if message.strip() else "")
     if confined and ("net::ERR_FAILED" in line or "net::ERR_NAME_NOT_RESOLVED" in line):
         line += " (under --allow-private the browser reaches 127.0.0.1 only)"
+    elif not confined and "net::ERR_SOCKS_CONNECTION_FAILED" in line:
+        line += " (refused by the address guard, or unreachable)"
     return f"browser: {line or 'page load failed'}"[:500]
 
 

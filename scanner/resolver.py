@@ -76,6 +76,13 @@ class GuardedResolver:
                 return [], f"resolves to {ip} ({reason})"
         return addresses, None
 
+    def answer(self, host: str) -> tuple[list[str], str | None]:
+        """checked_addresses, kept for the process like resolveHostName's (blocking)."""
+        key = host.strip("[]").lower()
+        if key not in self.answers:
+            self._remember(self.checked_addresses(key), key)
+        return self.answers.get(key, ([], None))
+
     def _remember(self, answer, key: str):
         if isinstance(answer, tuple):
             addresses, refusal = answer
@@ -118,3 +125,131 @@ def _twisted_address(ip: str, port: int):
     if ":" in ip:
         return IPv6Address("TCP", ip.split("%")[0], port)
     return IPv4Address("TCP", ip, port)
+
+
+# ---- the browser's connections: a SOCKS5 proxy on loopback that applies the same policy ----
+
+SOCKS_VERSION = 5
+SOCKS_REPLY = {"ok": 0, "refused_by_rules": 2, "unreachable": 4, "connection_refused": 5,
+               "unsupported_command": 7, "unsupported_address": 8}
+
+
+class GuardProxy:
+    """A SOCKS5 proxy on 127.0.0.1 for Chromium: Chromium hands it every host name unresolved,
+    and it connects only to addresses `checked_addresses(host)` allowed, from one lookup."""
+
+    def __init__(self, checked_addresses, connect_timeout: float = 30.0):
+        self.checked_addresses = checked_addresses
+        self.connect_timeout = connect_timeout
+        self.refused: LocalCache[str, str] = LocalCache(1000)  # host -> why, for messages
+        self.port: int | None = None
+
+    def start(self) -> int:
+        """Serve from a thread of its own for the life of the process; the port it listens on."""
+        import asyncio
+        import threading
+
+        ready = threading.Event()
+
+        def run():
+            loop = asyncio.new_event_loop()
+            server = loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, name="guard-proxy", daemon=True).start()
+        ready.wait(10)
+        if self.port is None:
+            raise OSError("the browser's address-guard proxy did not start")
+        return self.port
+
+    async def _serve(self, reader, writer) -> None:
+        import asyncio
+
+        upstream = None
+        try:
+            version, count = await reader.readexactly(2)
+            methods = await reader.readexactly(count)
+            if version != SOCKS_VERSION or 0 not in methods:
+                writer.write(bytes([SOCKS_VERSION, 0xFF]))  # only "no authentication"
+                return
+            writer.write(bytes([SOCKS_VERSION, 0]))
+            _, command, _, address_type = await reader.readexactly(4)
+            host = await _read_socks_host(reader, address_type)
+            port = int.from_bytes(await reader.readexactly(2), "big")
+            if host is None:
+                return await _reply(writer, "unsupported_address")
+            if command != 1:  # CONNECT only: no BIND, no UDP
+                return await _reply(writer, "unsupported_command")
+            loop = asyncio.get_running_loop()
+            addresses, refusal = await loop.run_in_executor(None, self.checked_addresses, host)
+            if refusal:
+                self.refused[host.lower()] = refusal
+                return await _reply(writer, "refused_by_rules")
+            if not addresses:
+                return await _reply(writer, "unreachable")
+            for ip in addresses:
+                try:
+                    upstream = await asyncio.wait_for(asyncio.open_connection(ip, port),
+                                                      self.connect_timeout)
+                    break
+                except (OSError, asyncio.TimeoutError):
+                    continue
+            if upstream is None:
+                return await _reply(writer, "connection_refused")
+            await _reply(writer, "ok")
+            await asyncio.gather(_pipe(reader, upstream[1]), _pipe(upstream[0], writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            for stream in (writer, upstream[1] if upstream else None):
+                if stream is not None:
+                    stream.close()
+
+
+async def _read_socks_host(reader, address_type: int) -> str | None:
+    import ipaddress
+
+    if address_type == 1:
+        return str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    if address_type == 4:
+        return str(ipaddress.IPv6Address(await reader.readexactly(16)))
+    if address_type == 3:
+        length = (await reader.readexactly(1))[0]
+        return (await reader.readexactly(length)).decode("ascii")
+    return None
+
+
+async def _reply(writer, outcome: str) -> None:
+    # The bound address is not used by Chromium: 0.0.0.0:0.
+    writer.write(bytes([SOCKS_VERSION, SOCKS_REPLY[outcome], 0, 1, 0, 0, 0, 0, 0, 0]))
+    await writer.drain()
+
+
+async def _pipe(reader, writer) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        if writer.can_write_eof():
+            try:
+                writer.write_eof()
+            except OSError:
+                pass
+
+
+_browser_proxy: GuardProxy | None = None
+
+
+def browser_proxy_port() -> int:
+    """The process's guard proxy for real-scan browsers (started on first use): the address
+    policy of a scan without --allow-private, answers kept for the process."""
+    global _browser_proxy
+    if _browser_proxy is None:
+        policy = GuardedResolver(None, allow_private=False, loopback_only=loopback_forced())
+        proxy = GuardProxy(policy.answer)
+        proxy.start()
+        _browser_proxy = proxy
+    return _browser_proxy.port

@@ -14,7 +14,7 @@ import sqlite_utils
 from helpers import LoopbackSite, free_port, run_cli, write_targets
 from scanner.browser import (
     CONFINED_RESOLVER_RULES,
-    PRIVATE_RESOLVER_RULES,
+    PROXIED_RESOLVER_RULES,
     abort_outside_loopback,
     abort_unsafe_address,
     browser_problem,
@@ -223,8 +223,9 @@ def test_confined_browser_cannot_resolve_any_other_host(loopback_site):
 
 @needs_chromium
 def test_real_scan_browser_cannot_reach_private_address_literals(loopback_site):
-    """Without --allow-private the resolver rule refuses loopback, private and link-local
-    literals, so a redirect hop (which the route abort never sees) cannot reach them either."""
+    """Without --allow-private every connection goes through the guard proxy, which refuses
+    loopback, private and link-local addresses, so a redirect hop (which the route abort never
+    sees) cannot reach them either."""
     from playwright.sync_api import sync_playwright
 
     site = loopback_site({"/ok": "ok"})
@@ -241,7 +242,7 @@ def test_real_scan_browser_cannot_reach_private_address_literals(loopback_site):
                 assert page.evaluate("u => fetch(u).then(r => r.status, e => 'failed')", url) == "failed"
         finally:
             browser.close()
-    assert failures == ["net::ERR_NAME_NOT_RESOLVED"] * len(urls)
+    assert failures == ["net::ERR_SOCKS_CONNECTION_FAILED"] * len(urls)
     assert site.requests == []
 
 
@@ -253,8 +254,11 @@ def test_confinement_is_in_the_launch_options_only_with_allow_private():
     assert confined["PLAYWRIGHT_ABORT_REQUEST"] == "scanner.browser.abort_outside_loopback"
     assert confined["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == "/usr/bin/chromium"
     real = browser_settings(allow_private=False)
-    assert f"--host-resolver-rules={PRIVATE_RESOLVER_RULES}" in real["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
-    assert "MAP * " not in PRIVATE_RESOLVER_RULES
+    real_args = real["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"]
+    # Chromium resolves nothing but the guard proxy, and loopback is not exempt from the proxy.
+    assert f"--host-resolver-rules={PROXIED_RESOLVER_RULES}" in real_args
+    assert any(a.startswith("--proxy-server=socks5://127.0.0.1:") for a in real_args)
+    assert "--proxy-bypass-list=<-loopback>" in real_args
     assert real["PLAYWRIGHT_ABORT_REQUEST"] == "scanner.browser.abort_unsafe_address"
 
 

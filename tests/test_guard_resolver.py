@@ -71,8 +71,9 @@ POLICY = ("<html><body><main><h1>Privacy Policy</h1><p>We collect your email add
           "share personal information with advertising partners. {marker}</p></main></body></html>")
 
 
-def serve(host: str, port: int, marker: str):
-    """A site on host:port whose homepage links its policy; returns (server, requested paths)."""
+def serve(host: str, port: int, marker: str, redirect: str | None = None):
+    """A site on host:port whose homepage links its policy, and whose /go redirects to
+    `redirect`; returns (server, requested paths)."""
     requests: list[str] = []
     pages = {"/": "<html><body><footer><a href='/privacy'>Privacy Policy</a></footer></body></html>",
              "/privacy": POLICY.format(marker=marker)}
@@ -83,6 +84,12 @@ def serve(host: str, port: int, marker: str):
 
         def do_GET(self):
             requests.append(self.path)
+            if self.path == "/go" and redirect:
+                self.send_response(302)
+                self.send_header("Location", redirect.format(port=self.server.server_address[1]))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = pages.get(self.path, "not found").encode()
             self.send_response(200 if self.path in pages else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -210,3 +217,58 @@ def test_a_download_connects_only_to_an_address_checked_at_connection_time(monke
                                   "resolves to 127.0.0.2 is refused by this test")
     assert hostile_requests == [] and not (tmp_path / "rebind.html").exists()
     assert checked_requests == ["/privacy"]
+
+
+def test_browser_connections_go_to_the_address_the_guard_checked(monkeypatch):
+    """A real-scan Chromium: a loopback page redirecting to a host name that resolves to a refused
+    address is refused (the route abort never sees a redirect hop), and a rebinding name is
+    connected to at the address first checked."""
+    from scanner import browser, resolver, safety
+
+    if browser.browser_problem() and not os.environ.get("CI"):
+        pytest.skip(browser.browser_problem())
+    from playwright.sync_api import sync_playwright
+
+    checked, checked_requests = serve("127.0.0.1", 0, "CHECKED-SITE",
+                                      redirect="http://hostile.test:{port}/privacy")
+    port = checked.server_address[1]
+    hostile, hostile_requests = serve("127.0.0.2", port, "HOSTILE-SITE")
+    answers = {"page.test": ["127.0.0.1"], "hostile.test": ["127.0.0.2"],
+               "rebind.test": ["127.0.0.1", "127.0.0.2"]}
+    looked_up = []
+
+    def table_lookup(host):
+        looked_up.append(host)
+        if host not in answers:
+            raise OSError(f"no such test host {host}")
+        return [answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]]
+
+    real_refusal = safety.address_refusal
+
+    def refusal(ip, allow_private, loopback_only=False):
+        # This real-scan browser may reach the test sites on 127.0.0.1, never 127.0.0.2.
+        return {"127.0.0.1": None, "127.0.0.2": "refused by this test"}.get(
+            ip, real_refusal(ip, allow_private, loopback_only))
+
+    monkeypatch.setattr(resolver, "lookup", table_lookup)
+    monkeypatch.setattr(safety, "address_refusal", refusal)
+    monkeypatch.setattr(resolver, "_browser_proxy", None)  # a proxy with this test's answers
+    from playwright.sync_api import Error as PlaywrightError
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(**browser.launch_options(allow_private=False))
+        try:
+            page = chromium.new_page()
+            assert page.goto(f"http://rebind.test:{port}/").status == 200
+            assert "CHECKED-SITE" in page.goto(f"http://rebind.test:{port}/privacy").text()
+            assert page.goto(f"http://page.test:{port}/").status == 200
+            with pytest.raises(PlaywrightError, match="ERR_SOCKS_CONNECTION_FAILED"):
+                page.goto(f"http://page.test:{port}/go")
+        finally:
+            chromium.close()
+            checked.shutdown()
+            hostile.shutdown()
+    assert "/go" in checked_requests and hostile_requests == []  # the redirect was sent, not followed
+    assert resolver._browser_proxy.refused["hostile.test"] == "resolves to 127.0.0.2 (refused by this test)"
+    assert looked_up.count("rebind.test") == 1 and looked_up.count("hostile.test") == 1
+    assert checked_requests.count("/privacy") == 1  # rebind.test's second fetch, at 127.0.0.1
