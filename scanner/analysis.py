@@ -16,10 +16,11 @@ def analyse_scan(db, scan_id: int, targets, tracker_list: TrackerList,
     sdk_aliases = (curated_sdk_aliases() if sdk_signatures is None
                    else sdk_aliases_by_id(getattr(sdk_signatures, "signatures", sdk_signatures)))
     with db.conn:
-        db.execute("DELETE FROM findings WHERE scan_id = ? AND source = 'crosscheck'", [scan_id])
+        db.execute("DELETE FROM scan_findings WHERE scan_id = ? AND source = 'crosscheck'",
+                   [scan_id])
         for target in targets:
-            db["findings"].insert_all(crosscheck_findings(db, scan_id, target, tracker_list,
-                                                          sdk_aliases))
+            db["scan_findings"].insert_all(crosscheck_findings(db, scan_id, target, tracker_list,
+                                                               sdk_aliases))
         scores = [score_target(db, scan_id, target) for target in targets]
         db["scores"].upsert_all(scores, pk=("scan_id", "target_id"))
     return scores

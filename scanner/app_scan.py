@@ -130,7 +130,7 @@ def store_analysis(db, scan_id: int, target, analysis: AppAnalysis, source: str)
     ])
     findings = [sdk_finding(scan_id, target, analysis, sdk) for sdk in analysis.sdks]
     findings += [permission_finding(scan_id, target, analysis, p) for p in analysis.permissions]
-    db["findings"].insert_all([f for f in findings if f])
+    db["scan_findings"].insert_all([f for f in findings if f])
 
 
 def record_apk_fetch(db, scan_id: int, target, source: str, *, error: str | None,

@@ -26,6 +26,8 @@ SCAN_ID_COLUMNS = ("scan_id",)
 DOCUMENT_ID_COLUMNS = ("document_id",)
 # Columns naming a row of a table kept once per content sha256.
 CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}
+# A shard made before policy findings were kept per document holds them all in `findings`.
+RENAMED_TABLES = {"findings": "scan_findings"}
 # Foreign keys a copied row may hold: scan and document ids are remapped, the rest are natural keys.
 KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("bodies", "sha256"),
                     ("targets", "id")}
@@ -252,38 +254,44 @@ def _next_id(db, table: str, column: str) -> int:
 def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
                target_ids: list[str], evidence: EvidenceFiles) -> dict:
     document_map, documents_new = _copy_documents(db, conn, shard_scan_id, scan_id)
+    _copy_document_findings(db, conn, shard_scan_id, document_map)
     _copy_content_rows(db, conn, shard_scan_id, scan_id, evidence)
     _copy_targets(db, conn, target_ids, scan_id)
     finding_map: dict[int, int] = {}
+    fetch_map: dict[int, int] = {}
     rows = 0
     out_tables = set(db.table_names())
     # scores last: their explanations name finding ids, remapped once findings are copied
     tables = sorted(per_scan_tables(conn), key=lambda name: name == "scores")
-    for table in tables:
+    for shard_table in tables:
+        table = RENAMED_TABLES.get(shard_table, shard_table)
         if table not in out_tables:
             raise MergeError(f"table {table} is unknown to this scanner")
-        _check_references(conn, table)
+        _check_references(conn, shard_table)
         out_columns = db[table].columns_dict
-        columns = [c for c in table_columns(conn, table) if c in out_columns]
-        id_column = integer_pk(conn, table)
+        columns = [c for c in table_columns(conn, shard_table) if c in out_columns]
+        id_column = integer_pk(conn, shard_table)
         next_id = _next_id(db, table, id_column) if id_column else None
         order = f"[{id_column}]" if id_column else "rowid"
         records = []
-        for row in conn.execute(f"SELECT * FROM [{table}] WHERE scan_id = ? ORDER BY {order}",
+        for row in conn.execute(f"SELECT * FROM [{shard_table}] WHERE scan_id = ? ORDER BY {order}",
                                 [shard_scan_id]):
             record = {c: row[c] for c in columns}
             record["scan_id"] = scan_id
             if id_column:
                 # ids given in shard order keep the order ties are broken by (e.g. in scoring)
                 record[id_column] = next_id
-                if table == "findings":
+                if table == "scan_findings":
                     finding_map[row[id_column]] = next_id
+                elif table == "fetches":
+                    fetch_map[row[id_column]] = next_id
                 next_id += 1
             for column in DOCUMENT_ID_COLUMNS:
                 if record.get(column) is not None:
                     record[column] = document_map[record[column]]
             if table == "scores" and record.get("explanation"):
-                record["explanation"] = _remap_explanation(record["explanation"], finding_map)
+                record["explanation"] = _remap_explanation(record["explanation"], finding_map,
+                                                           fetch_map)
             evidence.rewrite(record)
             records.append(record)
         # tables keyed by (scan, name) hold rows every shard brings alike (tracker_lists)
@@ -299,12 +307,48 @@ def _check_references(conn: sqlite3.Connection, table: str) -> None:
             raise MergeError(f"{table}.{fk[3]} refers to {fk[2]}.{fk[4]}, which merge cannot remap")
 
 
-def _remap_explanation(explanation: str, finding_map: dict[int, int]) -> str:
+def _remap_explanation(explanation: str, finding_map: dict[int, int],
+                       fetch_map: dict[int, int]) -> str:
     data = json.loads(explanation)
+
+    def remap(finding_id: int) -> int:
+        policy = store.policy_finding_fetch(finding_id)
+        if policy is None:
+            return finding_map.get(finding_id, finding_id)
+        # A policy finding's id is made of its fetch's id, which the copy renumbered.
+        fetch_id, n = policy
+        return (store.POLICY_FINDING_ID_BASE + fetch_map.get(fetch_id, fetch_id)
+                * store.FINDINGS_PER_DOCUMENT + n)
+
     for contribution in data.get("contributions", []) if isinstance(data, dict) else []:
         if isinstance(contribution, dict) and "finding_ids" in contribution:
-            contribution["finding_ids"] = [finding_map.get(i, i) for i in contribution["finding_ids"]]
+            contribution["finding_ids"] = [remap(i) for i in contribution["finding_ids"]]
     return json.dumps(data, ensure_ascii=False)
+
+
+def _copy_document_findings(db, conn: sqlite3.Connection, shard_scan_id: int,
+                            document_map: dict[int, int]) -> None:
+    """The policy findings of the documents the scan's fetches saw, once per findings version
+    (a document this database already holds with that version keeps its rows: they are alike)."""
+    shard_tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "document_findings" not in shard_tables:
+        return
+    columns = [c for c in table_columns(conn, "document_findings") if c != "id"]
+    rows = conn.execute(
+        f"""SELECT {', '.join(f'df.[{c}]' for c in columns)} FROM document_findings df
+            WHERE EXISTS (SELECT 1 FROM fetches fe WHERE fe.scan_id = ?
+                          AND fe.document_id = df.document_id
+                          AND fe.findings_version = df.findings_version)
+            ORDER BY df.id""", [shard_scan_id])
+    records = []
+    for row in rows:
+        record = {c: row[c] for c in columns}
+        record["document_id"] = document_map[record["document_id"]]
+        records.append(record)
+    if records:
+        db.conn.executemany(
+            f"INSERT OR IGNORE INTO document_findings ({', '.join(f'[{c}]' for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})", [[r[c] for c in columns] for r in records])
 
 
 def _copy_documents(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int):

@@ -10,13 +10,12 @@ import json
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from scanner import store
+from scanner import __version__, store
 from scanner.app_scan import store_listing_findings, store_listing_row
 from scanner.evidence import store_body
 from scanner.extensions import ScanLifecycle
-from scanner.findings import finding_row
 from scanner.items import StoreListingItem
-from scanner.matching import classify, load_rules
+from scanner.matching import classify, load_rules, rules_version
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
@@ -26,6 +25,13 @@ from scanner.trackers import TrackerList, is_third_party, registrable_domain
 @lru_cache(maxsize=1)
 def policy_rules():
     return load_rules()
+
+
+@lru_cache(maxsize=1)
+def findings_version() -> str:
+    """What the policy findings of a document depend on besides its text: the rule files and
+    the matcher's code. A document's findings are stored once per findings version."""
+    return f"{rules_version()}+{__version__}"
 
 
 @lru_cache(maxsize=256)
@@ -93,7 +99,7 @@ class StorePipeline:
             "fetched_at": item.fetched_at or store.now(), "discovered_by": "targets-file",
         })
         self.db["store_listings"].insert(store_listing_row(self.scan_id, item))
-        self.db["findings"].insert_all(store_listing_findings(self.scan_id, item))
+        self.db["scan_findings"].insert_all(store_listing_findings(self.scan_id, item))
 
     def _store(self, item) -> None:
         document_id = None
@@ -114,6 +120,7 @@ class StorePipeline:
                 "content_type": item.content_type, "fetched_at": item.fetched_at or store.now(),
                 "discovered_by": item.discovered_by,
                 "read_with": getattr(item, "read_with", "static"),
+                "findings_version": findings_version() if document_id is not None else None,
                 **self._evidence_columns(item),
             }
         )
@@ -141,16 +148,15 @@ class StorePipeline:
         return columns
 
     def _store_policy_findings(self, item, document_id: int) -> None:
-        rows = [
-            finding_row(
-                self.scan_id, item.target_id, source="policy", rule_id=f.rule_id,
-                category=f.category, practice=f.practice, severity=f.severity,
-                polarity=f.polarity, data_types=f.data_types, evidence=f.evidence,
-                document_id=document_id, start=f.start, end=f.end, url=item.final_url or item.url,
-            )
-            for f in document_findings(document_id, item.text, item.lang or "auto")
-        ]
-        self.db["findings"].insert_all(rows, batch_size=1000)
+        """A document's findings are stored once per findings version; each fetch of it (its
+        findings_version column) makes them findings of its scan and target (the findings view)."""
+        version = findings_version()
+        if store.has_document_findings(self.db, document_id, version):
+            self.stats.inc_value("scanner/document_findings_known")
+            return
+        store.store_document_findings(
+            self.db, document_id, version,
+            document_findings(document_id, item.text, item.lang or "auto"))
 
     def _store_third_parties(self, item) -> None:
         page_url = item.final_url or item.url
@@ -180,7 +186,7 @@ class StorePipeline:
             if finding:
                 findings.append(finding)
         self.db["third_parties"].insert_all(rows, batch_size=1000)
-        self.db["findings"].insert_all(findings, batch_size=1000)
+        self.db["scan_findings"].insert_all(findings, batch_size=1000)
 
     def _store_cookies(self, item) -> None:
         page_url = item.final_url or item.url
@@ -205,12 +211,12 @@ class StorePipeline:
             if finding:
                 findings.append(finding)
         self.db["cookies"].insert_all(rows, batch_size=1000)
-        self.db["findings"].insert_all(findings, batch_size=1000)
+        self.db["scan_findings"].insert_all(findings, batch_size=1000)
 
     def _store_browser_observations(self, item) -> None:
         """What the page did in the browser (source 'browser' findings) and its evidence files."""
         if getattr(item, "behaviour", None):
-            self.db["findings"].insert_all(behaviour_findings(self.scan_id, item, self.trackers))
+            self.db["scan_findings"].insert_all(behaviour_findings(self.scan_id, item, self.trackers))
         artifacts = getattr(item, "artifacts", None)
         if artifacts:
             page_url = item.final_url or item.url

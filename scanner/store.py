@@ -22,6 +22,23 @@ from scanner import __version__
 migrations = Migrations("child-privacy-scanner")
 
 
+LATEST_FINDINGS_VIEW = """
+SELECT f.* FROM findings f
+JOIN latest_scan_per_target l ON l.target_id = f.target_id AND l.scan_id = f.scan_id
+"""
+TARGET_RISK_VIEW = """
+SELECT t.id AS target_id, t.name, t.audience, t.country, s.scan_id, s.score, s.grade,
+       s.status,
+       (SELECT COUNT(*) FROM findings f WHERE f.scan_id = s.scan_id
+          AND f.target_id = s.target_id AND f.polarity = 'risk') AS risk_findings,
+       (SELECT COUNT(DISTINCT domain) FROM third_parties p WHERE p.scan_id = s.scan_id
+          AND p.target_id = s.target_id) AS third_party_domains
+FROM targets t
+JOIN latest_scan_per_target l ON l.target_id = t.id
+JOIN scores s ON s.scan_id = l.scan_id AND s.target_id = l.target_id
+"""
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["targets"].create(
@@ -103,27 +120,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         SELECT target_id, MAX(scan_id) AS scan_id FROM scores GROUP BY target_id
         """,
     )
-    db.create_view(
-        "latest_findings",
-        """
-        SELECT f.* FROM findings f
-        JOIN latest_scan_per_target l ON l.target_id = f.target_id AND l.scan_id = f.scan_id
-        """,
-    )
-    db.create_view(
-        "target_risk",
-        """
-        SELECT t.id AS target_id, t.name, t.audience, t.country, s.scan_id, s.score, s.grade,
-               s.status,
-               (SELECT COUNT(*) FROM findings f WHERE f.scan_id = s.scan_id
-                  AND f.target_id = s.target_id AND f.polarity = 'risk') AS risk_findings,
-               (SELECT COUNT(DISTINCT domain) FROM third_parties p WHERE p.scan_id = s.scan_id
-                  AND p.target_id = s.target_id) AS third_party_domains
-        FROM targets t
-        JOIN latest_scan_per_target l ON l.target_id = t.id
-        JOIN scores s ON s.scan_id = l.scan_id AND s.target_id = l.target_id
-        """,
-    )
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
 
 
 @migrations()
@@ -275,6 +273,54 @@ def m010_sentences(db: sqlite_utils.Database) -> None:
     index_sentences(db)
 
 
+# A policy finding read through the `findings` view has the id
+# POLICY_FINDING_ID_BASE + fetch id * FINDINGS_PER_DOCUMENT + its ordinal n in the document:
+# stable, above every scan_findings id, and under 2**53 (JSON readers) up to 2**32 fetches.
+# A document keeps at most FINDINGS_PER_DOCUMENT findings so that ids never overlap.
+POLICY_FINDING_ID_BASE = 1 << 44
+FINDINGS_PER_DOCUMENT = 1 << 20
+
+FINDING_COLUMNS = ("id", "scan_id", "target_id", "source", "rule_id", "category", "practice",
+                   "severity", "polarity", "data_types", "evidence", "document_id", "start",
+                   "end", "url")
+FINDINGS_VIEW = f"""
+SELECT {', '.join(f'[{c}]' for c in FINDING_COLUMNS)} FROM scan_findings
+UNION ALL
+SELECT {POLICY_FINDING_ID_BASE} + fe.id * {FINDINGS_PER_DOCUMENT} + df.n, fe.scan_id, fe.target_id,
+       'policy', df.rule_id, df.category, df.practice, df.severity, df.polarity, df.data_types,
+       df.evidence, fe.document_id, df.start, df.[end], COALESCE(NULLIF(fe.final_url, ''), fe.url)
+FROM fetches fe
+JOIN document_findings df ON df.document_id = fe.document_id
+ AND df.findings_version = fe.findings_version
+"""
+
+
+@migrations()
+def m011_document_findings(db: sqlite_utils.Database) -> None:
+    """Policy findings kept once per document and findings version, read per scan via fetches."""
+    # The views name findings; its FTS index is bound to the table's name: both are rebuilt.
+    for view in ("target_risk", "latest_findings"):
+        db.execute(f"DROP VIEW IF EXISTS [{view}]")
+    db["findings"].disable_fts()
+    db.rename_table("findings", "scan_findings")
+    db["scan_findings"].enable_fts(["evidence"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    db["document_findings"].create(
+        {"id": int, "document_id": int, "findings_version": str, "n": int, "rule_id": str,
+         "category": str, "practice": str, "severity": str, "polarity": str,
+         "data_types": str, "evidence": str, "start": int, "end": int},
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["document_findings"].create_index(["document_id", "findings_version", "n"], unique=True)
+    db["document_findings"].enable_fts(["evidence"], create_triggers=True,
+                                       tokenize=FTS_TOKENIZER)
+    # Fetches of older scans keep this null: their policy findings stay rows of scan_findings.
+    db["fetches"].add_column("findings_version", str)
+    db.create_view("findings", FINDINGS_VIEW)
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
+
+
 def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = None) -> int:
     """Cut the documents not yet cut (or these ones) into `sentences` rows; returns how many."""
     from scanner.sentences import split_sentences
@@ -315,7 +361,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-SCANNER_TABLES = ("scans", "targets", "findings", "scores")
+SCANNER_TABLES = ("scans", "targets", "scores")
 # Reading commands cope without these (no rules record, no search index, no raw bodies): an
 # archived database made before them is still read, never migrated.
 OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences")
@@ -478,3 +524,33 @@ def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, l
     )
     index_sentences(db, [table.last_pk])
     return table.last_pk, True
+
+
+def policy_finding_fetch(finding_id: int) -> tuple[int, int] | None:
+    """(fetch id, ordinal in its document) of a policy finding id of the findings view, or None
+    for a scan_findings id."""
+    if finding_id < POLICY_FINDING_ID_BASE:
+        return None
+    return divmod(finding_id - POLICY_FINDING_ID_BASE, FINDINGS_PER_DOCUMENT)
+
+
+def has_document_findings(db: sqlite_utils.Database, document_id: int, version: str) -> bool:
+    return db.execute("SELECT 1 FROM document_findings WHERE document_id = ? AND "
+                      "findings_version = ? LIMIT 1", [document_id, version]).fetchone() is not None
+
+
+def store_document_findings(db: sqlite_utils.Database, document_id: int, version: str,
+                            findings) -> int:
+    """Keep a document's policy findings once for this findings version; returns rows added.
+
+    OR IGNORE: two workers may store the same new document at once; their rows are alike."""
+    rows = [
+        {"document_id": document_id, "findings_version": version, "n": n, "rule_id": f.rule_id,
+         "category": f.category, "practice": f.practice, "severity": f.severity,
+         "polarity": f.polarity, "data_types": json.dumps(list(f.data_types)), "evidence": f.evidence,
+         "start": f.start, "end": f.end}
+        for n, f in enumerate(list(findings)[:FINDINGS_PER_DOCUMENT])
+    ]
+    if rows:
+        db["document_findings"].insert_all(rows, batch_size=1000, ignore=True)
+    return len(rows)

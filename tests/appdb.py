@@ -56,7 +56,7 @@ def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed
         db["fetches"].insert({"scan_id": scan_id, "target_id": target_id, "url": POLICY_URL,
                               "final_url": POLICY_URL, "kind": "policy", "status": 200,
                               "document_id": document_id})
-        db["findings"].insert_all([
+        db["scan_findings"].insert_all([
             {"scan_id": scan_id, "target_id": target_id, "source": "policy", "rule_id": f.rule_id,
              "category": f.category, "practice": f.practice, "severity": f.severity,
              "polarity": f.polarity, "evidence": f.evidence, "document_id": document_id,
@@ -85,7 +85,7 @@ def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed
 def finish(db, scan_id, targets, score=40, grade="C"):
     """The cross-checks of each target stored and a score row written (not scoring's own)."""
     for target in targets:
-        db["findings"].insert_all(crosscheck_findings(db, scan_id, target, TRACKERS, ALIASES))
+        db["scan_findings"].insert_all(crosscheck_findings(db, scan_id, target, TRACKERS, ALIASES))
         db["scores"].upsert({"scan_id": scan_id, "target_id": target.id, "score": score,
                              "grade": grade, "status": "scored",
                              "explanation": json.dumps({"contributions": []})},

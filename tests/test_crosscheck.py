@@ -28,7 +28,7 @@ def scan_with(db, *, audience="child-directed", policy=None, requests=()):
         db["fetches"].insert({"scan_id": scan_id, "target_id": "kids", "url": POLICY_URL,
                               "final_url": POLICY_URL, "kind": "policy", "status": 200,
                               "document_id": document_id})
-        db["findings"].insert_all([
+        db["scan_findings"].insert_all([
             {"scan_id": scan_id, "target_id": "kids", "source": "policy", "rule_id": f.rule_id,
              "category": f.category, "practice": f.practice, "severity": f.severity,
              "polarity": f.polarity, "evidence": f.evidence, "document_id": document_id,

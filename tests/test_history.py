@@ -25,9 +25,10 @@ def add_scan(db, scan_id, status, started, finished=None, crawl=None, scores=Non
         db["scores"].insert({"scan_id": scan_id, "target_id": target_id, "score": score,
                              "grade": grade, "status": score_status, "explanation": "{}"})
     for target_id, rule_id, severity, polarity, evidence in findings:
-        db["findings"].insert({"scan_id": scan_id, "target_id": target_id, "source": "policy",
-                               "rule_id": rule_id, "category": rule_id.split(".")[0],
-                               "severity": severity, "polarity": polarity, "evidence": evidence})
+        db["scan_findings"].insert({"scan_id": scan_id, "target_id": target_id, "source": "policy",
+                                    "rule_id": rule_id, "category": rule_id.split(".")[0],
+                                    "severity": severity, "polarity": polarity,
+                                    "evidence": evidence})
 
 
 SALE = ("abc", "sale.personal-data", "high", "risk", "We may sell your personal information.")

@@ -179,7 +179,14 @@ def test_untrusted_text_is_escaped_in_html_and_markdown(demo_scan_db, tmp_path):
     hostile = 'We <script>alert("x")</script> sell | your [data](javascript:alert(1)) data.'
     finding_id = db.execute("SELECT id FROM findings WHERE target_id = 'pixel-pals' AND "
                             "source = 'policy' LIMIT 1").fetchone()[0]
-    db["findings"].update(finding_id, {"evidence": hostile, "url": "javascript:alert(2)"})
+    # A policy finding is a document's finding seen through a fetch: both are made hostile.
+    fetch_id, n = store.policy_finding_fetch(finding_id)
+    db.execute("""UPDATE document_findings SET evidence = ? WHERE n = ? AND
+                  (document_id, findings_version) =
+                  (SELECT document_id, findings_version FROM fetches WHERE id = ?)""",
+               [hostile, n, fetch_id])
+    db["fetches"].update(fetch_id, {"final_url": "javascript:alert(2)"})
+    db.conn.commit()
     db["targets"].update("pixel-pals", {"name": "Pixel <b>Pals</b> | x"})
     scan_id = store.latest_scan_id(db)
 

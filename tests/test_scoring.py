@@ -41,7 +41,7 @@ def finding(db, rule_id, severity, polarity="risk", source="policy", category=No
             sentence=None, data_types=(), evidence=None):
     """One findings row; `sentence` (a number) places it on a sentence of document 1."""
     start = None if sentence is None else sentence * 100
-    return db["findings"].insert({
+    return db["scan_findings"].insert({
         "scan_id": 1, "target_id": "t", "source": source, "rule_id": rule_id,
         "category": category or rule_id.split(".")[0], "practice": rule_id.split(".", 1)[-1],
         "severity": severity, "polarity": polarity, "data_types": json.dumps(list(data_types)),
@@ -62,7 +62,7 @@ def score(db, target=KIDS):
 
 
 def delete(db, rule_id):
-    db.execute("DELETE FROM findings WHERE rule_id = ?", [rule_id])
+    db.execute("DELETE FROM scan_findings WHERE rule_id = ?", [rule_id])
 
 
 def bad_site(db):
@@ -187,7 +187,7 @@ def test_child_directed_targets_weigh_ads_sale_brokers_location_and_photos_more(
         ("collection.audio-video", "collection", ["audio_video"]),
     ):
         delete(scored_db, "collection.contact")
-        scored_db.execute("DELETE FROM findings")
+        scored_db.execute("DELETE FROM scan_findings")
         finding(scored_db, rule, "high", sentence=2, category=category, data_types=data_types)
         general, _ = score(scored_db, GENERAL)
         kids, explanation = score(scored_db, KIDS)
@@ -198,7 +198,7 @@ def test_child_directed_targets_weigh_ads_sale_brokers_location_and_photos_more(
 def test_collection_is_weighed_by_data_type_not_rule_severity(scored_db):
     finding(scored_db, "collection.contact", "low", sentence=1, data_types=["contact"])
     low, _ = score(scored_db, GENERAL)
-    scored_db.execute("DELETE FROM findings")
+    scored_db.execute("DELETE FROM scan_findings")
     finding(scored_db, "collection.th-contact", "medium", sentence=1, data_types=["contact"])
     assert score(scored_db, GENERAL)[0] == low
 
@@ -223,7 +223,7 @@ def test_safeguards_never_take_more_than_half_and_denials_are_not_safeguards(sco
     finding(scored_db, "children.parental-consent", "info", polarity="protective", sentence=2)
     finding(scored_db, "user_rights.access-deletion", "info", polarity="protective", sentence=3)
     assert score(scored_db, GENERAL)[0] == 1  # 2 risk points, at most half taken off
-    scored_db.execute("DELETE FROM findings WHERE polarity = 'protective'")
+    scored_db.execute("DELETE FROM scan_findings WHERE polarity = 'protective'")
     finding(scored_db, "sale.personal-data.denied", "info", polarity="protective", sentence=2)
     finding(scored_db, "sale.denial", "info", polarity="protective", sentence=2)
     points, explanation = score(scored_db, GENERAL)
