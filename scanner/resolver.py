@@ -13,19 +13,9 @@ from scrapy.utils.datatypes import LocalCache
 from scanner import safety
 from scanner.options import loopback_forced
 
-# Why each refused host was refused, for the middleware's error message: Twisted reports a
-# resolution without addresses only as "no results for hostname lookup".
-_refusals: LocalCache[str, str] = LocalCache(1000)
-
-
 def lookup(host: str) -> list[str]:
     """The host's addresses from the system resolver (blocking; a literal is its own address)."""
     return safety.resolve(host)
-
-
-def refusal_for(host: str) -> str | None:
-    """Why this process's guarded resolver refused the host ('resolves to IP (reason)'), or None."""
-    return _refusals.get(host.strip("[]").lower())
 
 
 @implementer(IHostResolution)
@@ -44,6 +34,8 @@ class GuardedResolver:
     A host is refused when any of its addresses is (link-local always; private and loopback
     without SCANNER_ALLOW_PRIVATE; anything but loopback under SCANNER_LOOPBACK_ONLY). Answers,
     refusals included, are kept for the process, so a retry or a later page cannot rebind."""
+
+    checks_addresses = True  # tells the address guard's middleware that names are checked here
 
     def __init__(self, reactor, allow_private: bool, loopback_only: bool, cache_size: int = 10000):
         self.reactor = reactor
@@ -89,7 +81,7 @@ class GuardedResolver:
             if addresses or refusal:
                 self.answers[key] = answer
             if refusal:
-                _refusals[key] = refusal
+                safety.note_refusal(key, refusal)
         for waiter in self.waiting.pop(key, []):
             waiter.callback(answer) if isinstance(answer, tuple) else waiter.errback(answer)
         return answer

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from scrapy import exceptions as scrapy_exceptions
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.datatypes import LocalCache
 from twisted.internet.error import DNSLookupError
 
 
@@ -62,6 +63,20 @@ def address_refusal(ip: str, allow_private: bool, loopback_only: bool = False) -
     if (addr.is_private or addr.is_loopback or not addr.is_global) and not allow_private:
         return "private or loopback: use --allow-private"
     return None
+
+
+# Why the guarded resolver (scanner/resolver.py) refused each host, for the middleware's error
+# message: Twisted reports a resolution without addresses only as "no results".
+_refusals: LocalCache[str, str] = LocalCache(1000)
+
+
+def note_refusal(host: str, refusal: str) -> None:
+    _refusals[host.strip("[]").lower()] = refusal
+
+
+def refusal_for(host: str) -> str | None:
+    """Why this process's guarded resolver refused the host ('resolves to IP (reason)'), or None."""
+    return _refusals.get(host.strip("[]").lower())
 
 
 def resolve(host: str) -> list[str]:
@@ -153,8 +168,6 @@ class AddressGuardMiddleware:
     def process_exception(self, request, exception, spider=None):
         """A host the guarded resolver refused fails as 'DNS lookup failed'; say why instead."""
         if isinstance(exception, LOOKUP_FAILURES):
-            from scanner.resolver import refusal_for
-
             refusal = refusal_for(urlsplit(request.url).hostname or "")
             if refusal:
                 raise UnsafeAddress(f"refused {request.url}: {refusal}")
@@ -169,10 +182,8 @@ def _scheme_problem(url: str) -> str | None:
 def _resolver_checks_connections(request) -> bool:
     """True when Scrapy itself will connect to the address its guarded resolver checked: the
     resolver is installed (a CrawlerProcess), no proxy connects for us, no browser loads it."""
-    from scanner.resolver import GuardedResolver
-
     reactor = sys.modules.get("twisted.internet.reactor")  # importing it would install one
-    if not isinstance(getattr(reactor, "nameResolver", None), GuardedResolver):
+    if not getattr(getattr(reactor, "nameResolver", None), "checks_addresses", False):
         return False
     if request.meta.get("proxy") or request.meta.get("playwright"):
         return False
