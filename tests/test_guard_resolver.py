@@ -272,3 +272,12 @@ def test_browser_connections_go_to_the_address_the_guard_checked(monkeypatch):
     assert resolver._browser_proxy.refused["hostile.test"] == "resolves to 127.0.0.2 (refused by this test)"
     assert looked_up.count("rebind.test") == 1 and looked_up.count("hostile.test") == 1
     assert checked_requests.count("/privacy") == 1  # rebind.test's second fetch, at 127.0.0.1
+
+
+def test_a_browser_page_the_guard_proxy_refused_says_so():
+    from scanner.browser import describe_browser_failure
+
+    message = "Page.goto: net::ERR_SOCKS_CONNECTION_FAILED at http://page.test/go\nCall log: ..."
+    assert describe_browser_failure(message, confined=False) == (
+        "browser: net::ERR_SOCKS_CONNECTION_FAILED at http://page.test/go "
+        "(refused by the address guard, or unreachable)")

@@ -154,3 +154,44 @@ def test_private_addresses_are_refused_without_allow_private(loopback_site, tmp_
     assert site.requests == []
     errors = [r[0] for r in sqlite_utils.Database(db_path).execute("SELECT error FROM fetches")]
     assert errors and all("--allow-private" in e for e in errors)
+
+
+def test_names_are_left_to_the_guarded_resolver_unless_a_proxy_or_browser_connects(monkeypatch):
+    import socket
+    import sys
+    from types import SimpleNamespace
+
+    looked_up = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setitem(sys.modules, "twisted.internet.reactor",
+                        SimpleNamespace(nameResolver=SimpleNamespace(checks_addresses=True)))
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    guard = AddressGuardMiddleware(allow_private=False)
+    assert guard.process_request(Request("http://public.test/")) is None
+    assert looked_up == []  # checked when Scrapy connects, not here
+    with pytest.raises(UnsafeAddress, match="link-local"):
+        guard.process_request(Request("http://169.254.169.254/"))  # a literal: refused at once
+    for meta in ({"proxy": "http://proxy.test:3128"}, {"playwright": True}):
+        assert guard.process_request(Request("http://public.test/", meta=meta)) is None
+    assert looked_up == ["public.test", "public.test"]
+
+
+def test_a_host_the_resolver_refused_fails_with_its_reason():
+    from twisted.internet.error import DNSLookupError
+
+    from scanner.safety import note_refusal
+
+    note_refusal("metadata.test", "resolves to 169.254.169.254 (link-local)")
+    guard = AddressGuardMiddleware(allow_private=True)
+    with pytest.raises(UnsafeAddress) as refused:
+        guard.process_exception(Request("http://metadata.test/latest/"), DNSLookupError("no results"))
+    assert str(refused.value) == ("refused http://metadata.test/latest/: "
+                                  "resolves to 169.254.169.254 (link-local)")
+    # A name that simply does not resolve keeps Scrapy's own error.
+    assert guard.process_exception(Request("http://nowhere.test/"), DNSLookupError("x")) is None
