@@ -169,3 +169,25 @@ def test_every_finding_a_score_names_is_a_finding_of_its_scan(demo_scan_db):
             policy_ids += sum(store.policy_finding_fetch(i) is not None
                               for i in contribution["finding_ids"])
     assert policy_ids > 0
+
+
+def test_a_shard_made_before_merges_its_findings(tmp_path):
+    from helpers import invoke
+
+    shard = tmp_path / "old-shard.db"
+    before = old_database(shard)
+    db = store.sqlite_utils.Database(shard)
+    store.finish_scan(db, 1)
+    db["scan_targets"].insert({"scan_id": 1, "target_id": "kids", "status": "done"})
+    db.close()
+    out = tmp_path / "merged.db"
+    result = invoke("merge", out, shard)
+    assert result.exit_code == 0, result.output
+    merged = store.open_db(out)
+    columns = ("source", "rule_id", "evidence", "start", "end", "url")
+    assert sorted(tuple(r[c] for c in columns) for r in merged.query("SELECT * FROM findings")) \
+        == sorted(tuple(r[c] for c in columns) for r in before)
+    ids = {r[0] for r in merged.execute("SELECT id FROM findings")}
+    named = {i for c in json.loads(merged["scores"].get((1, "kids"))["explanation"])
+             ["contributions"] for i in c["finding_ids"]}
+    assert named == ids
