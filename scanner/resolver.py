@@ -175,7 +175,10 @@ class GuardProxy:
             if command != 1:  # CONNECT only: no BIND, no UDP
                 return await _reply(writer, "unsupported_command")
             loop = asyncio.get_running_loop()
-            addresses, refusal = await loop.run_in_executor(None, self.checked_addresses, host)
+            try:
+                addresses, refusal = await loop.run_in_executor(None, self.checked_addresses, host)
+            except Exception:  # a host that cannot be looked up is unreachable, never a crash
+                addresses, refusal = [], None
             if refusal:
                 self.refused[host.lower()] = refusal
                 return await _reply(writer, "refused_by_rules")
