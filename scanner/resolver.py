@@ -13,6 +13,7 @@ from scrapy.utils.datatypes import LocalCache
 from scanner import safety
 from scanner.options import loopback_forced
 
+
 def lookup(host: str) -> list[str]:
     """The host's addresses from the system resolver (blocking; a literal is its own address)."""
     return safety.resolve(host)
@@ -83,7 +84,10 @@ class GuardedResolver:
             if refusal:
                 safety.note_refusal(key, refusal)
         for waiter in self.waiting.pop(key, []):
-            waiter.callback(answer) if isinstance(answer, tuple) else waiter.errback(answer)
+            if isinstance(answer, tuple):
+                waiter.callback(answer)
+            else:
+                waiter.errback(answer)
         return answer
 
     def resolveHostName(self, resolutionReceiver, hostName: str, portNumber: int = 0,
