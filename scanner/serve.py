@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from scanner.paths import PACKAGE_DIR, ROOT
-from scanner.store import is_writable, open_for_reading
+from scanner.store import connect_read_only, is_writable, open_for_reading
 
 METADATA_FILE = PACKAGE_DIR / "datasette_metadata.yaml"
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
@@ -64,9 +64,26 @@ def build_metadata(db_path: str | Path, schema_doc: Path | None = SCHEMA_DOC) ->
         if columns.get(name):
             entry["columns"] = columns[name]
         tables[name] = entry
+    _drop_missing_fts_tables(db_path, tables)
     instance = {k: v for k, v in config.items() if k not in ("tables", "queries")}
     database = {"tables": tables, "queries": config.get("queries", {})}
     return {**instance, "databases": {database_name(db_path): database}}
+
+
+def _drop_missing_fts_tables(db_path: str | Path, tables: dict) -> None:
+    """An archived read-only database made before scan_findings keeps `findings` as a table
+    with its own index, which Datasette finds by itself: a named index it lacks is dropped."""
+    if not Path(db_path).is_file():
+        return
+    db = connect_read_only(db_path)
+    try:
+        present = set(db.table_names())
+    finally:
+        db.close()
+    for entry in tables.values():
+        if entry.get("fts_table") and entry["fts_table"] not in present:
+            entry.pop("fts_table")
+            entry.pop("fts_pk", None)
 
 
 def database_name(db_path: str | Path) -> str:

@@ -362,9 +362,11 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SCANNER_TABLES = ("scans", "targets", "scores")
-# Reading commands cope without these (no rules record, no search index, no raw bodies): an
-# archived database made before them is still read, never migrated.
-OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences")
+# Reading commands cope without these (no rules record, no search index, no raw bodies, policy
+# findings rows of the findings table): an archived database made before them is still read,
+# never migrated.
+OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences",
+                        "m011_document_findings")
 
 
 class DatabaseFileError(LookupError):

@@ -191,3 +191,21 @@ def test_a_shard_made_before_merges_its_findings(tmp_path):
     named = {i for c in json.loads(merged["scores"].get((1, "kids"))["explanation"])
              ["contributions"] for i in c["finding_ids"]}
     assert named == ids
+
+
+def test_an_archived_read_only_database_made_before_is_read_as_it_is(tmp_path, monkeypatch):
+    from scanner.serve import build_metadata
+
+    path = tmp_path / "archived.db"
+    before = old_database(path)
+    monkeypatch.setattr(store, "is_writable", lambda _path: False)
+    db = store.open_for_reading(path)
+    assert "findings" in db.table_names() and "scan_findings" not in db.table_names()
+    assert [dict(r) for r in db.query("SELECT * FROM findings ORDER BY id")] == before
+    # the index the view's search box names is not there: Datasette uses the table's own
+    name = next(iter(build_metadata(path)["databases"].values()))
+    assert "fts_table" not in name["tables"]["findings"]
+    fresh = tmp_path / "fresh.db"
+    store.open_db(fresh).close()
+    name = next(iter(build_metadata(fresh)["databases"].values()))
+    assert name["tables"]["findings"]["fts_table"] == "scan_findings_fts"
