@@ -72,7 +72,9 @@ test: $(STAMP) browser android-tools
 bench: $(STAMP) android-tools
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/rules_speed.py
-	$(BIN)/python bench/crawl_speed.py
+	$(BIN)/python bench/crawl_speed.py $(CRAWL_BENCH)
+	$(BIN)/python bench/storage_growth.py $(STORAGE_BENCH)
+	$(BIN)/python bench/memory.py $(MEMORY_BENCH)
 	$(BIN)/python bench/score_spread.py
 	$(BIN)/python bench/apps_speed.py
 	$(BIN)/python bench/scrapyd_nodes.py
