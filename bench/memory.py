@@ -83,7 +83,8 @@ def main() -> None:
                 while pending and pages >= pending[0]:
                     print(f"memory: at {pending.pop(0):6} pages ({pages} fetched, "
                           f"{now - started:5.0f} s): peak RSS of the scan and its workers "
-                          f"{peak_total / mb:6.0f} MB; largest single process {peak_process / mb:.0f} MB")
+                          f"{peak_total / mb:6.0f} MB; largest single process {peak_process / mb:.0f} MB",
+                          flush=True)
             if now - started > args.limit_seconds:
                 scan.terminate()
                 scan.wait(60)
