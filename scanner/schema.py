@@ -1,0 +1,335 @@
+"""The schema's one home: the migrations (sqlite-utils), the views researchers query, and the
+layout of findings. Every table and column is documented in docs/schema.md;
+tests/test_schema_docs.py fails when they drift. scanner/store.py opens databases and writes.
+"""
+
+from __future__ import annotations
+
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+
+migrations = Migrations("child-privacy-scanner")
+
+
+LATEST_FINDINGS_VIEW = """
+SELECT f.* FROM findings f
+JOIN latest_scan_per_target l ON l.target_id = f.target_id AND l.scan_id = f.scan_id
+"""
+TARGET_RISK_VIEW = """
+SELECT t.id AS target_id, t.name, t.audience, t.country, s.scan_id, s.score, s.grade,
+       s.status,
+       (SELECT COUNT(*) FROM findings f WHERE f.scan_id = s.scan_id
+          AND f.target_id = s.target_id AND f.polarity = 'risk') AS risk_findings,
+       (SELECT COUNT(DISTINCT domain) FROM third_parties p WHERE p.scan_id = s.scan_id
+          AND p.target_id = s.target_id) AS third_party_domains
+FROM targets t
+JOIN latest_scan_per_target l ON l.target_id = t.id
+JOIN scores s ON s.scan_id = l.scan_id AND s.target_id = l.target_id
+"""
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["targets"].create(
+        {
+            "id": str, "name": str, "audience": str, "homepage": str, "country": str,
+            "tags": str, "platforms": str, "policy_urls": str, "first_seen_scan": int,
+            "last_seen_scan": int,
+        },
+        pk="id",
+    )
+    db["scans"].create(
+        {
+            "id": int, "started_at": str, "finished_at": str, "status": str,
+            "tool_version": str, "rules_version": str, "targets_file": str, "options": str,
+        },
+        pk="id",
+    )
+    db["documents"].create(
+        {
+            "id": int, "sha256": str, "content_type": str, "lang": str, "text": str,
+            "title": str, "first_seen_scan": int, "first_url": str, "length": int,
+        },
+        pk="id",
+    )
+    db["documents"].create_index(["sha256"], unique=True)
+    db["fetches"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "url": str, "final_url": str,
+            "kind": str, "status": int, "error": str, "document_id": int,
+            "content_type": str, "fetched_at": str, "discovered_by": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id"), ("document_id", "documents", "id")],
+    )
+    db["fetches"].create_index(["scan_id", "target_id"])
+    db["findings"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "source": str, "rule_id": str,
+            "category": str, "practice": str, "severity": str, "polarity": str,
+            "data_types": str, "evidence": str, "document_id": int, "start": int, "end": int,
+            "url": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id"), ("document_id", "documents", "id")],
+    )
+    db["findings"].create_index(["scan_id", "target_id"])
+    db["findings"].create_index(["category", "polarity"])
+    db["third_parties"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "page_url": str, "request_url": str,
+            "host": str, "domain": str, "entity": str, "category": str, "is_data_broker": int,
+            "via": str, "rule_id": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["third_parties"].create_index(["scan_id", "target_id"])
+    db["third_parties"].create_index(["domain"])
+    db["cookies"].create(
+        {
+            "id": int, "scan_id": int, "target_id": str, "page_url": str, "name": str,
+            "domain": str, "third_party": int, "expires": str, "secure": int, "samesite": str,
+            "http_only": int, "via": str,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["scores"].create(
+        {
+            "scan_id": int, "target_id": str, "score": int, "grade": str, "status": str,
+            "explanation": str,
+        },
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db.create_view(
+        "latest_scan_per_target",
+        """
+        SELECT target_id, MAX(scan_id) AS scan_id FROM scores GROUP BY target_id
+        """,
+    )
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
+
+
+@migrations()
+def m002_tracker_details(db: sqlite_utils.Database) -> None:
+    """Tracker IDs a request carries, which list classified it, and the owner of known cookies."""
+    db["third_parties"].add_column("tracker_ids", str)
+    db["third_parties"].add_column("list_source", str)
+    db["cookies"].add_column("entity", str)
+    db["cookies"].add_column("category", str)
+    db["cookies"].add_column("rule_id", str)
+
+
+@migrations()
+def m003_scan_targets(db: sqlite_utils.Database) -> None:
+    """Which targets of a scan have been crawled: what `scanner scan --resume` skips."""
+    db["scan_targets"].create(
+        {"scan_id": int, "target_id": str, "status": str, "finished_at": str},
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+
+
+@migrations()
+def m004_tracker_lists(db: sqlite_utils.Database) -> None:
+    """Which tracker lists, in which versions, a scan classified requests with."""
+    db["tracker_lists"].create(
+        {"scan_id": int, "name": str, "load_order": int, "format": str, "version": str,
+         "license": str, "source_url": str, "sha256": str, "fetched_at": str,
+         "imported_at": str, "path": str},
+        pk=("scan_id", "name"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+
+
+
+@migrations()
+def m005_apps(db: sqlite_utils.Database) -> None:
+    """Android apps: each APK once, per scan its SDKs and permissions, and store listings."""
+    db["apps"].create(
+        {"sha256": str, "package": str, "version_name": str, "version_code": int,
+         "min_sdk": int, "target_sdk": int, "size": int, "dex_count": int,
+         "classes_count": int, "source": str, "first_seen_scan": int},
+        pk="sha256",
+    )
+    for table, columns in (
+        ("app_sdks", {"sdk": str, "sdk_id": str, "entity": str, "category": str,
+                      "child_directed_adtech": int, "evidence": str, "evidence_kind": str,
+                      "network_evidence": str, "signature_source": str}),
+        ("app_permissions", {"permission": str, "sensitive": int}),
+    ):
+        db[table].create(
+            {"scan_id": int, "target_id": str, "app_sha256": str, **columns},
+            foreign_keys=[("scan_id", "scans", "id"), ("app_sha256", "apps", "sha256")],
+        )
+        db[table].create_index(["scan_id", "target_id"])
+    db["store_listings"].create(
+        {"scan_id": int, "target_id": str, "url": str, "final_url": str, "status": int,
+         "error": str, "fetched_at": str, "body_sha256": str, "package": str, "title": str,
+         "developer": str, "developer_email": str, "developer_website": str, "category": str,
+         "privacy_policy_url": str, "contains_ads": int, "in_app_purchases": int,
+         "content_rating": str, "target_ages": str, "designed_for_families": int,
+         "teacher_approved": int, "data_shared": str, "data_collected": str,
+         "no_data_shared": int, "no_data_collected": int, "security_practices": str,
+         "datasafety_url": str, "problems": str},
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["store_listings"].create_index(["scan_id", "target_id"])
+    db["fetches"].add_column("app_sha256", str)
+    db["fetches"].add_column("seconds", float)
+
+
+@migrations()
+def m006_merged_shards(db: sqlite_utils.Database) -> None:
+    """Which shard databases `scanner merge` folded into a scan: merging one again adds nothing."""
+    db["merged_shards"].create(
+        {"shard_key": str, "scan_id": int, "shard": str, "shard_scan_id": int,
+         "shard_status": str, "shard_started_at": str, "shard_finished_at": str,
+         "rules_version": str, "tool_version": str, "targets": str, "source": str,
+         "file_sha256": str, "merged_at": str},
+        pk="shard_key",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["merged_shards"].create_index(["scan_id"])
+
+
+@migrations()
+def m007_browser_artifacts(db: sqlite_utils.Database) -> None:
+    """Browser mode: screenshots and HAR files kept as evidence, and how each text was read."""
+    db["browser_artifacts"].create(
+        {"id": int, "scan_id": int, "target_id": str, "page_url": str, "kind": str, "path": str,
+         "sha256": str, "bytes": int, "created_at": str},
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["browser_artifacts"].create_index(["scan_id", "target_id"])
+    db["browser_artifacts"].create_index(["sha256"])
+    db["documents"].add_column("read_with", str)
+    db["fetches"].add_column("read_with", str)
+    # Until now every policy text was read from the static fetch. A page row of an older
+    # browser scan may come from either spider: it stays unknown (null).
+    db.execute("UPDATE documents SET read_with = 'static'")
+    db.execute("""UPDATE fetches SET read_with = 'static' WHERE kind != 'page' OR scan_id NOT IN
+                  (SELECT id FROM scans WHERE options LIKE '%"browser": true%')""")
+
+
+@migrations()
+def m008_evidence(db: sqlite_utils.Database) -> None:
+    """Raw bodies kept once by sha256 (files under <db>.evidence/bodies/), headers and times per fetch."""
+    db["bodies"].create(
+        {"sha256": str, "size": int, "stored_size": int, "compression": str, "path": str,
+         "content_type": str, "first_seen_scan": int, "first_url": str, "stored_at": str},
+        pk="sha256",
+    )
+    for column, kind in (("raw_sha256", str), ("raw_size", int), ("request_headers", str),
+                         ("response_headers", str), ("request_sent_at", str),
+                         ("response_received_at", str)):
+        db["fetches"].add_column(column, kind)
+    db["fetches"].create_index(["raw_sha256"])
+
+
+# Trigram full-text indexes: Thai has no spaces between words, so a word tokenizer would index a
+# whole Thai clause as one token; trigrams find any run of 3+ characters in either language.
+FTS_TOKENIZER = "trigram"
+
+
+@migrations()
+def m009_rules_and_search(db: sqlite_utils.Database) -> None:
+    """The rules as they were at each scan, and full-text indexes on policy text and evidence."""
+    db["rules"].create(
+        {"scan_id": int, "id": str, "kind": str, "version": str, "description": str,
+         "category": str, "severity": str, "polarity": str, "references": str, "status": str,
+         "lang": str, "source_file": str, "file_description": str},
+        pk=("scan_id", "id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    db["findings"].enable_fts(["evidence"], create_triggers=True, tokenize=FTS_TOKENIZER)
+
+
+@migrations()
+def m010_sentences(db: sqlite_utils.Database) -> None:
+    """Every policy text cut into sentences (offsets into documents.text), searchable."""
+    db["sentences"].create(
+        {"document_id": int, "n": int, "start": int, "end": int, "text": str},
+        pk=("document_id", "n"),
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["sentences"].enable_fts(["text"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    index_sentences(db)
+
+
+# A policy finding read through the `findings` view has the id
+# POLICY_FINDING_ID_BASE + fetch id * FINDINGS_PER_DOCUMENT + its ordinal n in the document:
+# stable, above every scan_findings id, and under 2**53 (JSON readers) up to 2**32 fetches.
+# A document keeps at most FINDINGS_PER_DOCUMENT findings so that ids never overlap.
+POLICY_FINDING_ID_BASE = 1 << 44
+FINDINGS_PER_DOCUMENT = 1 << 20
+
+FINDING_COLUMNS = ("id", "scan_id", "target_id", "source", "rule_id", "category", "practice",
+                   "severity", "polarity", "data_types", "evidence", "document_id", "start",
+                   "end", "url")
+FINDINGS_VIEW = f"""
+SELECT {', '.join(f'[{c}]' for c in FINDING_COLUMNS)} FROM scan_findings
+UNION ALL
+SELECT {POLICY_FINDING_ID_BASE} + fe.id * {FINDINGS_PER_DOCUMENT} + df.n, fe.scan_id, fe.target_id,
+       'policy', df.rule_id, df.category, df.practice, df.severity, df.polarity, df.data_types,
+       df.evidence, fe.document_id, df.start, df.[end], COALESCE(NULLIF(fe.final_url, ''), fe.url)
+FROM fetches fe
+JOIN document_findings df ON df.document_id = fe.document_id
+ AND df.findings_version = fe.findings_version
+"""
+
+
+@migrations()
+def m011_document_findings(db: sqlite_utils.Database) -> None:
+    """Policy findings kept once per document and findings version, read per scan via fetches."""
+    # The views name findings; its FTS index is bound to the table's name: both are rebuilt.
+    for view in ("target_risk", "latest_findings"):
+        db.execute(f"DROP VIEW IF EXISTS [{view}]")
+    db["findings"].disable_fts()
+    db.rename_table("findings", "scan_findings")
+    db["scan_findings"].enable_fts(["evidence"], create_triggers=True, tokenize=FTS_TOKENIZER)
+    db["document_findings"].create(
+        {"id": int, "document_id": int, "findings_version": str, "n": int, "rule_id": str,
+         "category": str, "practice": str, "severity": str, "polarity": str,
+         "data_types": str, "evidence": str, "start": int, "end": int},
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["document_findings"].create_index(["document_id", "findings_version", "n"], unique=True)
+    db["document_findings"].enable_fts(["evidence"], create_triggers=True,
+                                       tokenize=FTS_TOKENIZER)
+    # Fetches of older scans keep this null: their policy findings stay rows of scan_findings.
+    db["fetches"].add_column("findings_version", str)
+    db.create_view("findings", FINDINGS_VIEW)
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
+
+
+def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = None) -> int:
+    """Cut the documents not yet cut (or these ones) into `sentences` rows; returns how many."""
+    from scanner.sentences import split_sentences
+
+    if "sentences" not in db.table_names():
+        return 0
+    sql = "SELECT id, text, lang FROM documents WHERE id NOT IN (SELECT document_id FROM sentences)"
+    params: list = []
+    if document_ids is not None:
+        sql += f" AND id IN ({', '.join('?' * len(document_ids))})"
+        params = list(document_ids)
+    rows = []
+    for document_id, text, lang in db.execute(sql, params).fetchall():
+        text = text or ""
+        # A Thai or undetermined text: Thai lines go to the Thai cutter, others to the English.
+        for n, (start, end) in enumerate(split_sentences(text, "en" if lang == "en" else "auto")):
+            rows.append({"document_id": document_id, "n": n, "start": start, "end": end,
+                         "text": text[start:end]})
+    if rows:  # OR IGNORE: a reader may cut a document the pipeline is cutting at that moment
+        db["sentences"].insert_all(rows, batch_size=1000, ignore=True)
+    return len(rows)
