@@ -443,10 +443,8 @@ RULES_CACHE_CODE = ("rule_schema.py", "prefilter.py", "__init__.py")
 
 def cache_dir() -> Path:
     """$SCANNER_CACHE_DIR, else $XDG_CACHE_HOME/child-privacy-scanner, else ~/.cache/...."""
-    if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "child-privacy-scanner"
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path(base) / "child-privacy-scanner")
 
 
 def rules_cache_key(root: Path = POLICY_RULES_DIR) -> str:
@@ -469,13 +467,17 @@ def cached_rule_set() -> list[Rule]:
     except OSError:  # the code is inside a zipped egg: no key to check a cache against
         return [rule for file in rule_files() for rule in load_rule_file(file)]
     try:
+        # Unpickling runs code: only a file of ours that nobody else may write is read.
+        status = path.stat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            raise PermissionError(f"{path}: writable by others")
         cached_key, rules = pickle.loads(path.read_bytes())
         if cached_key == key and isinstance(rules, list) and all(isinstance(r, Rule) for r in rules):
             return rules
     except Exception:  # missing, truncated, from another version: rebuilt below
         pass
     rules = [rule for file in rule_files() for rule in load_rule_file(file)]
-    partial = None
+    partial = None  # the file being written, removed if it cannot be finished
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-", delete=False) as out:

@@ -73,6 +73,15 @@ def test_a_cache_of_other_rule_files_is_not_used(cache, monkeypatch):
     assert len(load_rules(include_deprecated=True)) == len(rules)  # rules changed: parsed again
 
 
+def test_a_cache_file_others_may_write_is_not_unpickled(cache):
+    load_rules()
+    key, rules = pickle.loads(cache.read_bytes())
+    cache.write_bytes(pickle.dumps((key, rules[:1])))
+    cache.chmod(0o666)
+    assert len(load_rules(include_deprecated=True)) == len(rules)
+    assert cache.stat().st_mode & 0o077 == 0  # rebuilt private to its owner
+
+
 def test_a_cache_folder_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
