@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from scanner.paths import POLICY_RULES_DIR, RULES_DIR
-from scanner.prefilter import rule_keys
+from scanner.prefilter import parser_works, rule_keys
 
 CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "tracking",
               "children", "user_rights", "retention", "transfer")
@@ -449,8 +449,10 @@ def cache_dir() -> Path:
 
 def rules_cache_key(root: Path = POLICY_RULES_DIR) -> str:
     """What the parsed rules depend on: every rule file (and the vocabulary) with its folder, the
-    parsing code, and the Python that pickled them."""
+    parsing code, whether the regex parser works, and the Python that pickled them."""
     digest = hashlib.sha256(f"{sys.version}\0{Path(root).resolve()}\0".encode())
+    # Rules keyed with the private regex parser and rules without keys (it failed) differ.
+    digest.update(b"keyed\0" if parser_works() else b"plain\0")
     for name in RULES_CACHE_CODE:
         digest.update((Path(__file__).parent / name).read_bytes())
     for path in sorted(Path(root).rglob("*.yaml")):
