@@ -435,10 +435,8 @@ def load_rules(paths=None, include_deprecated: bool = False) -> list[Rule]:
 
 
 # --- the compiled rules cache: parsing and compiling 140 rules takes 0.5-2.5 s, every worker did it
-CACHE_DIR_ENV = "SCANNER_CACHE_DIR"
-RULES_CACHE_NAME = "policy-rules.pickle"
-# The code whose output is cached: a change to any of these makes the cache stale.
-RULES_CACHE_CODE = ("rule_schema.py", "prefilter.py", "__init__.py")
+CACHE_DIR_ENV, RULES_CACHE_NAME = "SCANNER_CACHE_DIR", "policy-rules.pickle"
+RULES_CACHE_CODE = ("rule_schema.py", "prefilter.py", "__init__.py")  # a change makes it stale
 
 
 def cache_dir() -> Path:
