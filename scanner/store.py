@@ -28,12 +28,40 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+class NestedTransactions(sqlite3.Connection):
+    """A connection whose `with` blocks nest: the outermost is one BEGIN IMMEDIATE transaction,
+    committed (or rolled back) as a whole; sqlite-utils' own inner `with conn:` blocks join it.
+
+    Workers write to one database at once. A deferred transaction that reads, then writes after
+    another worker committed, fails at once with 'database is locked' whatever the busy timeout
+    (WAL); taking the write lock first makes it wait instead, and an item is stored whole or
+    not at all."""
+
+    depth = 0
+
+    def __enter__(self):
+        if self.depth == 0 and not self.in_transaction:
+            self.execute("BEGIN IMMEDIATE")
+        self.depth += 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.depth -= 1
+        if self.depth == 0:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        return False
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) a results database with every migration applied, in WAL mode."""
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
+    db = sqlite_utils.Database(sqlite3.connect(str(path), factory=NestedTransactions,
+                                               timeout=30))
     db.execute("PRAGMA busy_timeout = 30000")
     db.enable_wal()
     migrations.apply(db)

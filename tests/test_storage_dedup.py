@@ -209,3 +209,36 @@ def test_an_archived_read_only_database_made_before_is_read_as_it_is(tmp_path, m
     store.open_db(fresh).close()
     name = next(iter(build_metadata(fresh)["databases"].values()))
     assert name["tables"]["findings"]["fts_table"] == "scan_findings_fts"
+
+
+def test_items_are_stored_whole_while_another_connection_writes(tmp_path):
+    """A connection from open_db takes the write lock when a `with db.conn:` block starts, and
+    sqlite-utils' inner blocks join it: a failure rolls back the whole block, and a second writer
+    waits for it instead of failing with 'database is locked'."""
+    import threading
+
+    first = store.open_db(tmp_path / "r.db")
+    first["notes"].insert({"n": 0})
+    with pytest.raises(RuntimeError):
+        with first.conn:
+            first["notes"].insert({"n": 1})  # sqlite-utils commits here on a plain connection
+            raise RuntimeError("the item failed half way")
+    assert [r["n"] for r in first["notes"].rows] == [0]
+    inside, wrote = threading.Event(), []
+
+    def other_writer():
+        second = store.open_db(tmp_path / "r.db")
+        inside.wait()
+        second["notes"].insert({"n": 3})  # waits for the lock, then writes
+        wrote.append(True)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    with first.conn:
+        assert first.conn.in_transaction
+        first["notes"].insert({"n": 2})
+        inside.set()
+        thread.join(0.3)
+        assert not wrote, "the second writer got in while the first held its transaction"
+    thread.join(10)
+    assert wrote and sorted(r["n"] for r in first["notes"].rows) == [0, 2, 3]
