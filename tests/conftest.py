@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 
 import pytest
 import yaml
@@ -14,6 +15,9 @@ from helpers import ROOT, LoopbackSite, current_test, free_port, run_cli
 
 # Every crawl the tests start, in this process or a subprocess, is confined to loopback.
 os.environ["SCANNER_LOOPBACK_ONLY"] = "1"
+# The compiled rules cache of this run only (subprocess scans inherit it): a cache left in the
+# user's home by another version of the code is never what a test reads.
+os.environ["SCANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="scanner-test-cache-")
 
 # Fixtures that run a crawl (or serve sites only a crawl reads): a test using one, directly or
 # through another fixture, is a crawl test whatever its file says. Two scans of test_diff.py.
