@@ -31,7 +31,9 @@ def summary_rows(db, scan_id: int) -> list[dict]:
     ).fetchall():
         target_id, name, audience, status, grade, score, explanation = row
         explanation = json.loads(explanation or "{}")
-        top = [c["rule_id"] for c in explanation.get("contributions", [])[:3]]
+        # What raised the score most; stated safeguards lower it and are not top findings.
+        risks = [c for c in explanation.get("contributions", []) if c.get("kind") != "safeguard"]
+        top = [c["rule_id"] for c in sorted(risks, key=lambda c: -(c.get("points") or 0))[:3]]
         rows.append({"target_id": target_id, "name": name, "audience": audience, "status": status,
                      "grade": grade, "score": score, "top_findings": top})
     for target_id, name, audience, progress in db.execute(

@@ -36,3 +36,17 @@ def test_demo_with_a_port_taken_is_a_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot serve demo site")
     assert "8701" in result.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+def test_summary_top_findings_are_what_raised_the_score(demo_scan_db):
+    """A stated safeguard lowers a score: it is never one of the summary's top findings."""
+    import sqlite_utils
+
+    from scanner.summary import summary_rows
+
+    db = sqlite_utils.Database(demo_scan_db)
+    rows = {r["target_id"]: r for r in summary_rows(db, 1)}
+    safeguards = {r["rule_id"] for r in db["findings"].rows_where("polarity = 'protective'")}
+    assert rows["happy-hippo"]["top_findings"], rows["happy-hippo"]
+    for row in rows.values():
+        assert not set(row["top_findings"]) & safeguards, row
