@@ -31,8 +31,8 @@ from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.rules_record import record_rules
 from scanner.targets import Target
-from scanner.list_update import record_tracker_lists, tracker_rule_files
-from scanner.trackers import TrackerList
+from scanner.list_update import record_tracker_lists
+from scanner.trackers import TrackerList, tracker_rule_files
 
 # The exit status of a worker whose batch did not finish (Scrapy stopped early).
 WORKER_UNFINISHED = 3

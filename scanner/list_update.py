@@ -24,9 +24,8 @@ from scanner import __version__
 from scanner.download import DownloadError, file_sha256, stream_to_file
 from scanner.importers import IMPORTED_DIR, ListImportError, import_list
 from scanner.options import loopback_forced
-from scanner.paths import TRACKER_RULES_DIR
 from scanner.safety import loopback_problem, url_problem
-from scanner.trackers import EXTRA_RULES_ENV
+from scanner.trackers import tracker_rule_files
 
 
 @dataclass(frozen=True)
@@ -212,17 +211,6 @@ def read_list_header(path: Path) -> dict:
     except yaml.YAMLError:
         return {}
     return {k: data.get(k) for k in HEADER_KEYS if isinstance(data, dict) and data.get(k) is not None}
-
-
-def tracker_rule_files(root: Path | None = None, extra: list[Path] | None = None) -> list[Path]:
-    """The files `TrackerList.load` reads, in its order (curated, imported/, extra dirs)."""
-    root = Path(root) if root else TRACKER_RULES_DIR
-    if extra is None:
-        extra = [Path(p) for p in os.environ.get(EXTRA_RULES_ENV, "").split(os.pathsep) if p]
-    files = sorted(root.glob("*.yaml"))
-    for directory in [root / "imported", *extra]:
-        files += sorted(p for p in Path(directory).rglob("*.yaml") if p not in files)
-    return files
 
 
 def tracker_list_rows(tracker_list, files: list[Path] | None = None) -> list[dict]:

@@ -254,6 +254,17 @@ class TrackerListError(ValueError):
     """A tracker rule file that cannot be used; the message names the file and entity."""
 
 
+def tracker_rule_files(root: Path | None = None, extra: list[Path] | None = None) -> list[Path]:
+    """The files `TrackerList.load` reads, in its order (curated, imported/, extra dirs)."""
+    root = Path(root) if root else TRACKER_RULES_DIR
+    if extra is None:
+        extra = [Path(p) for p in os.environ.get(EXTRA_RULES_ENV, "").split(os.pathsep) if p]
+    files = sorted(root.glob("*.yaml"))
+    for directory in [root / "imported", *extra]:
+        files += sorted(p for p in Path(directory).rglob("*.yaml") if p not in files)
+    return files
+
+
 class TrackerList:
     """Host -> TrackerInfo (tracker domains, then host patterns), host -> owning entity, ABP lists."""
 
@@ -276,13 +287,7 @@ class TrackerList:
     @classmethod
     def load(cls, root: Path | None = None, extra: list[Path] | None = None) -> "TrackerList":
         """Curated files of `root` first (they win), then its imported/ lists, then `extra` dirs."""
-        root = Path(root) if root else TRACKER_RULES_DIR
-        if extra is None:
-            extra = [Path(p) for p in os.environ.get(EXTRA_RULES_ENV, "").split(os.pathsep) if p]
-        files = sorted(root.glob("*.yaml"))
-        for directory in [root / "imported", *extra]:
-            files += sorted(p for p in Path(directory).rglob("*.yaml") if p not in files)
-        return cls.from_files(files)
+        return cls.from_files(tracker_rule_files(root, extra))
 
     @classmethod
     def from_files(cls, files) -> "TrackerList":
