@@ -663,6 +663,7 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
 
     Example: scanner merge results.db node1/shard.db node2/shard.db
     """
+    from scanner.exitcodes import ExitCode
     from scanner.lock import ScanLock, ScanLockHeld
     from scanner.merge import MergeError, merge_shards
 
@@ -672,7 +673,7 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
     try:
         lock.acquire()
     except ScanLockHeld as exc:
-        fail(str(exc), 5)
+        fail(str(exc), ExitCode.DATABASE_LOCKED)
     try:
         outcome = merge_shards(out_db, shard_dbs, into=into, force_rules=force_rules,
                                targets_file=targets_file,
@@ -691,7 +692,7 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
     if outcome.unfinished_shards:
         gaps.append(f"shards that did not complete: {', '.join(outcome.unfinished_shards)}")
     click.echo(f"scan {outcome.scan_id}: {outcome.status}" + (f" ({'; '.join(gaps)})" if gaps else ""))
-    sys.exit(2 if outcome.refused else 0)
+    sys.exit(ExitCode.BAD_INPUT if outcome.refused else ExitCode.COMPLETE)
 
 
 @cli.command()
@@ -736,6 +737,7 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     Example: scanner dispatch --scrapyd http://node1:6800 --scrapyd http://node2:6800 registry.yaml --db results.db
     """
     from scanner.dispatch import DispatchError, dispatch as run_dispatch
+    from scanner.exitcodes import ExitCode
     from scanner.lock import ScanLock, ScanLockHeld
     from scanner.scrapyd_job import EggBuildError
     from scanner.targets import TargetsError, load_targets
@@ -751,7 +753,7 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     try:
         lock.acquire()
     except ScanLockHeld as exc:
-        fail(str(exc), 5)
+        fail(str(exc), ExitCode.DATABASE_LOCKED)
     try:
         outcome = run_dispatch(list(nodes), targets_file, db_path, options=options, shards=shards,
                                shared_dir=shared_dir, deploy=not no_deploy,
@@ -764,11 +766,11 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     merged = outcome.merge
     not_done = [str(run.shard) for run in outcome.not_done]
     if merged is None or merged.scan_id is None:
-        fail("no shard came back: nothing merged", 3)
+        fail("no shard came back: nothing merged", ExitCode.INTERRUPTED)
     missing = sorted(set(not_done) | set(merged.missing_shards))
     click.echo(f"scan {merged.scan_id}: {merged.status}"
                + (f" (shards not done: {', '.join(missing)})" if missing else ""))
-    sys.exit(0 if merged.status == "complete" else 3)
+    sys.exit(ExitCode.COMPLETE if merged.status == "complete" else ExitCode.INTERRUPTED)
 
 
 def write_pdf_report(html: str, output: str | None, what: str) -> None:
