@@ -99,9 +99,18 @@ class Party:
             return "advertising"
         return None
 
+    # The cross-check a denial of the policy raises when this party contradicts it.
+    denial_rule = "crosscheck.denial-contradicted"
+
+    def broker_note(self) -> str:
+        return ", data broker" if self.is_data_broker and self.category != "data_broker" else ""
+
     def describe(self) -> str:
-        extra = ", data broker" if self.is_data_broker and self.category != "data_broker" else ""
-        return f"{self.entity} ({self.category}{extra})"
+        return f"{self.entity} ({self.category}{self.broker_note()})"
+
+    def observed(self) -> str:
+        """Where the party was seen, as the evidence says it."""
+        return f"{self.page_url} loads {self.describe()}: {self.request_url}"
 
 
 @dataclass
@@ -112,11 +121,16 @@ class SdkParty(Party):
     evidence_kind: str = "class"
     app: str = ""  # package and version, as the evidence names the app
 
+    denial_rule = "crosscheck.sdk-denial-contradicted"
+
     def proof(self) -> str:
         """'Google AdMob (Google, advertising), class com.google.android.gms.ads.AdView'."""
         kind = "class" if self.evidence_kind == "class" else "referenced type"
-        extra = ", data broker" if self.is_data_broker and self.category != "data_broker" else ""
-        return f"{self.sdk} ({self.entity}, {self.category}{extra}), {kind} {self.request_url}"
+        return (f"{self.sdk} ({self.entity}, {self.category}{self.broker_note()}), "
+                f"{kind} {self.request_url}")
+
+    def observed(self) -> str:
+        return f"{self.app} carries {self.proof()}"
 
 
 @dataclass
@@ -321,14 +335,15 @@ def contradicting_denials(party: Party, denials: dict) -> list[tuple[str, Policy
 
 
 def contradicted_denials(scan_id, target, parties, policy_findings) -> list[dict]:
+    """Denials of the policy that a tracker on its pages, or an SDK in its app, contradicts."""
     denials = policy_denials(policy_findings)
     rows = []
     for party in parties:
         for category, denial in contradicting_denials(party, denials):
             rows.append(_finding(
-                scan_id, target.id, "crosscheck.denial-contradicted", category, "high",
+                scan_id, target.id, party.denial_rule, category, "high",
                 f'The policy ({denial.url}) says: "{_clip(denial.evidence)}" ({denial.rule_id}), '
-                f"but {party.page_url} loads {party.describe()}: {party.request_url}",
+                f"but {party.observed()}",
                 party.page_url, document_id=denial.document_id, start=denial.start, end=denial.end,
             ))
     return rows
@@ -430,7 +445,7 @@ def app_crosscheck_findings(db, scan_id, target, trackers, policies, policy_find
     listing = latest_store_listing(db, scan_id, target.id)
     rows = []
     rows += undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings)
-    rows += sdk_contradicted_denials(scan_id, target, sdks, policy_findings)
+    rows += contradicted_denials(scan_id, target, sdks, policy_findings)
     rows += store_declarations_contradicted(scan_id, target, sdks, listing)
     rows += child_app_advertising_id(scan_id, target, sdks, listing,
                                      app_permission_rows(db, scan_id, target.id))
@@ -450,20 +465,6 @@ def undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings=
         f"{sdk.entity} or {sdk.sdk} nor describes {sdk.category.replace('_', ' ')} partners.",
         sdk.page_url,
     ) for sdk in sdks if not is_disclosed(sdk, text, trackers, described)]
-
-
-def sdk_contradicted_denials(scan_id, target, sdks, policy_findings) -> list[dict]:
-    denials = policy_denials(policy_findings)
-    rows = []
-    for sdk in sdks:
-        for category, denial in contradicting_denials(sdk, denials):
-            rows.append(_finding(
-                scan_id, target.id, "crosscheck.sdk-denial-contradicted", category, "high",
-                f'The policy ({denial.url}) says: "{_clip(denial.evidence)}" ({denial.rule_id}), '
-                f"but {sdk.app} carries {sdk.proof()}",
-                sdk.page_url, document_id=denial.document_id, start=denial.start, end=denial.end,
-            ))
-    return rows
 
 
 def store_declarations_contradicted(scan_id, target, sdks, listing) -> list[dict]:
