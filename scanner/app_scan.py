@@ -46,9 +46,6 @@ SENSITIVE_PERMISSIONS = {
 # These stay high for every audience: they reach a person's location, voice or face.
 HIGH_FOR_ALL = {"android.permission.ACCESS_FINE_LOCATION",
                 "android.permission.ACCESS_BACKGROUND_LOCATION", "android.permission.RECORD_AUDIO"}
-AD_ID_PERMISSION = "com.google.android.gms.permission.AD_ID"
-# Rows of a target in these tables are the app step's: deleted when a target is crawled again.
-APP_TABLES = ("app_sdks", "app_permissions")
 
 
 def apk_candidates(apk: str, package: str) -> list[Path]:
@@ -64,6 +61,18 @@ def apk_candidates(apk: str, package: str) -> list[Path]:
                                                               package + "-")))]
         return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)[:1]
     return [path]
+
+
+def apk_file(app, downloads, max_bytes: int, *, allow_private: bool, url_check) -> Path:
+    """The APK file a target's `apk:` names (a URL is fetched into `downloads`); an
+    AppAnalysisError that names the `apk:` when there is none."""
+    if is_url(app.apk):
+        return fetch_apk(app.apk, downloads, max_bytes, allow_private=allow_private,
+                         url_check=url_check)
+    paths = apk_candidates(app.apk, app.package)
+    if not paths:
+        raise AppAnalysisError(f"{app.apk}: no APK of {app.package} in this folder")
+    return paths[0]
 
 
 def sdk_finding(scan_id: int, target, analysis: AppAnalysis, sdk: SdkMatch) -> dict | None:
@@ -107,14 +116,13 @@ def permission_finding(scan_id: int, target, analysis: AppAnalysis, permission: 
 
 def store_analysis(db, scan_id: int, target, analysis: AppAnalysis, source: str) -> None:
     """One app's rows: the APK once, then its SDKs, permissions and findings for this scan."""
-    if not db["apps"].exists() or not list(db["apps"].rows_where("sha256 = ?", [analysis.sha256])):
-        db["apps"].insert({
-            "sha256": analysis.sha256, "package": analysis.package,
-            "version_name": analysis.version_name, "version_code": analysis.version_code,
-            "min_sdk": analysis.min_sdk, "target_sdk": analysis.target_sdk, "size": analysis.size,
-            "dex_count": analysis.dex_count, "classes_count": analysis.classes_count,
-            "source": source, "first_seen_scan": scan_id,
-        }, pk="sha256")
+    db["apps"].insert({  # an APK seen before keeps its row (and its first_seen_scan)
+        "sha256": analysis.sha256, "package": analysis.package,
+        "version_name": analysis.version_name, "version_code": analysis.version_code,
+        "min_sdk": analysis.min_sdk, "target_sdk": analysis.target_sdk, "size": analysis.size,
+        "dex_count": analysis.dex_count, "classes_count": analysis.classes_count,
+        "source": source, "first_seen_scan": scan_id,
+    }, pk="sha256", ignore=True)
     db["app_sdks"].insert_all([
         {"scan_id": scan_id, "target_id": target.id, "app_sha256": analysis.sha256,
          "sdk": sdk.name, "sdk_id": sdk.sdk_id, "entity": sdk.entity, "category": sdk.category,
@@ -155,18 +163,14 @@ def analyse_target_apps(db, scan_id: int, targets, signatures: SignatureSet, *,
                 continue
             started = time.monotonic()
             try:
-                if is_url(app.apk):
-                    paths = [fetch_apk(app.apk, downloads, max_bytes, allow_private=allow_private,
-                                       url_check=url_check)]
-                else:
-                    paths = apk_candidates(app.apk, app.package)
-                    if not paths:
-                        raise AppAnalysisError(f"{app.apk}: no APK of {app.package} in this folder")
-                analysis = analyse_apk(paths[0], signatures, max_bytes)
+                path = apk_file(app, downloads, max_bytes, allow_private=allow_private,
+                                url_check=url_check)
+                try:
+                    analysis = analyse_apk(path, signatures, max_bytes)
+                except AppAnalysisError as exc:
+                    raise AppAnalysisError(f"{app.apk}: {exc}") from None
             except AppAnalysisError as exc:
                 message = str(exc)
-                if not message.startswith((app.apk, "/")):
-                    message = f"{app.apk}: {message}"
                 failures[target.id] = message
                 with db.conn:
                     record_apk_fetch(db, scan_id, target, app.apk, error=message,
@@ -182,11 +186,6 @@ def analyse_target_apps(db, scan_id: int, targets, signatures: SignatureSet, *,
                                  seconds=time.monotonic() - started, sha256=analysis.sha256)
                 store_analysis(db, scan_id, target, analysis, app.apk)
     return failures
-
-
-def signature_versions(signatures: SignatureSet) -> str:
-    """The signature lists an analysis used, for the scan's record."""
-    return json.dumps(signatures.sources, sort_keys=True)
 
 
 # --------------------------------------------------------------------------- store listings
