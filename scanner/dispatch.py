@@ -22,7 +22,7 @@ import requests
 from scanner.merge import MergeOutcome, merge_shards
 from scanner.options import ScanOptions
 from scanner.scrapyd_job import (EXIT_LINE, PROJECT, SPIDER_NAME, build_egg, egg_version,
-                                 evidence_archive, pack_registry, unpack_evidence)
+                                 evidence_archive, pack_registry, shard_db_path, unpack_evidence)
 from scanner.shard import Shard
 from scanner.shard_db import MergeError, open_shard
 
@@ -330,7 +330,7 @@ class _Scheduler:
     def _fetch(self, run: ShardRun, job: dict, shard_dir: Path) -> None:
         log_url = job.get("log_url") or ""
         if self.shared_dir:
-            path = self.shared_dir / f"{run.job_id}.db"
+            path = shard_db_path(run.job_id, str(self.shared_dir))
             found = path.is_file()
         else:
             path = shard_dir / f"shard-{run.shard.index}-of-{run.shard.count}-{run.job_id}.db"

@@ -93,17 +93,6 @@ def read_body(db_path, body: dict) -> bytes:
     return data
 
 
-def verify_bodies(db, db_path) -> list[str]:
-    """Every stored body that no longer matches its sha256, one line each."""
-    problems = []
-    for body in db.query("SELECT * FROM bodies ORDER BY sha256"):
-        try:
-            read_body(db_path, body)
-        except BodyProblem as exc:
-            problems.append(str(exc))
-    return problems
-
-
 # ---- the case file ----------------------------------------------------------------------------
 
 @dataclass

@@ -22,7 +22,6 @@ from scanner.shard_db import (SHARED_TABLES, MergeError, file_sha256, integer_pk
                               table_columns)
 
 # Columns that hold a scan id or a document id, remapped on copy.
-SCAN_ID_COLUMNS = ("scan_id",)
 DOCUMENT_ID_COLUMNS = ("document_id",)
 # Columns naming a row of a table kept once per content sha256.
 CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}

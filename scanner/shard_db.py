@@ -55,13 +55,10 @@ def open_shard(path: str | Path) -> sqlite3.Connection:
 
 
 def known_migrations() -> set[str]:
-    """The migrations this scanner applies, read from a database it builds in memory."""
+    """The migrations this scanner applies (all of them are pending on an empty database)."""
     import sqlite_utils
 
-    memory = sqlite_utils.Database(memory=True)
-    store.migrations.apply(memory)
-    return {r[0] for r in memory.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [store.migrations.name])}
+    return set(store.pending_migrations(sqlite_utils.Database(memory=True)))
 
 
 def shard_key(scan: dict) -> str:

@@ -19,8 +19,8 @@ import sqlite_utils
 
 from scanner import __version__
 
-from scanner.schema import (  # noqa: F401 (the schema's names, re-exported)
-    migrations, LATEST_FINDINGS_VIEW, TARGET_RISK_VIEW, FTS_TOKENIZER, POLICY_FINDING_ID_BASE, FINDINGS_PER_DOCUMENT, FINDING_COLUMNS, FINDINGS_VIEW, index_sentences,
+from scanner.schema import (
+    FINDINGS_PER_DOCUMENT, POLICY_FINDING_ID_BASE, index_sentences, migrations,
 )
 
 
@@ -60,9 +60,9 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+    # timeout=30: the busy timeout, so a writer waits 30 s for another's transaction.
     db = sqlite_utils.Database(sqlite3.connect(str(path), factory=NestedTransactions,
                                                timeout=30))
-    db.execute("PRAGMA busy_timeout = 30000")
     db.enable_wal()
     migrations.apply(db)
     return db
