@@ -16,7 +16,8 @@ from operator import or_
 
 from scanner.prefilter import anchor
 from scanner.rule_schema import MACROS, Finding, Proximity, Rule
-from scanner.text import detect_lang, split_sentences
+from scanner.language import detect_lang
+from scanner.sentences import split_sentences
 
 WORD = re.compile(r"\w+")
 WORD_SPLIT = re.compile(r"(\w+)")

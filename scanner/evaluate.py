@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scanner.engine import EXCEPTION_LEAD_IN
 from scanner.matching import CATEGORIES, classify, expand_macros
-from scanner.text import MAX_JOINED_ITEMS
+from scanner.sentences import MAX_JOINED_ITEMS
 
 MODES = ("topic", "practice")
 

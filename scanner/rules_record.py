@@ -9,6 +9,7 @@ gets a description generated from its id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -201,14 +202,19 @@ def permission_rules() -> dict[str, tuple]:
     return rules
 
 
+@functools.cache
+def code_rules() -> dict[str, tuple]:
+    """Every rule written in code: {rule id: (category, description, references)}."""
+    return {**CODE_RULES, **permission_rules()}
+
+
 def code_rule_rows() -> list[dict]:
     """A row per rule written in code, so its findings join the rules table like the others."""
     return [{"id": rule_id, "kind": "code", "version": _version([category, text, references]),
              "description": text, "category": category, "severity": None, "polarity": "risk",
              "references": json.dumps(references), "status": "stable", "lang": None,
              "source_file": "scanner (code)", "file_description": None}
-            for rule_id, (category, text, references)
-            in {**CODE_RULES, **permission_rules()}.items()]
+            for rule_id, (category, text, references) in code_rules().items()]
 
 
 def record_rules(db, scan_id: int, trackers=None) -> int:
@@ -244,9 +250,8 @@ def describe_finding_rule(rule_id: str, category: str | None, polarity: str | No
     rules (via the base rule for a suffixed id), else a description generated from the id."""
     base, suffix = split_suffix(rule_id or "")
     row = recorded.get(rule_id) or (recorded.get(base) if suffix else None)
-    code_rules = {**CODE_RULES, **permission_rules()}
-    if row is None and rule_id in code_rules:  # a scan recorded before the rule existed
-        _, text, references = code_rules[rule_id]
+    if row is None and rule_id in code_rules():  # a scan recorded before the rule existed
+        _, text, references = code_rules()[rule_id]
         return {"description": text, "references": list(references), "version": None,
                 "recorded": False}
     if row is None:
