@@ -29,7 +29,8 @@ def lock_path(db_path: str | Path) -> Path:
     return Path(f"{db_path}{LOCK_SUFFIX}")
 
 
-def _utc_now() -> str:
+def utc_timestamp() -> str:
+    """Now, as the lock note and the scan log write it: 2026-12-02T07:00:00Z."""
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -174,7 +175,7 @@ class ScanLock:
             raise
         self._fd = fd
         self.stale_note = _parse_note(os.pread(fd, 1 << 16, 0))
-        self.note["started_at"] = _utc_now()
+        self.note["started_at"] = utc_timestamp()
         self._write_note()
         return self
 

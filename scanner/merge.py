@@ -16,8 +16,9 @@ import sqlite3
 from pathlib import Path
 
 from scanner import __version__, store
+from scanner.download import file_sha256
 from scanner.shard import Shard, ShardError
-from scanner.shard_db import (SHARED_TABLES, MergeError, file_sha256, integer_pk,
+from scanner.shard_db import (SHARED_TABLES, MergeError, integer_pk,
                               open_shard, per_scan_tables, shard_key, shard_spec,
                               table_columns)
 

@@ -18,14 +18,6 @@ class MergeError(ValueError):
     """A shard that cannot be merged; str() is the one-line reason (the caller names the file)."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def open_shard(path: str | Path) -> sqlite3.Connection:
     """The shard database, read-only; MergeError when it is missing, corrupt or not ours."""
     path = Path(path)

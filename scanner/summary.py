@@ -3,7 +3,6 @@ per target elsewhere, and in --log-file), then the summary table of the scan."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from scanner import store
 from scanner.crawl import ScanEvents, ScanOutcome
+from scanner.lock import utc_timestamp
 
 NOT_SCORED = "not scored"
 
@@ -126,10 +126,6 @@ def print_summary(db_path, scan_id: int) -> None:
     print(f"scan id: {scan_id}")
 
 
-def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class ScanProgress(ScanEvents):
     """Progress of a scan, per target: a rich bar (done, failures, ETA) when stderr is a
     terminal, else one line per target on stderr; every line also appended, timestamped, to
@@ -213,4 +209,4 @@ class ScanProgress(ScanEvents):
     def log_line(self, line: str) -> None:
         """A line for the log file only (stderr says it otherwise, or not at all)."""
         if self.log:
-            self.log.write(f"{_utc_now()} {line}\n")
+            self.log.write(f"{utc_timestamp()} {line}\n")
