@@ -21,7 +21,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from google_play_scraper.constants.element import ElementSpecs
 from google_play_scraper.constants.regex import Regex
 
-PLAY_DETAILS_URL = "https://play.google.com/store/apps/details?id={package}&hl=en&gl=US"
 # The app record sits in ds:5 on a details page and in ds:3 on a data-safety page.
 PREFERRED_BLOCKS = ("ds:5", "ds:3")
 # Indexes of the app record that hold free text written by the developer: a badge label quoted

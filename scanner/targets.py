@@ -44,10 +44,6 @@ class AndroidApp:
     def listing_url(self) -> str:
         return self.store_url or PLAY_STORE_URL.format(package=self.package)
 
-    @property
-    def apk_is_url(self) -> bool:
-        return bool(self.apk) and urlsplit(self.apk).scheme in ("http", "https")
-
 
 @dataclass(frozen=True)
 class Target:

@@ -8,14 +8,13 @@ are skipped; the address guard and robots.txt apply as to every spider (scanner/
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
 
 import scrapy
 
 from scanner import store
 from scanner.items import StoreListingItem
 from scanner.store_listing import (
-    PLAY_DETAILS_URL, StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
+    StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
 )
 from spiders.base import ScannerSpider, describe_failure, first_url
 
@@ -25,16 +24,12 @@ class StoreSpider(ScannerSpider):
 
     async def start(self):
         for target in self.targets:
-            app = android_app(target)
+            app = target.android  # checked when the targets were loaded: a package, a URL
             if app is None:
                 continue
-            url = listing_url(app)
-            if url is None:
-                yield StoreListingItem(target_id=target.id, url="", fetched_at=store.now(),
-                                       error="android mapping has neither package nor store_url")
-                continue
-            yield scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed,
-                                 dont_filter=True, meta={"target": target, "package": app["package"]})
+            yield scrapy.Request(app.listing_url, callback=self.parse_listing,
+                                 errback=self.listing_failed, dont_filter=True,
+                                 meta={"target": target, "package": app.package})
 
     def parse_listing(self, response):
         item = StoreListingItem(
@@ -90,25 +85,6 @@ class StoreSpider(ScannerSpider):
     def datasafety_failed(self, failure):
         meta = failure.request.meta
         yield finished(meta["item"], without_data_safety(meta["listing"], describe_failure(failure)))
-
-
-def android_app(target) -> dict | None:
-    """A target's android mapping as {'package', 'store_url'} (a dict or an object), or None."""
-    android = getattr(target, "android", None)
-    if not android:
-        return None
-    if isinstance(android, dict):
-        return {"package": android.get("package"), "store_url": android.get("store_url")}
-    return {"package": getattr(android, "package", None),
-            "store_url": getattr(android, "store_url", None)}
-
-
-def listing_url(app: dict) -> str | None:
-    if app.get("store_url"):
-        return app["store_url"]
-    if app.get("package"):
-        return PLAY_DETAILS_URL.format(package=quote(app["package"], safe="._"))
-    return None
 
 
 def finished(item: StoreListingItem, listing) -> StoreListingItem:

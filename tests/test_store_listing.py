@@ -3,11 +3,11 @@ first on in-memory responses, then in a crawl of those pages served on 127.0.0.1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import textwrap
-from types import SimpleNamespace
 
 import pytest
 from scrapy.http import HtmlResponse, Request, Response
@@ -18,7 +18,7 @@ from scanner.store_listing import (
     StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
 )
 from scanner.targets import AndroidApp, Target
-from spiders.store import StoreSpider, android_app, listing_url
+from spiders.store import StoreSpider
 
 PAGES = TEST_PAGES / "store"
 PLAY = "https://play.google.com/store/apps"
@@ -184,14 +184,16 @@ def response(url, body, meta, status=200):
                         headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def test_android_mapping_read_from_an_object_a_dict_or_absent():
-    assert android_app(target(package="a.b", store_url="http://x/y")) == {
-        "package": "a.b", "store_url": "http://x/y"}
-    assert android_app(SimpleNamespace(id="t", android={"package": "a.b"})) == {
-        "package": "a.b", "store_url": None}
-    assert android_app(target()) is None and android_app(SimpleNamespace(id="t")) is None
-    assert listing_url({"package": "a.b"}) == f"{PLAY}/details?id=a.b&hl=en&gl=US"
-    assert listing_url({"package": None, "store_url": None}) is None
+def test_the_spider_asks_for_each_app_s_listing_and_skips_web_only_targets():
+    spider = StoreSpider(targets=[target("a", package="a.b"), target("web"),
+                                  target("c", package="c.d", store_url="http://x/y")])
+
+    async def requests():
+        return [request async for request in spider.start()]
+
+    asked = asyncio.run(requests())
+    assert [r.url for r in asked] == [f"{PLAY}/details?id=a.b&hl=en&gl=US", "http://x/y"]
+    assert [(r.meta["target"].id, r.meta["package"]) for r in asked] == [("a", "a.b"), ("c", "c.d")]
 
 
 def test_spider_item_for_a_listing_with_data_safety():

@@ -108,16 +108,18 @@ targets:
 
 
 def test_android_mapping_loads_with_defaults(tmp_path):
+    from scanner.apps import is_url
+
     (tmp_path / "apks").mkdir()
     (tmp_path / "apks" / "kids.apk").write_bytes(b"PK")
     kids, mixed = load_targets(write_file(tmp_path, ANDROID))
     assert kids.android.package == "com.example.kids"
     # A relative APK path is read from the targets file's folder, wherever the scan runs.
     assert kids.android.apk == str(tmp_path / "apks" / "kids.apk")
-    assert not kids.android.apk_is_url
+    assert not is_url(kids.android.apk)
     assert kids.android.listing_url == \
         "https://play.google.com/store/apps/details?id=com.example.kids&hl=en&gl=US"
-    assert mixed.android.apk_is_url
+    assert is_url(mixed.android.apk)
     assert mixed.android.listing_url == "https://store.example/app?id=com.example.mixed"
 
 
