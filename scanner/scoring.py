@@ -88,7 +88,7 @@ def score_target(db, scan_id: int, target) -> dict:
                 "explanation": json.dumps({"reason": "no page of the target could be fetched",
                                            "errors": errors[:10]})}
     explanation = explain(target_findings(db, scan_id, target.id),
-                          child_directed=target.audience == "child-directed",
+                          child_directed=target.child_directed,
                           has_policy=has_policy,
                           tracker_rules=tracker_rules(db, scan_id, target.id))
     score = explanation["score"]
