@@ -14,8 +14,9 @@ Longer than 500 lines because the web and app checks share the disclosure and de
 
 from __future__ import annotations
 
-import re
+import functools
 import json
+import re
 from dataclasses import dataclass
 
 from scanner.findings import finding_row, one_line
@@ -384,7 +385,9 @@ def sdk_aliases_by_id(signatures) -> dict[str, tuple[str, ...]]:
     return {s.id: (s.name, *s.aliases) for s in signatures}
 
 
+@functools.cache
 def curated_sdk_aliases() -> dict[str, tuple[str, ...]]:
+    """The curated SDK rules' names, read once and only when a target has SDKs to name."""
     from scanner.apps import load_sdk_rules
 
     return sdk_aliases_by_id(load_sdk_rules())
