@@ -271,16 +271,6 @@ def per_target_tables(db) -> list[str]:
             if table.name != "scan_targets" and {"scan_id", "target_id"} <= set(table.columns_dict)]
 
 
-def _mark(db, scan_id: int, target_ids, status: str) -> None:
-    with db.conn:
-        for target_id in target_ids:
-            db["scan_targets"].upsert(
-                {"scan_id": scan_id, "target_id": target_id, "status": status,
-                 "finished_at": store.now() if status != "pending" else None},
-                pk=("scan_id", "target_id"),
-            )
-
-
 def _forget_partial_rows(db, scan_id: int, target_ids) -> None:
     """Rows of targets not done: they are crawled again from scratch."""
     target_ids = list(target_ids)
@@ -346,7 +336,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     store.upsert_targets(db, targets, scan_id)
     pending = [t for t in targets if t.id not in done]
     _forget_partial_rows(db, scan_id, [t.id for t in pending])
-    _mark(db, scan_id, [t.id for t in pending], "pending")
+    store.mark_targets(db, scan_id, [t.id for t in pending], "pending")
     db.close()
 
     events.scan_started(scan_id, len(targets), len(targets) - len(pending))
@@ -453,10 +443,10 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
             undone = [t.id for t in worker.batch if t.id not in done]
             if undone and returncode == 0:
                 # The crawl ended normally, so these were crawled; only their signal went missing.
-                _mark(db, scan_id, undone, "done")
+                store.mark_targets(db, scan_id, undone, "done")
                 done.update(undone)
             elif undone and not stopped:
-                _mark(db, scan_id, undone, "failed")
+                store.mark_targets(db, scan_id, undone, "failed")
         finally:
             db.close()
         for target in worker.batch:

@@ -97,10 +97,7 @@ class TargetCompletion:
         if waiting:
             return
         del self.waiting[target_id]
-        with self.db.conn:
-            self.db["scan_targets"].upsert(
-                {"scan_id": self.scan_id, "target_id": target_id, "status": "done",
-                 "finished_at": store.now()}, pk=("scan_id", "target_id"))
+        store.mark_targets(self.db, self.scan_id, [target_id], "done")
         self.done.append(target_id)
         if self.on_done:
             self.on_done(target_id, self.started.get(target_id), target_id in self.reachable)

@@ -176,6 +176,17 @@ def upsert_targets(db: sqlite_utils.Database, targets, scan_id: int) -> None:
     db["targets"].upsert_all(rows, pk="id")
 
 
+def mark_targets(db: sqlite_utils.Database, scan_id: int, target_ids, status: str) -> None:
+    """Set the scan_targets status (pending, done, failed) of these targets, committed at once."""
+    with db.conn:
+        for target_id in target_ids:
+            db["scan_targets"].upsert(
+                {"scan_id": scan_id, "target_id": target_id, "status": status,
+                 "finished_at": now() if status != "pending" else None},
+                pk=("scan_id", "target_id"),
+            )
+
+
 def start_scan(db: sqlite_utils.Database, *, rules_version: str, targets_file: str,
                options: dict) -> int:
     table = db["scans"]
