@@ -6,6 +6,7 @@ a command parses its options and calls the module that does the work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -27,6 +28,26 @@ def fail(message: str, code: int = 2):
     """One-line error on stderr, then exit (2 = bad input)."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def database_lock(db_path, on_refused=None, **lock_options):
+    """Hold the database's scan lock (scanner.lock) for the block; another scan holding it is
+    one line and exit 5 (on_refused is told first)."""
+    from scanner.exitcodes import ExitCode
+    from scanner.lock import ScanLock, ScanLockHeld
+
+    lock = ScanLock(db_path, **lock_options)
+    try:
+        lock.acquire()
+    except ScanLockHeld as exc:
+        if on_refused:
+            on_refused(exc)
+        fail(str(exc), ExitCode.DATABASE_LOCKED)
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def write_output(content: str, output: str | None, what: str) -> None:
@@ -104,7 +125,6 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
     from scanner import store
     from scanner.crawl import mark_abandoned_scans, resumable_scan, run_scan
     from scanner.exitcodes import EXIT_CODE_MEANINGS, ExitCode, scan_exit_code
-    from scanner.lock import ScanLock, ScanLockHeld
     from scanner.summary import ScanProgress, print_summary
     from scanner.targets import TargetsError, load_targets
 
@@ -118,14 +138,9 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
         workers=workers, batch_size=batch_size, log_level=log_level, shard=shard,
     )
     with ScanProgress(log_file) as progress:
-        lock = ScanLock(db_path, wait=wait, timeout=wait_timeout,
-                        on_wait=lambda held: progress.say(f"waiting: {held}"))
-        try:
-            lock.acquire()
-        except ScanLockHeld as exc:
-            progress.log_line(f"refused: {exc}")
-            fail(str(exc), ExitCode.DATABASE_LOCKED)
-        try:
+        with database_lock(db_path, wait=wait, timeout=wait_timeout,
+                           on_wait=lambda held: progress.say(f"waiting: {held}"),
+                           on_refused=lambda held: progress.log_line(f"refused: {held}")) as lock:
             if lock.stale_message:
                 progress.say(lock.stale_message)
             db = store.open_db(db_path)
@@ -157,8 +172,6 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
                 progress.say("interrupted: the scan is marked interrupted at the next start; "
                              "run again with --resume")
                 sys.exit(ExitCode.INTERRUPTED)
-        finally:
-            lock.release()
         print_summary(db_path, outcome.scan_id)
         code = scan_exit_code(outcome.status, outcome.score_statuses)
         progress.final(outcome, int(code), EXIT_CODE_MEANINGS[code])
@@ -664,26 +677,19 @@ def merge(out_db, shard_dbs, into, force_rules, targets_file):
     Example: scanner merge results.db node1/shard.db node2/shard.db
     """
     from scanner.exitcodes import ExitCode
-    from scanner.lock import ScanLock, ScanLockHeld
     from scanner.merge import MergeError, merge_shards
 
     if into not in (None, "latest", "new") and not str(into).isdigit():
         fail(f"--into {into!r}: expected a scan id, 'latest' or 'new'")
-    lock = ScanLock(out_db)
-    try:
-        lock.acquire()
-    except ScanLockHeld as exc:
-        fail(str(exc), ExitCode.DATABASE_LOCKED)
-    try:
-        outcome = merge_shards(out_db, shard_dbs, into=into, force_rules=force_rules,
-                               targets_file=targets_file,
-                               on_result=lambda r: click.echo(
-                                   f"Error: {r.line()}" if r.status == "refused" else r.line(),
-                                   err=r.status == "refused"))
-    except MergeError as exc:
-        fail(f"{out_db}: {exc}")
-    finally:
-        lock.release()
+    with database_lock(out_db):
+        try:
+            outcome = merge_shards(out_db, shard_dbs, into=into, force_rules=force_rules,
+                                   targets_file=targets_file,
+                                   on_result=lambda r: click.echo(
+                                       f"Error: {r.line()}" if r.status == "refused" else r.line(),
+                                       err=r.status == "refused"))
+        except MergeError as exc:
+            fail(f"{out_db}: {exc}")
     if outcome.scan_id is None:
         fail("no shard could be merged")
     gaps = []
@@ -738,7 +744,6 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     """
     from scanner.dispatch import DispatchError, dispatch as run_dispatch
     from scanner.exitcodes import ExitCode
-    from scanner.lock import ScanLock, ScanLockHeld
     from scanner.scrapyd_job import EggBuildError
     from scanner.targets import TargetsError, load_targets
 
@@ -749,20 +754,15 @@ def dispatch(nodes, targets_file, db_path, shards, shared_dir, no_deploy, allow_
     options = ScanOptions(allow_private=allow_private, loopback_only=loopback_forced(),
                           max_pages=max_pages, max_policy_pages=max_policy_pages, browser=browser,
                           workers=workers, batch_size=batch_size, ignore_robots=ignore_robots)
-    lock = ScanLock(db_path)  # one scan per database, a distributed one included
-    try:
-        lock.acquire()
-    except ScanLockHeld as exc:
-        fail(str(exc), ExitCode.DATABASE_LOCKED)
-    try:
-        outcome = run_dispatch(list(nodes), targets_file, db_path, options=options, shards=shards,
-                               shared_dir=shared_dir, deploy=not no_deploy,
-                               poll_seconds=poll_seconds, timeout=timeout,
-                               report=lambda line: click.echo(line, err=line.startswith("Error:")))
-    except (DispatchError, EggBuildError) as exc:
-        fail(str(exc))
-    finally:
-        lock.release()
+    with database_lock(db_path):  # one scan per database, a distributed one included
+        try:
+            outcome = run_dispatch(list(nodes), targets_file, db_path, options=options,
+                                   shards=shards, shared_dir=shared_dir, deploy=not no_deploy,
+                                   poll_seconds=poll_seconds, timeout=timeout,
+                                   report=lambda line: click.echo(line,
+                                                                  err=line.startswith("Error:")))
+        except (DispatchError, EggBuildError) as exc:
+            fail(str(exc))
     merged = outcome.merge
     not_done = [str(run.shard) for run in outcome.not_done]
     if merged is None or merged.scan_id is None:
@@ -805,16 +805,11 @@ def evidence(db_path, target_id, scan, output, no_pdf):
     Example: scanner evidence --db results.db --target abc-learning --scan 3 -o abc-scan3.zip
     """
     from reports.pdf import PdfError, pdf_problem
-    from scanner import store
     from scanner.evidence import EvidenceError, build_case_file
 
-    try:
-        # A read-only or archived database is read as it is, never migrated.
-        db = store.open_for_reading(db_path)
-    except store.DatabaseFileError as exc:
-        fail(str(exc))
-    if not no_pdf and pdf_problem():
-        fail(f"{pdf_problem()} (or give --no-pdf)")
+    db = _open_existing_db(db_path)  # a read-only or archived database is read as it is
+    if not no_pdf and (problem := pdf_problem()):
+        fail(f"{problem} (or give --no-pdf)")
     try:
         case = build_case_file(db, db_path, scan, target_id, output, pdf=not no_pdf)
     except (EvidenceError, LookupError) as exc:
