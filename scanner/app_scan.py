@@ -20,7 +20,7 @@ from scanner.apps import (
     is_url,
 )
 from scanner.findings import finding_row
-from scanner.tracker_classify import TRACKER_FINDINGS
+from scanner.tracker_classify import tracker_category, tracker_severity
 
 # Permissions that reach what a child is, says or where they are; `data_types` as in the
 # policy rules. A child-directed app asking for one of these is a high finding.
@@ -77,14 +77,13 @@ def apk_file(app, downloads, max_bytes: int, *, allow_private: bool, url_check) 
 
 def sdk_finding(scan_id: int, target, analysis: AppAnalysis, sdk: SdkMatch) -> dict | None:
     """A finding for one SDK: advertising or data-broker SDKs in a child-directed app are critical."""
-    category, severity = TRACKER_FINDINGS.get(sdk.category, ("tracking", "low"))
-    if category is None:
+    severity = tracker_severity(sdk)
+    if severity is None:
         return None
-    if sdk.child_directed_adtech:
-        # Kid-safe ad networks say they serve contextual ads only: ad tech, not behavioural ads.
-        category, severity = "tracking", "medium"
-    elif target.child_directed and sdk.category in ("advertising", "data_broker"):
+    if target.child_directed and not sdk.child_directed_adtech \
+            and sdk.category in ("advertising", "data_broker"):
         severity = "critical"
+    category = tracker_category(sdk)
     where = f"{sdk.evidence_kind} {sdk.evidence}"
     if sdk.network_evidence:
         where += f", string {sdk.network_evidence}"

@@ -375,6 +375,11 @@ class SdkMatch:
     network_evidence: str | None = None  # a DEX string matching the SDK's hosts / network signature
     also_matched_by: list[str] = field(default_factory=list)
 
+    @property
+    def is_data_broker(self) -> bool:
+        """As a tracker's flag: SDK rules file data brokers under their own category."""
+        return self.category == "data_broker"
+
 
 @dataclass
 class AppAnalysis:

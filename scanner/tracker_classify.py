@@ -57,6 +57,7 @@ def classify_cookie(trackers: TrackerList, name: str, domain: str, third_party: 
 
 
 def tracker_category(info: TrackerInfo) -> str:
+    """The finding category of a tracker (or an app's SDK: scanner.apps.SdkMatch)."""
     if info.is_data_broker:
         return "sale"
     if info.child_directed_adtech:
@@ -66,7 +67,7 @@ def tracker_category(info: TrackerInfo) -> str:
 
 
 def tracker_severity(info: TrackerInfo) -> str | None:
-    """Severity of the tracker finding; None when the host is infrastructure (a CDN)."""
+    """Severity of the tracker (or SDK) finding; None when it is infrastructure (a CDN)."""
     if info.is_data_broker:
         return "high"
     if info.child_directed_adtech:
