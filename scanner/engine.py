@@ -14,9 +14,9 @@ from functools import reduce
 from itertools import accumulate, chain, compress, islice
 from operator import or_
 
-from scanner.prefilter import anchor
-from scanner.rule_schema import MACROS, Finding, Proximity, Rule
 from scanner.language import detect_lang
+from scanner.prefilter import anchor
+from scanner.rule_schema import DENIED_SUFFIX, MACROS, Finding, Proximity, Rule
 from scanner.sentences import split_sentences
 
 WORD = re.compile(r"\w+")
@@ -77,12 +77,12 @@ class CompiledRules:
                 self.steps.append((i, patterns[a], None))
             else:
                 self.steps.append((i, None, clauses[a - len(patterns)]))
-        self.simple_leads = [bool(number is not None and not other and not at_beginning)
-                             for number, other, at_beginning in self.leads]
+        simple_leads = [bool(number is not None and not other and not at_beginning)
+                        for number, other, at_beginning in self.leads]
         # Per probe: (regex, lead, its key set number when the word keys are its whole lead),
         # so the usual probe finds its start positions with one look-up.
         self.probe_leads = [(regex, lead, self.leads[lead][0] if lead >= 0 and
-                             self.simple_leads[lead] else None) for regex, lead in self.probes]
+                             simple_leads[lead] else None) for regex, lead in self.probes]
         # Per rule and outcome, the leading fields of its findings (None: no finding).
         self.finding_heads = [{"hit": _finding_head(rule, "hit"),
                                "denied": _finding_head(rule, "denied") if rule.polarity == "risk"
@@ -446,7 +446,7 @@ def match_sentence(rule: Rule, sentence: str) -> str | None:
 def _finding_head(rule: Rule, outcome: str) -> tuple:
     """A finding's fields up to data_types: a denied risk is an info-level protective finding."""
     denied = outcome == "denied"
-    return (rule.id + (".denied" if denied else ""), rule.category, rule.practice,
+    return (rule.id + (DENIED_SUFFIX if denied else ""), rule.category, rule.practice,
             "info" if denied else rule.severity, "protective" if denied else rule.polarity)
 
 
