@@ -165,32 +165,20 @@ def test_a_thai_policy_describing_advertising_partners_discloses_an_ad_tracker()
 def test_a_bare_scrapy_crawl_site_is_a_scan_that_is_cross_checked_and_scored(loopback_site, tmp_path):
     """No `scanner scan`: the ScanLifecycle extension opens the scan, then cross-checks, scores
     and finishes it when the spider closes."""
-    import os
-    import subprocess
-    import sys
-
     import sqlite_utils
-    import yaml
 
-    from helpers import ROOT
+    from helpers import run_scrapy_crawl, write_targets
 
     site = loopback_site({
         "/": '<html><body><script src="https://connect.facebook.net/en_US/fbevents.js"></script>'
              "<p>Colouring games</p></body></html>",
         "/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n"),
     })
-    targets = tmp_path / "targets.yaml"
-    targets.write_text(yaml.safe_dump({"targets": [{
+    targets = write_targets(tmp_path / "targets.yaml", {
         "id": "colour-club", "name": "Colour Club", "audience": "child-directed",
-        "homepage": site.url + "/"}]}), encoding="utf-8")
+        "homepage": site.url + "/"})
     db_path = tmp_path / "bare.db"
-    result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"targets={targets}",
-         "-s", f"SCANNER_DB={db_path}", "-s", "SCANNER_ALLOW_PRIVATE=1", "-s", "DOWNLOAD_DELAY=0",
-         "-s", "LOG_LEVEL=ERROR", "-s", "RETRY_TIMES=0"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=300,
-    )
+    result = run_scrapy_crawl("site", targets, db_path)
     assert result.returncode == 0, result.stderr[-2000:]
     db = sqlite_utils.Database(db_path)
     (scan,) = db["scans"].rows
