@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from apkbuild import ApkBuilder, ApkSpec, lying_zip_bomb, missing_tools, zip_bomb
+from helpers import invoke
 from scanner.apps import (
     MAX_APK_BYTES, SDK_RULES_DIR, AppAnalysisError, SdkRuleError, analyse_apk, check_sdk_rules,
     exodus_code_pattern, fetch_apk, load_signatures,
 )
-from scanner.cli import cli
 from scanner.importers import import_list
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -370,7 +369,7 @@ def test_cli_json_one_record_per_apk_and_exit_1_on_a_bad_one(tmp_path, apks, exo
     bad.write_bytes(b"MZ not an apk")
     args = ["apps", "analyse", "--format", "json", "--exodus", str(exodus_file),
             str(apks(KIDS_GAME)), str(bad), str(apks(CLEAN_APP))]
-    result = CliRunner().invoke(cli, args)
+    result = invoke(*args)
     assert result.exit_code == 1
     records = json.loads(result.stdout)
     assert [r.get("package") for r in records] == ["com.example.kidsgame", None, "com.example.clean"]
@@ -387,7 +386,7 @@ def test_cli_json_one_record_per_apk_and_exit_1_on_a_bad_one(tmp_path, apks, exo
 
 
 def test_cli_table_shows_evidence_and_succeeds(apks):
-    result = CliRunner().invoke(cli, ["apps", "analyse", "--no-exodus", str(apks(KIDS_GAME))])
+    result = invoke(*["apps", "analyse", "--no-exodus", str(apks(KIDS_GAME))])
     assert result.exit_code == 0, result.output
     assert "com.example.kidsgame" in result.stdout and "version 2.4.1 (code 241)" in result.stdout
     assert "class tv.superawesome.sdk.publisher.AwesomeAds" in result.stdout
@@ -398,7 +397,7 @@ def test_cli_table_shows_evidence_and_succeeds(apks):
 def test_cli_bad_sdk_rules_exit_2(tmp_path, apks):
     path = tmp_path / "sdks.yaml"
     path.write_text(yaml.safe_dump({"sdks": [{**GOOD_RULE, "category": "spying"}]}), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["apps", "analyse", "--sdk-rules", str(path), str(apks(CLEAN_APP))])
+    result = invoke(*["apps", "analyse", "--sdk-rules", str(path), str(apks(CLEAN_APP))])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {path}: sdk demo-sdk: category:")
 
@@ -409,16 +408,14 @@ def test_shipped_rules_dir_is_where_the_loader_looks():
 
 def test_rules_check_validates_sdk_rule_files(tmp_path):
     """`scanner rules check` covers rules/sdks/ and names the file, SDK and field of a problem."""
-    from click.testing import CliRunner
 
-    from scanner.cli import cli
 
-    result = CliRunner().invoke(cli, ["rules", "check"])
+    result = invoke(*["rules", "check"])
     assert result.exit_code == 0, result.output
     bad = tmp_path / "sdks.yaml"
     bad.write_text("source: curated\nversion: '1'\nsdks:\n  - id: x-ads\n    name: X Ads\n"
                    "    entity: X\n    category: advertising\n    clas_prefixes: [com.x.]\n",
                    encoding="utf-8")
-    result = CliRunner().invoke(cli, ["rules", "check", str(bad)])
+    result = invoke(*["rules", "check", str(bad)])
     assert result.exit_code == 1
     assert str(bad) in result.output and "x-ads" in result.output and "clas_prefixes" in result.output

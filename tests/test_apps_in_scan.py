@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from click.testing import CliRunner
 
 from apkbuild import ApkBuilder, ApkSpec, missing_tools
-from scanner.cli import cli
+from helpers import invoke
 
 pytestmark = [pytest.mark.crawl,
               pytest.mark.skipif(bool(missing_tools()), reason="make android-tools builds test APKs")]
@@ -44,7 +43,7 @@ def test_scan_reads_the_app_its_store_page_and_the_policy_it_links(tmp_path, loo
       store_url: {store_site.url}/store/apps/details?id=com.tinyfox.abcgames
 """, encoding="utf-8")
     db_path = tmp_path / "r.db"
-    result = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(db_path), "--allow-private"])
+    result = invoke(*["scan", str(targets), "--db", str(db_path), "--allow-private"])
     assert result.exit_code == 0, result.output
     db = sqlite_utils.Database(db_path)
     sdk = next(db["app_sdks"].rows_where("target_id = 'abc-kids' AND entity = 'Google'"))

@@ -7,10 +7,9 @@ import time
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
+from helpers import invoke
 from scanner import list_update, store
-from scanner.cli import cli
 from scanner.list_update import (ListUpdateError, download, read_list_header, record_tracker_lists,
                                  tracker_rule_files)
 from scanner.trackers import TrackerList
@@ -51,7 +50,7 @@ def served(site, **overrides):
 
 
 def update(out_dir, *args):
-    return CliRunner().invoke(cli, ["trackers", "update", "--out-dir", str(out_dir), *args])
+    return invoke(*["trackers", "update", "--out-dir", str(out_dir), *args])
 
 
 @pytest.fixture

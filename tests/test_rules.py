@@ -5,6 +5,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from helpers import invoke
 from scanner.cli import cli
 from scanner.engine import CONTEXTS
 from scanner.matching import (RuleError, anchor, classify, example_problems, expand_macros,
@@ -107,13 +108,13 @@ def test_rules_check_cli_reports_the_broken_file(tmp_path):
 
 def test_rules_check_cli_runs_examples(tmp_path):
     broken = RULE_OK.replace('match: ["We sell data."', 'match: ["We buy data."')
-    result = CliRunner().invoke(cli, ["rules", "check", str(write_rule(tmp_path, broken))])
+    result = invoke(*["rules", "check", str(write_rule(tmp_path, broken))])
     assert result.exit_code != 0
     assert "examples.match: does not match: 'We buy data.'" in result.output
 
 
 def test_whole_rule_set_checks_clean():
-    result = CliRunner().invoke(cli, ["rules", "check"])
+    result = invoke(*["rules", "check"])
     assert result.exit_code == 0, result.output
     assert "rules OK" in result.output
 
@@ -309,9 +310,9 @@ def test_marked_span_is_the_match_rules_check_verifies(tmp_path):
     rule = load_rule_file(write_rule(tmp_path, marked, "marked.yaml"))[0]
     assert rule.examples["match"][0] == "We sell data."  # marks are not part of the sentence
     assert rule.match_spans == [(3, 7), None]
-    assert CliRunner().invoke(cli, ["rules", "check", rule.path]).exit_code == 0
+    assert invoke(*["rules", "check", rule.path]).exit_code == 0
     wrong = RULE_OK.replace('match: ["We sell data."', 'match: ["We [[sell data]]."')
-    result = CliRunner().invoke(cli, ["rules", "check", str(write_rule(tmp_path, wrong, "wrong.yaml"))])
+    result = invoke(*["rules", "check", str(write_rule(tmp_path, wrong, "wrong.yaml"))])
     assert result.exit_code != 0
     assert "examples.match: matches 'sell', not the marked 'sell data' in 'We sell data.'" in result.output
 

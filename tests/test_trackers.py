@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from helpers import ROOT, write_file
+from helpers import ROOT, invoke, write_file
 from scanner.tracker_classify import classify_request, tracker_category, tracker_severity
 from scanner.trackers import CATEGORIES, TrackerList, TrackerListError, is_third_party, registrable_domain
 
@@ -195,14 +195,12 @@ entities:
 
 
 def test_rules_check_runs_the_tracker_section(tmp_path):
-    from click.testing import CliRunner
 
-    from scanner.cli import cli
 
     path = write_file(tmp_path, "source: mine\nexamples: {match: [], no_match: []}\nentities:\n"
                       "  - {id: a, name: A, category: advertising, domains: [a.test]}\n", "mine.yaml")
-    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    result = invoke(*["rules", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}: examples.match: needs at least 2" in result.output
-    result = CliRunner().invoke(cli, ["rules", "check"])
+    result = invoke(*["rules", "check"])
     assert result.exit_code == 0, result.output
