@@ -231,22 +231,29 @@ def evidence_dir(db_path) -> Path:
     return Path(f"{db_path}.evidence")
 
 
-def _stored_path(path: Path, db_path) -> str:
-    # Relative to the database's folder, so the database and its evidence move together.
+def stored_path(path: Path, db_path) -> str:
+    """An evidence file's path as its row keeps it: relative to the database's folder, so the
+    database and its evidence move together."""
     return os.path.relpath(path, Path(db_path).resolve().parent)
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Write an evidence file named by its content, unless it is there: readers never see half
+    a file (it is written beside, then renamed)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def save_artifact(db_path, kind: str, data: bytes, suffix: str) -> dict:
     """Write data once under <db>.evidence/<kind folder>/<sha256><suffix>; its row's fields."""
     digest = hashlib.sha256(data).hexdigest()
-    folder = evidence_dir(Path(db_path).resolve()) / ARTIFACT_FOLDERS[kind]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}{suffix}"
-    if not path.exists():
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-        partial.write_bytes(data)
-        partial.replace(path)  # readers never see half a file
-    return {"kind": kind, "path": _stored_path(path, db_path), "sha256": digest, "bytes": len(data),
+    path = evidence_dir(Path(db_path).resolve()) / ARTIFACT_FOLDERS[kind] / f"{digest}{suffix}"
+    write_once(path, data)
+    return {"kind": kind, "path": stored_path(path, db_path), "sha256": digest, "bytes": len(data),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import __version__
-from scanner.browser import ARTIFACT_FOLDERS, evidence_dir
+from scanner.browser import ARTIFACT_FOLDERS, evidence_dir, stored_path, write_once
 
 BODIES_FOLDER = "bodies"
 COMPRESSION = "gzip"
@@ -57,19 +57,14 @@ def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: i
     digest = hashlib.sha256(data).hexdigest()
     path = body_path(db_path, digest)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         # mtime=0: the same bytes always compress to the same file.
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-        partial.write_bytes(packed)
-        partial.replace(path)  # readers never see half a file
+        write_once(path, gzip.compress(data, compresslevel=6, mtime=0))
     if not db["bodies"].count_where("sha256 = ?", [digest]):
         # ignore: a worker process of the same scan may have stored the same body meanwhile.
         db["bodies"].insert({
             "sha256": digest, "size": len(data), "stored_size": path.stat().st_size,
             "compression": COMPRESSION,
-            # Relative to the database's folder, so the database and its evidence move together.
-            "path": os.path.relpath(path, Path(db_path).resolve().parent),
+            "path": stored_path(path, db_path),
             "content_type": content_type, "first_seen_scan": scan_id, "first_url": url,
             "stored_at": _now(),
         }, ignore=True)
