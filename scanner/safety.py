@@ -40,15 +40,9 @@ def _embedded_ipv4(addr):
 
 
 def address_problem(ip: str, allow_private: bool) -> str | None:
-    """Why a connection to this IP is refused, or None when it is allowed."""
-    addr = _embedded_ipv4(ipaddress.ip_address(ip.split("%")[0]))
-    if addr.is_link_local:
-        return f"{ip} is link-local (refused always)"
-    if addr.is_multicast or addr.is_unspecified:
-        return f"{ip} is not a unicast address"
-    if (addr.is_private or addr.is_loopback or not addr.is_global) and not allow_private:
-        return f"{ip} is a private or loopback address (use --allow-private)"
-    return None
+    """Why a connection to this IP is refused ('IP is link-local'), or None when it is allowed."""
+    refusal = address_refusal(ip, allow_private)
+    return None if refusal is None else f"{ip} is {refusal}"
 
 
 def address_refusal(ip: str, allow_private: bool, loopback_only: bool = False) -> str | None:
