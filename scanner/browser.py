@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scanner.resources import CookieRecord
-from scanner.safety import url_problem
+from scanner.safety import refusal_for, url_problem
 
 CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = "install Debian's chromium with `make browser` (never `playwright install`)"
@@ -196,7 +196,10 @@ def describe_browser_failure(message: str, confined: bool) -> str:
     if confined and ("net::ERR_FAILED" in line or "net::ERR_NAME_NOT_RESOLVED" in line):
         line += " (under --allow-private the browser reaches 127.0.0.1 only)"
     elif not confined and "net::ERR_SOCKS_CONNECTION_FAILED" in line:
-        line += " (refused by the address guard, or unreachable)"
+        url = re.search(r" at (\S+)", line)
+        refusal = refusal_for(urlsplit(url.group(1)).hostname or "") if url else None
+        line += (f" (refused by the address guard: {refusal})" if refusal
+                 else " (refused by the address guard, or unreachable)")
     return f"browser: {line or 'page load failed'}"[:500]
 
 

@@ -137,7 +137,6 @@ class GuardProxy:
     def __init__(self, checked_addresses, connect_timeout: float = 30.0):
         self.checked_addresses = checked_addresses
         self.connect_timeout = connect_timeout
-        self.refused: LocalCache[str, str] = LocalCache(1000)  # host -> why, for messages
         self.port: int | None = None
 
     def start(self) -> int:
@@ -184,7 +183,7 @@ class GuardProxy:
             except Exception:  # a host that cannot be looked up is unreachable, never a crash
                 addresses, refusal = [], None
             if refusal:
-                self.refused[host.lower()] = refusal
+                safety.note_refusal(host, refusal)  # for the page's error message
                 return await _reply(writer, "refused_by_rules")
             if not addresses:
                 return await _reply(writer, "unreachable")

@@ -269,7 +269,7 @@ def test_browser_connections_go_to_the_address_the_guard_checked(monkeypatch):
             checked.shutdown()
             hostile.shutdown()
     assert "/go" in checked_requests and hostile_requests == []  # the redirect was sent, not followed
-    assert resolver._browser_proxy.refused["hostile.test"] == "resolves to 127.0.0.2 (refused by this test)"
+    assert safety.refusal_for("hostile.test") == "resolves to 127.0.0.2 (refused by this test)"
     assert looked_up.count("rebind.test") == 1 and looked_up.count("hostile.test") == 1
     assert checked_requests.count("/privacy") == 1  # rebind.test's second fetch, at 127.0.0.1
 
@@ -281,3 +281,14 @@ def test_a_browser_page_the_guard_proxy_refused_says_so():
     assert describe_browser_failure(message, confined=False) == (
         "browser: net::ERR_SOCKS_CONNECTION_FAILED at http://page.test/go "
         "(refused by the address guard, or unreachable)")
+
+
+def test_a_browser_page_names_why_the_guard_proxy_refused_its_host():
+    from scanner import safety
+    from scanner.browser import describe_browser_failure
+
+    safety.note_refusal("metadata.test", "resolves to 169.254.169.254 (link-local)")
+    message = "Page.goto: net::ERR_SOCKS_CONNECTION_FAILED at http://metadata.test/x\nCall log: ..."
+    assert describe_browser_failure(message, confined=False) == (
+        "browser: net::ERR_SOCKS_CONNECTION_FAILED at http://metadata.test/x "
+        "(refused by the address guard: resolves to 169.254.169.254 (link-local))")
