@@ -83,8 +83,15 @@ class ImportResult:
 
 def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: str | None = None,
                 version: str | None = None, license: str | None = None,
-                category: str | None = None) -> ImportResult:
-    """Convert (or, for ABP, reference) one public list; write out_dir/<name>.yaml."""
+                category: str | None = None, downloaded_from: str | None = None,
+                downloaded_at: str | None = None, license_notice: str | None = None,
+                how: str | None = None) -> ImportResult:
+    """Convert (or, for ABP, reference) one public list; write out_dir/<name>.yaml.
+
+    A downloaded list (`scanner trackers update`) names where and when it was downloaded
+    (`imported_from`, `imported_at`), the terms of its licence and how it was made (`how`, the
+    first comment line) instead of the local file it was read from.
+    """
     source = Path(source).resolve()
     if fmt not in FORMATS:
         raise ListImportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -93,9 +100,9 @@ def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: s
     if category is not None and category not in CATEGORIES:
         raise ListImportError(f"--category {category!r} unknown; one of {', '.join(CATEGORIES)}")
     header = {
-        "source": None, "format": fmt, "imported_from": str(source),
-        "sha256": file_sha256(source), "imported_at": dt.datetime.now(dt.timezone.utc)
-        .isoformat(timespec="seconds"),
+        "source": None, "format": fmt, "imported_from": downloaded_from or str(source),
+        "sha256": file_sha256(source), "imported_at": downloaded_at or dt.datetime.now(
+            dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if fmt == "abp":
         body = abp_reference(source, category)
@@ -109,6 +116,8 @@ def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: s
     header["source"] = name
     header["version"] = version or body.pop("version", None) or header["sha256"][:12]
     header["license"] = license or body.pop("license", None) or PUBLISHER_LICENSES[fmt]
+    if license_notice:
+        header["license_notice"] = license_notice
     if category and fmt != "abp":
         for entity in body.get("entities", []):
             entity["category"] = category
@@ -118,8 +127,9 @@ def import_list(fmt: str, source: Path, out_dir: Path = IMPORTED_DIR, *, name: s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.yaml"
-    comment = (f"# Imported by `scanner trackers import --format {fmt}` from {source}.\n"
-               f"# Generated: do not edit, re-import. Licence of the data: {header['license']}.\n")
+    how = how or (f"Imported by `scanner trackers import --format {fmt}` from {source}. "
+                  "Generated: do not edit, re-import.")
+    comment = f"# {how}\n# Licence of the data: {header['license']}.\n"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     path.write_text(comment + yaml.dump(document, Dumper=dumper, sort_keys=False,
                                         allow_unicode=True, width=1000), encoding="utf-8")

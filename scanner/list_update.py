@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import os
 import shutil
 import tempfile
@@ -58,8 +57,6 @@ LISTS_BY_NAME = {entry.name: entry for entry in PUBLIC_LISTS}
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024   # the largest list (the DuckDuckGo TDS) is a few MB
 DEFAULT_TIMEOUT = 60.0                 # seconds for one whole download
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 USER_AGENT = f"child-privacy-scanner/{__version__} (tracker list update)"
 DOWNLOADS = "downloads"                # under the output directory: what ABP imports point at
 
@@ -129,16 +126,17 @@ def update_list(entry: PublicList, url: str, out_dir: Path = IMPORTED_DIR, **dow
             if replaced_download:
                 shutil.move(str(fetched), kept)
             try:
-                result = import_list(entry.fmt, kept, Path(staging), name=entry.name)
+                result = import_list(
+                    entry.fmt, kept, Path(staging), name=entry.name, downloaded_from=url,
+                    downloaded_at=fetched_at, license_notice=f"{entry.license}: {entry.terms}",
+                    how=(f"Downloaded by `scanner trackers update` from {url} at {fetched_at}. "
+                         "Generated: do not edit, run the update again."))
             except ListImportError:
                 if replaced_download:
                     kept.unlink()
                 raise
-            _add_provenance(result.path, url=url, fetched_at=fetched_at, entry=entry)
-            sdk_path = getattr(result, "sdk_path", None)   # Exodus: the APK signatures beside it
-            if sdk_path:
-                _add_json_provenance(sdk_path, url=url, fetched_at=fetched_at)
-                _move_into(sdk_path, out_dir / sdk_path.name)
+            if result.sdk_path:   # Exodus: the APK signatures beside it
+                _move_into(result.sdk_path, out_dir / result.sdk_path.name)
             final = out_dir / f"{entry.name}.yaml"
             _move_into(result.path, final)
     except (ListUpdateError, ListImportError, OSError) as exc:
@@ -154,26 +152,6 @@ def update_list(entry: PublicList, url: str, out_dir: Path = IMPORTED_DIR, **dow
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
-
-
-def _add_provenance(path: Path, *, url: str, fetched_at: str, entry: PublicList) -> None:
-    """Record the download in the imported file's header: `imported_from` is the list's URL and
-    `imported_at` the fetch time (keys the tracker-file schema already has)."""
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    data["imported_from"] = url
-    data["imported_at"] = fetched_at
-    data.setdefault("license_notice", f"{entry.license}: {entry.terms}")
-    comment = (f"# Downloaded by `scanner trackers update` from {url} at {fetched_at}.\n"
-               f"# Generated: do not edit, run the update again. Licence of the data: "
-               f"{data.get('license')} ({entry.terms}).\n")
-    path.write_text(comment + yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=False,
-                                        allow_unicode=True, width=1000), encoding="utf-8")
-
-
-def _add_json_provenance(path: Path, *, url: str, fetched_at: str) -> None:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data.update(imported_from=url, imported_at=fetched_at)
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _move_into(staged: Path, final: Path) -> None:

@@ -345,7 +345,7 @@ def test_fetch_apk_streams_a_url_to_disk(tmp_path, apks, loopback_site):
     with pytest.raises(AppAnalysisError, match="over the limit of 1000 bytes"):
         fetch_apk(f"{site.url}/app.apk", tmp_path / "small", max_bytes=1000, allow_private=True)
     assert list((tmp_path / "small").iterdir()) == [], "no partial file is left behind"
-    with pytest.raises(AppAnalysisError, match="private or loopback address"):
+    with pytest.raises(AppAnalysisError, match="private or loopback: use --allow-private"):
         fetch_apk(f"{site.url}/app.apk", tmp_path / "dl2")
     assert site.requests == ["/app.apk", "/app.apk"], "a refused URL is never requested"
 

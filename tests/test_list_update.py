@@ -210,6 +210,8 @@ def test_provenance_is_in_the_imported_file_header(lists_site, tmp_path):
     assert data["imported_from"].endswith("/trackers") and data["entities"][0]["name"] == "Loopback SDK"
     assert (out / "exodus.yaml").read_text(encoding="utf-8").startswith(
         "# Downloaded by `scanner trackers update` from http://127.0.0.1:")
+    # The licence terms are in the header, read without parsing the entities below it.
+    assert "share a derived database alike" in read_list_header(out / "exodus.yaml")["license_notice"]
     # The APK signatures the Exodus import keeps beside the web list arrive with it.
     signatures = json.loads((out / "exodus.sdk-signatures.json").read_text(encoding="utf-8"))
     assert signatures["imported_from"] == data["imported_from"]
