@@ -3,9 +3,7 @@ with no network at all (the HTML needs none: charts are inline SVG, fonts data: 
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 
 from scanner.browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, browser_problem
 
@@ -26,30 +24,14 @@ def pdf_problem() -> str | None:
 
 
 def html_to_pdf(html: str) -> bytes:
-    """The HTML printed to an A4 PDF (backgrounds kept) by headless Chromium."""
+    """The HTML printed to an A4 PDF (backgrounds kept) by headless Chromium.
+
+    Playwright's sync API, so not from inside a running asyncio loop (the CLI calls it).
+    """
     problem = pdf_problem()
     if problem:
         raise PdfError(problem)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _print(html)
-    # Playwright's sync API refuses to run inside an event loop (an asyncio reactor): use a
-    # thread of its own.
-    result: dict = {}
-
-    def run():
-        try:
-            result["pdf"] = _print(html)
-        except BaseException as exc:  # handed to the caller's thread below
-            result["error"] = exc
-
-    worker = threading.Thread(target=run, name="pdf-print")
-    worker.start()
-    worker.join()
-    if "error" in result:
-        raise result["error"]
-    return result["pdf"]
+    return _print(html)
 
 
 def _print(html: str) -> bytes:
