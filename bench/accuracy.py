@@ -2,12 +2,14 @@
 (../shared/eval, topic mode), on the real-policy sets (tuning and frozen parts apart), denials
 counted as risk (practice mode), and MB/s per core.
 
-Run: .venv/bin/python bench/accuracy.py [--tuning-only]   (or `make bench`)
+Run: .venv/bin/python bench/accuracy.py [--tuning-only] [--real-only]   (or `make bench`); run
+`bench/eval_texts.py materialise` first to score the sets of bench/data/labels as well.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import zlib
@@ -39,6 +41,9 @@ REAL_SETS = {
                                  "children": ("topic", 0.90)}),
 }
 SALE_PRECISION_TARGET = 0.95
+# Our own labelled real-policy sets (bench/data/labels), rebuilt from the archives by
+# bench/eval_texts.py materialise; not committed (third-party text).
+TEXTS_DIR = ROOT / "bench" / ".texts"
 # Our own Thai sentences (no public labelled Thai set exists), with held-out pseudo-policies.
 THAI_SET = ROOT / "bench" / "data" / "thai-labelled.jsonl"
 
@@ -76,18 +81,41 @@ def is_frozen(policy: str) -> bool:
     return zlib.crc32(policy.encode("utf-8")) % 3 == 0
 
 
+def real_sets() -> list[tuple[str, Path, str, dict]]:
+    """(name, path, lang, targets) of each real-policy set: the two in ../shared/eval, then our
+    own labelled sets rebuilt into bench/.texts (English ones scored as real-dev.jsonl, Thai ones,
+    lang th, as th-real-dev.jsonl)."""
+    sets = [(name, EVAL_DIR / name, lang, targets) for name, (lang, targets) in REAL_SETS.items()]
+    if not TEXTS_DIR.is_dir():
+        print(f"note: {TEXTS_DIR} not found: run `.venv/bin/python bench/eval_texts.py materialise` "
+              "to score the labelled sets of bench/data/labels too")
+        return sets
+    for path in sorted(TEXTS_DIR.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as handle:
+            first = json.loads(handle.readline() or "{}")
+        lang = "th" if first.get("lang") == "th" else "en"
+        like = "th-real-dev.jsonl" if lang == "th" else "real-dev.jsonl"
+        sets.append((f"{path.name} (bench/.texts)", path, lang, REAL_SETS[like][1]))
+    return sets
+
+
 def real_accuracy(rules, with_frozen: bool = True) -> None:
     """Scores of the real-policy sets, the tuning part and the frozen part apart."""
-    for name, (lang, targets) in REAL_SETS.items():
-        path = EVAL_DIR / name
+    for name, path, lang, targets in real_sets():
         if not path.exists():
             print(f"skip {name}: {path} not found (the labelled dev files live in ../shared/eval)")
             continue
         records = read_labelled(path)
+        if not records:
+            print(f"skip {name}: no records")
+            continue
         parts = {"tuning": [r for r in records if not is_frozen(r["policy"])]}
         if with_frozen:
             parts["frozen"] = [r for r in records if is_frozen(r["policy"])]
         for part, chosen in parts.items():
+            if not chosen:
+                print(f"\n{name} {part} part: no records")
+                continue
             policies = len({r["policy"] for r in chosen})
             results = {mode: evaluate(chosen, rules, mode=mode, lang=lang)
                        for mode in ("practice", "topic")}
