@@ -37,7 +37,9 @@ MIRRORS = Path("/work/.mirror")
 # Content types guessed from an archived file's suffix, for records read through the extractor.
 CONTENT_TYPES = {".html": "text/html", ".htm": "text/html", ".pdf": "application/pdf",
                  ".md": "text/plain", ".txt": "text/plain"}
-MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
+MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+SETEXT_UNDERLINE = re.compile(r"^[ \t]*(?:=+|-+)[ \t]*$")
+LIST_LINE = re.compile(r"^[ \t]*(?:[-*+][ \t]|\d{1,3}[.)][ \t])")
 REQUIRED = ("id", "source", "path", "commit", "policy", "start", "end", "sha256", "labels")
 
 
@@ -93,14 +95,27 @@ def archived_text(directory: Path, commit: str, path: str, extract: bool = False
 
 
 def heading_paths(text: str) -> list[tuple[int, str]]:
-    """(offset, heading path) at each Markdown heading: the titles of the enclosing # levels."""
+    """(offset, heading path) at each Markdown heading, `#` lines or a title underlined with
+    `===` (h1) or `---` (h2): the titles of the enclosing levels, joined with " > "."""
     stack: list[tuple[int, str]] = []
     paths = []
-    for match in MARKDOWN_HEADING.finditer(text):
-        level = len(match.group(1))
-        stack = [(lvl, title) for lvl, title in stack if lvl < level]
-        stack.append((level, match.group(2).strip()))
-        paths.append((match.start(), " > ".join(title for _, title in stack)))
+    position, previous = 0, None  # previous: (offset, line) of a non-blank line of prose
+    for line in text.split("\n"):
+        start = position
+        position += len(line) + 1
+        found = None
+        atx = MARKDOWN_HEADING.match(line)
+        if atx:
+            found = (start, len(atx.group(1)), atx.group(2).strip())
+        elif SETEXT_UNDERLINE.match(line) and previous is not None:
+            found = (previous[0], 1 if line.strip()[0] == "=" else 2, previous[1].strip())
+        previous = (start, line) if line.strip() and not found and not LIST_LINE.match(line) \
+            else None
+        if found:
+            offset, level, title = found
+            stack = [(lvl, name) for lvl, name in stack if lvl < level]
+            stack.append((level, title))
+            paths.append((offset, " > ".join(name for _, name in stack)))
     return paths
 
 
