@@ -191,7 +191,11 @@ CLAUSE_BREAK = re.compile(r"[;:.!?]\s|,\s*(?:however|but|except|unless|although|
                           r"|\b(?:however|but|except|unless|although)\b", re.I)
 NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:always|only|just)\b"
                           r"|\b(?:if|unless|when|where) (?:you|users?|they|we)\s+(?:do|does|did|have|has)"
-                          r"\s*(?:not|n't)\b[^,;]*,?", re.I)
+                          r"\s*(?:not|n't)\b[^,;]*,?"
+                          # a fronted condition closed by its comma: "When you're not signed in, we
+                          # store ...", "when the information does not identify you, we may use it"
+                          r"|\b(?:if|unless|when|whenever|where|while)\b[^,;]{0,120}?"
+                          r"(?:\bnot|n[’']t|\bnever)\b[^,;]*,", re.I)
 
 
 # A denial lifted by the user's consent states the practice done with consent (issue 14).
