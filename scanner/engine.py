@@ -17,7 +17,7 @@ from operator import or_
 from scanner.language import detect_lang
 from scanner.prefilter import anchor
 from scanner.rule_schema import DENIED_SUFFIX, MACROS, Finding, Proximity, Rule
-from scanner.sentences import split_sentences
+from scanner.sentences import heading_paths, is_heading, split_sentences, text_headings
 
 WORD = re.compile(r"\w+")
 WORD_SPLIT = re.compile(r"(\w+)")
@@ -47,7 +47,12 @@ class CompiledRules:
         self.alternatives: list[tuple] = []  # (rule index, alternative index, bits of its groups)
         self.always_numbers: list[int] = []
         bit = 0
+        # Rules with `context:` are tried only under a matching heading (section_rules).
+        self.context_rules = [i for i, rule in enumerate(rules) if rule.context]
+        self._section_rules: dict[str, tuple] = {}
         for i, rule in enumerate(rules):
+            if rule.context:
+                continue
             for a, groups in enumerate(rule.keys or ()):
                 number, mask = len(self.alternatives), 0
                 if not groups:
@@ -92,6 +97,17 @@ class CompiledRules:
         self.word_proposals: dict[str, tuple] = {}
         self.word_key_sets: dict[str, tuple] = {}
         self.anchored_words: set[str] = set()  # words beginning with some anchor key
+
+    def section_rules(self, path: str) -> tuple:
+        """Indices of the context rules whose `context:` matches this heading path."""
+        found = self._section_rules.get(path)
+        if found is None:
+            if len(self._section_rules) > WORD_CACHE_LIMIT:
+                self._section_rules.clear()
+            found = tuple(i for i in self.context_rules if path and
+                          context_matches(self.rules[i], path))
+            self._section_rules[path] = found
+        return found
 
     def _probe(self, regex: re.Pattern) -> int:
         probe = self._probes.get(id(regex))
@@ -422,8 +438,23 @@ def _rule_form(rule: Rule, sentence: str) -> str:
     return sentence
 
 
-def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple | None]:
-    """('hit' | 'denied' | None, matched span) for one rule on one sentence (rule's own form)."""
+def context_matches(rule: Rule, path: str) -> bool:
+    """Whether a heading path ("Section > Subsection") is one the rule's `context:` asks for; a
+    Thai rule's context matches the path's token form, as its patterns match the sentence's."""
+    if not rule.context:
+        return True
+    if not path:
+        return False
+    form = _rule_form(rule, path)
+    return any(c.search(form) for c in rule.context)
+
+
+def judge(rule: Rule, sentence: str, heading: str | None = "") -> tuple[str | None, tuple | None]:
+    """('hit' | 'denied' | None, matched span) for one rule on one sentence (rule's own form)
+    whose heading path is `heading`: a rule with `context:` fires only under a heading it names
+    (None: its heading was checked already)."""
+    if rule.context and heading is not None and not context_matches(rule, heading):
+        return None, None
     span = find_match(rule, sentence)
     if span is None:
         return None, None
@@ -438,9 +469,12 @@ def judge(rule: Rule, sentence: str) -> tuple[str | None, tuple | None]:
     return "hit", span
 
 
-def match_sentence(rule: Rule, sentence: str) -> str | None:
-    """'hit', 'denied' or None for one rule on one sentence."""
-    return judge(rule, _rule_form(rule, sentence))[0]
+def match_sentence(rule: Rule, sentence: str, heading: str | None = None) -> str | None:
+    """'hit', 'denied' or None for one rule on one sentence under a heading path (None: the
+    heading the rule's own example gives that sentence, else none)."""
+    if heading is None:
+        heading = rule.example_headings.get(sentence, "")
+    return judge(rule, _rule_form(rule, sentence), heading)[0]
 
 
 def _finding_head(rule: Rule, outcome: str) -> tuple:
@@ -467,7 +501,18 @@ def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str):
 
         form = tokenized_form(sentence)
     for rule_index, rule in enumerate(compiled.rules):
+        if rule.context:
+            continue  # tried only under a matching heading: _section_fired
         outcome, span = judge(rule, form)
+        if outcome:
+            yield rule_index, outcome, None if lang == "th" else span
+
+
+def _section_fired(sentence: str, compiled: CompiledRules, lang: str, indices: tuple):
+    """(rule index, outcome, span) of the context rules (their heading matched) on the sentence."""
+    form = _rule_form(compiled.rules[indices[0]], sentence)
+    for rule_index in indices:
+        outcome, span = judge(compiled.rules[rule_index], form, None)
         if outcome:
             yield rule_index, outcome, None if lang == "th" else span
 
@@ -479,12 +524,6 @@ def _judged_sentence(sentence: str, compiled: CompiledRules, lang: str):
 # The suffixes such a finding's rule id gets, one per context.
 CONTEXTS = ("heading", "definition", "rights", "reference", "disclaimer", "exceptions")
 
-# A heading: one short line without end punctuation, in capitals or Title Case
-# ("CROSS-BORDER TRANSFER", "Sale or Merger", "3. Information We Share").
-HEADING_WORD = re.compile(r"[A-Za-z][\w'’-]*")
-HEADING_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to with your our we "
-                                "you us how what why who when where do not my".split())
-HEADING_MAX_WORDS = 10
 # A definition: a quoted or leading term and "means", "refers to", "is defined as".
 DEFINITION = re.compile(r"^\W*(?:the\s+terms?\s+)?[“\"‘'][^”\"’]{1,60}[”\"’]\s*(?:\([^)]{0,40}\)\s*)?"
                         r"(?:,\s*)?(?:which\s+)?(?:means|mean|refers?\s+to|is\s+defined\s+as|"
@@ -520,20 +559,6 @@ EXCEPTION_LEAD_IN = re.compile(
     r"|(?:when|where|if|that|to|with|in)\b))?|\bother\s+than|\bsave\s+(?:as|for|in))"
     r"\b[^:\n]{0,80}:\s*$", re.I)
 NEGATION = re.compile(MACROS["{NEG}"], re.I)
-
-
-def is_heading(sentence: str) -> bool:
-    """A short line with no end punctuation, in capitals or Title Case: a section title."""
-    if "\n" in sentence or sentence[-1:] in ".!?:;,":
-        return False
-    words = HEADING_WORD.findall(sentence)
-    if not words or len(words) > HEADING_MAX_WORDS:
-        return False
-    letters = [c for c in sentence if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 3:
-        return True
-    content = [w for w in words if w.lower() not in HEADING_SMALL_WORDS]
-    return bool(content) and all(w[0].isupper() for w in content) and words[0][0].isupper()
 
 
 def sentence_context(sentence: str) -> str | None:
@@ -579,27 +604,40 @@ def _context_head(rule: Rule, context: str) -> tuple:
     return (f"{rule.id}.{context}", rule.category, rule.practice, "info", "neutral")
 
 
-def _fired(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool):
+def _fired(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool,
+           section: tuple = ()):
+    """(rule index, outcome, span) of each rule firing on the sentence, in rule order; `section`:
+    the context rules whose heading matched, tried too."""
     if fast_english and not FOLD_MISMATCH.search(sentence):
-        return SentenceScan(sentence, compiled).outcomes()
-    return list(_judged_sentence(sentence, compiled, lang))
+        fired = SentenceScan(sentence, compiled).outcomes()
+    else:
+        fired = list(_judged_sentence(sentence, compiled, lang))
+    if section:
+        fired = sorted(fired + list(_section_fired(sentence, compiled, lang, section)),
+                       key=lambda f: f[0])
+    return fired
 
 
-def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool):
+def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool,
+                      section: tuple = (), title: bool = False):
     """(rule index, outcome, span, context or None) for each rule that fires on the sentence.
 
-    A list of exceptions under a negative lead-in is judged in its positive form; a denied sale
-    there stays denied, as a false sale allegation is the worst error.
+    A title of the document's outline (`title`) is a heading for every risk rule. A list of
+    exceptions under a negative lead-in is judged in its positive form; a denied sale there
+    stays denied, as a false sale allegation is the worst error.
     """
-    fired = _fired(sentence, compiled, lang, fast_english)
+    fired = _fired(sentence, compiled, lang, fast_english, section)
     rules = compiled.rules
+    if title:
+        return [(i, outcome, span, "heading" if rules[i].polarity == "risk" else None)
+                for i, outcome, span in fired]
     if lang != "en" or not any(rules[f[0]].polarity == "risk" for f in fired):
         return [(i, outcome, span, None) for i, outcome, span in fired]
     if "\n" in sentence:
         positive = exception_list_form(sentence)
         if positive is not None:
             fired = sorted([f for f in fired if rules[f[0]].category == "sale"]
-                           + [f for f in _fired(positive, compiled, lang, fast_english)
+                           + [f for f in _fired(positive, compiled, lang, fast_english, section)
                               if rules[f[0]].category != "sale"], key=lambda f: f[0])
     elif sentence.endswith(":") and exception_list_form(sentence) is not None:
         # the lead-in alone, its list cut off: neither a practice nor a denial
@@ -610,6 +648,10 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
     judged = []
     for rule_index, outcome, span in fired:
         context = whole
+        if context == "heading" and rules[rule_index].context:
+            # what a context rule is for: a bare item ("- Identifiers") under its heading; a
+            # real title is `title`
+            context = "definition" if DEFINITION.search(sentence, 0, 200) else None
         if rules[rule_index].polarity != "risk":
             judged.append((rule_index, outcome, span, None))  # only risks change with context
             continue
@@ -624,9 +666,15 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
     return judged
 
 
-def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True) -> list[Finding]:
+def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True,
+             headings=None, section: str = "") -> list[Finding]:
     """Findings of every rule on every sentence of text; a denied risk becomes protective, and a
     risk in a heading, definition, rights notice, cross-reference or disclaimer is neutral.
+
+    headings: the document's outline (scanner.sentences.Heading, from extract_document); None
+    reads it from the text (Markdown and title lines). section: the heading path the whole text
+    sits under (a labelled record's `heading`). Each finding carries its sentence's path, and
+    rules with `context:` fire only where it matches.
 
     fast=False tries every rule on every sentence with plain regex searches: the reference the
     prefilter, key anchoring and shared results of the default path must agree with exactly.
@@ -638,11 +686,14 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
     findings = []
     fast_english = fast and lang == "en"
     heads, compiled_rules = compiled.finding_heads, compiled.rules
-    for span in split_sentences(text, lang):
-        start, end = _trimmed(text, *span)
+    spans = [_trimmed(text, *span) for span in split_sentences(text, lang)]
+    outline = text_headings(text) if headings is None else headings
+    for (start, end), (path, title) in zip(spans, heading_paths(spans, outline, section),
+                                           strict=True):
         sentence = text[start:end]
+        in_section = compiled.section_rules(path) if compiled.context_rules else ()
         for rule_index, outcome, match_span, context in _fired_in_context(
-                sentence, compiled, lang, fast_english):
+                sentence, compiled, lang, fast_english, in_section, title):
             head = heads[rule_index][outcome]
             if head is None:  # the denial of a rule that is not a risk
                 continue
@@ -652,7 +703,7 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
             match_start, match_end = (start, end) if match_span is None else \
                 (start + match_span[0], start + match_span[1])
             findings.append(Finding(*head, list(rule.data_types), sentence, start, end,
-                                    match_start, match_end, rule.status))
+                                    match_start, match_end, rule.status, path))
     return findings
 
 
@@ -662,14 +713,17 @@ def example_problems(rule: Rule) -> list[str]:
     where = f"{rule.path}: rule {rule.id}"
     problems = []
     spans = rule.match_spans or [None] * len(rule.examples["match"])
+    headings = rule.example_headings
     for sentence, marked in zip(rule.examples["match"], spans, strict=True):
-        outcome, span = judge(rule, _rule_form(rule, sentence))
+        outcome, span = judge(rule, _rule_form(rule, sentence), headings.get(sentence, ""))
         if outcome != "hit":
-            problems.append(f"{where}: examples.match: does not match: {sentence!r}")
+            under = f" under {headings[sentence]!r}" if headings.get(sentence) else ""
+            problems.append(f"{where}: examples.match: does not match{under}: {sentence!r}")
         elif marked and span != marked:
             problems.append(f"{where}: examples.match: matches {sentence[slice(*span)]!r}, not "
                             f"the marked {sentence[slice(*marked)]!r} in {sentence!r}")
     for sentence in rule.examples["no_match"]:
         if match_sentence(rule, sentence) == "hit":
             problems.append(f"{where}: examples.no_match: matches: {sentence!r}")
+
     return problems

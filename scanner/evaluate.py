@@ -72,6 +72,9 @@ def read_labelled(path: Path) -> list[dict]:
                 raise EvalFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise EvalFileError(f"{path}:{number}: expected an object with a 'text' string")
+            if not isinstance(record.get("heading", ""), str):
+                raise EvalFileError(f"{path}:{number}: heading: expected a string "
+                                    "'Section > Subsection'")
             for key in ("labels", "practice_labels"):
                 labels = record.get(key)
                 if key == "practice_labels" and labels is None:
@@ -129,7 +132,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     """Score each category that some record labels; null labels are left out of that category.
 
     Practice mode scores a record's optional `practice_labels` (is the practice stated as done?)
-    where it has them, else its topic `labels`.
+    where it has them, else its topic `labels`. A record's optional `heading` ("Section >
+    Subsection") is the heading path its text sits under, for rules with `context:`.
 
     in_context: judge list items with their lead-in (judged_texts); False judges each record
     on its own text alone.
@@ -140,7 +144,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     texts = judged_texts(records) if in_context else [r["text"] for r in records]
     result.with_lead_in = sum(t != r["text"] for t, r in zip(texts, records, strict=True))
     for record, text in zip(records, texts, strict=True):
-        predicted = predicted_categories(classify(text, rules, lang=lang), mode)
+        findings = classify(text, rules, lang=lang, section=record.get("heading") or "")
+        predicted = predicted_categories(findings, mode)
         labels = record.get("practice_labels") if mode == "practice" else None
         for category, label in (labels or record["labels"]).items():
             if label is None:
@@ -173,7 +178,7 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> l
     bad = []
     for record in records:
         text = record["text"]
-        for f in classify(text, rules, lang=lang):
+        for f in classify(text, rules, lang=lang, section=record.get("heading") or ""):
             if f.polarity != "risk" or f.match_start is None:
                 continue
             if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):

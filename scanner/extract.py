@@ -1,4 +1,5 @@
-"""A fetched policy document to normalised text: HTML main content, PDF, or plain text."""
+"""A fetched policy document to normalised text (HTML main content, PDF, or plain text) and its
+outline: the headings, with offsets into the text."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from bs4.element import Comment, Declaration, Doctype, NavigableString, Processi
 
 from scanner.charset import decode_body
 from scanner.language import THAI_CHAR, detect_lang
+from scanner.sentences import (LEVEL_LEAD_IN, LEVEL_LINE, Heading, clean_title,
+                               numbered_heading_level, text_headings)
 
 # Never text: removed wherever they are.
 NON_TEXT_TAGS = ("script", "style", "noscript", "svg", "template", "iframe", "button", "select",
@@ -54,6 +57,7 @@ TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'",
                                     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2032": "'"})
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
 # Media a policy is never written in: refused even when the body happens to start with '<' (SVG).
 NON_DOCUMENT_TYPES = ("image/", "audio/", "video/", "font/", "model/")
 
@@ -65,6 +69,8 @@ class ExtractedText:
     lang: str = "und"
     # The decoded page when the document was HTML, for the links it holds; None for PDF and text.
     html: str | None = field(default=None, repr=False)
+    # The outline: scanner.sentences.Heading (start, level, title, end, until), offsets into text.
+    headings: list = field(default_factory=list)
 
 
 class DocumentError(ValueError):
@@ -113,7 +119,7 @@ def document_kind(body: bytes, content_type: str | None) -> str | None:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if "pdf" in media_type or body[:5] == b"%PDF-":
         return "pdf"
-    if media_type == "text/plain":
+    if media_type in TEXT_TYPES:
         return "text"
     if media_type in HTML_TYPES or not media_type:
         return "html"
@@ -141,7 +147,7 @@ def extract_document(body: bytes, content_type: str | None = None, url: str = ""
     html = decode_body(body, declared_encoding, content_type)
     if kind == "text":
         text = normalise_text(html)
-        return ExtractedText(text=text, lang=detect_lang(text))
+        return ExtractedText(text=text, lang=detect_lang(text), headings=text_headings(text))
     extracted = extract_html_text(html)
     extracted.html = html
     return extracted
@@ -242,6 +248,97 @@ def render_blocks(root: Tag) -> str:
     return "".join(parts)
 
 
+BOLD_TAGS = ("b", "strong")
+# Paragraph-like blocks that may be a title: bold-only, numbered, or opened by a bold lead-in.
+TITLE_BLOCKS = ("p", "div", "dt")
+LEAD_IN_MAX_WORDS = 8
+NUMBER_PREFIX = re.compile(r"^(?:\d{1,2}\.)*\d{1,2}\.?\s+")  # a PDF bookmark often leaves it out
+
+
+def _flat_text(tag: Tag) -> str:
+    """The element's text as render_blocks writes it on one line."""
+    return normalise_text(re.sub(r"\s+", " ", tag.get_text(""))).replace("\n", " ")
+
+
+def _only_bold(tag: Tag) -> bool:
+    """Whether every visible piece of text in the element is inside <b> or <strong>."""
+    found = False
+    for piece in tag.find_all(string=True):
+        if not piece.strip() or isinstance(piece, Comment):
+            continue
+        node = piece.parent
+        while node is not None and node is not tag and node.name not in BOLD_TAGS:
+            node = node.parent
+        if node is None or node is tag:
+            return False
+        found = True
+    return found
+
+
+def _lead_in(tag: Tag) -> str | None:
+    """The bold words opening a paragraph ("<b>Children's Privacy.</b> We do not ..."), if short."""
+    first = next((c for c in tag.children if not (isinstance(c, NavigableString) and not c.strip())),
+                 None)
+    if not isinstance(first, Tag) or first.name not in BOLD_TAGS:
+        return None
+    title = _flat_text(first).strip()
+    if not title or len(title.split()) > LEAD_IN_MAX_WORDS or not title[0].isupper():
+        return None
+    return title
+
+
+def html_titles(root: Tag) -> list[tuple[int, str, bool]]:
+    """(level, title text, is a lead-in) of the content's headings in document order: h1-h6 and
+    role=heading, bold-only paragraphs, numbered paragraphs ("3. How we share"), bold lead-ins."""
+    titles = []
+    for tag in root.find_all(list(HEADINGS) + list(TITLE_BLOCKS)):
+        if tag.name in HEADINGS or str(tag.get("role", "")).lower() == "heading":
+            level = int(tag.name[1]) if tag.name in HEADINGS else int(
+                tag.get("aria-level")) if str(tag.get("aria-level", "")).isdigit() else 2
+            text = _flat_text(tag).strip()
+            if text:
+                titles.append((min(max(level, 1), 6), text, False))
+            continue
+        if tag.find(BLOCK_TAGS) or tag.find_parent(["li", "td", "th", *HEADINGS]):
+            continue
+        text = _flat_text(tag).strip()
+        if not text or len(text) > 160:
+            continue
+        level = numbered_heading_level(text)
+        if level is None and len(text) <= 120 and text[-1] not in ".,;!" and _only_bold(tag):
+            level = LEVEL_LINE
+        if level is not None:
+            titles.append((level, text, False))
+            continue
+        lead = _lead_in(tag)
+        if lead is not None and len(text) > len(lead) + 1:
+            titles.append((LEVEL_LEAD_IN, lead, True))
+    return titles
+
+
+def place_titles(text: str, titles) -> list[Heading]:
+    """Headings at the lines of text showing the titles, matched in order; a title not found
+    (or found only out of order) is left out."""
+    lines, position = [], 0
+    for line in text.split("\n"):
+        lines.append((position, line))
+        position += len(line) + 1
+    headings, index = [], 0
+    for level, title, lead_in in titles:
+        for ahead in range(index, len(lines)):
+            start, line = lines[ahead]
+            if line == title or NUMBER_PREFIX.sub("", line, 1) == title or (
+                    lead_in and line.startswith(title) and len(line) > len(title)):
+                end = start + len(title)
+                if lead_in and text[end:end + 1] in (".", ":"):
+                    end += 1
+                headings.append(Heading(start, level, clean_title(title), end,
+                                        start + len(line) if lead_in else None))
+                index = ahead + 1
+                break
+    return headings
+
+
 def extract_html_text(html: str) -> ExtractedText:
     """Main content of a policy page: headings and paragraphs, without the site's furniture."""
     soup = BeautifulSoup(html, "lxml")
@@ -256,12 +353,14 @@ def extract_html_text(html: str) -> ExtractedText:
             tag.decompose()
     remove_furniture(soup.body or soup)
     root = _content_root(soup)
+    titles = html_titles(root)  # before render_blocks writes its line breaks into the tree
     text = normalise_text(render_blocks(root))
+    headings = place_titles(text, titles) if titles else text_headings(text)
     if not title:
         h1 = root.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""
     return ExtractedText(text=text, title=re.sub(r"\s+", " ", title).strip(),
-                         lang=detect_lang(text, declared_lang))
+                         lang=detect_lang(text, declared_lang), headings=headings)
 
 
 # ---------------------------------------------------------------- PDF
@@ -303,4 +402,30 @@ def extract_pdf_text(body: bytes) -> ExtractedText:
     except (PdfReadError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
         raise PdfError(f"unreadable PDF: {type(exc).__name__}: {exc}"[:300]) from None
     text = normalise_text(reflow_pdf_lines(normalise_text("\n\n".join(pages))))
-    return ExtractedText(text=text, title=title.strip(), lang=detect_lang(text))
+    titles = pdf_outline(reader)
+    headings = place_titles(text, titles) if titles else []
+    return ExtractedText(text=text, title=title.strip(), lang=detect_lang(text),
+                         headings=headings or text_headings(text))
+
+
+def pdf_outline(reader) -> list[tuple[int, str, bool]]:
+    """(depth, title, False) of the PDF's bookmarks in order; none when it has no outline or
+    the outline cannot be read (the text's title lines are used then)."""
+    from pypdf.errors import PdfReadError
+
+    titles: list[tuple[int, str, bool]] = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            elif getattr(item, "title", None):
+                title = " ".join(normalise_text(str(item.title)).split())
+                if title:
+                    titles.append((min(depth, 6), title, False))
+
+    try:
+        walk(reader.outline, 1)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return []
+    return titles

@@ -20,6 +20,7 @@ class FetchItem:
     text: str | None = None
     title: str | None = None
     lang: str | None = None
+    headings: list | None = None    # the text's outline (scanner.sentences.Heading); None: unknown
     # pages
     resources: list = field(default_factory=list)   # [(request_url, via)]
     cookies: list = field(default_factory=list)     # [CookieRecord]

@@ -35,10 +35,10 @@ def findings_version() -> str:
 
 
 @lru_cache(maxsize=256)
-def document_findings(document_id: int, text: str, lang: str) -> tuple:
+def document_findings(document_id: int, text: str, lang: str, headings: tuple | None = None) -> tuple:
     """The rules' findings in one stored document: computed once per crawl, however many
-    targets share the policy (one publisher's apps often do)."""
-    return tuple(classify(text, policy_rules(), lang=lang))
+    targets share the policy (one publisher's apps often do). headings: its outline."""
+    return tuple(classify(text, policy_rules(), lang=lang, headings=headings))
 
 
 class StorePipeline:
@@ -107,7 +107,7 @@ class StorePipeline:
             document_id, created = store.store_document(
                 self.db, text=item.text, content_type=item.content_type or "",
                 lang=item.lang or "und", title=item.title or "", scan_id=self.scan_id,
-                url=item.final_url or item.url,
+                url=item.final_url or item.url, headings=item.headings,
             )
             self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
             if created:  # how the text was first read: a plain fetch, or the rendered page
@@ -156,7 +156,8 @@ class StorePipeline:
             return
         store.store_document_findings(
             self.db, document_id, version,
-            document_findings(document_id, item.text, item.lang or "auto"))
+            document_findings(document_id, item.text, item.lang or "auto",
+                              None if item.headings is None else tuple(item.headings)))
 
     def _store_third_parties(self, item) -> None:
         page_url = item.final_url or item.url

@@ -1,5 +1,9 @@
 """Policy rule files: the schema, loading and compiling rules/policy/**.yaml, macros and the
-named word lists of rules/policy/vocabulary.yaml."""
+named word lists of rules/policy/vocabulary.yaml.
+
+Longer than 500 lines because the schema checks, the macro and word-list expansion and the
+compiled-rules cache all read and write the same Rule fields, and are kept beside them.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ DATA_TYPES = ("contact", "identifiers", "location", "precise_location", "coarse_
               "photos", "audio_video", "contacts", "education", "biometrics", "health",
               "financial", "usage", "device", "profile", "user_content", "personal_data")
 RULE_KEYS = {"id", "category", "severity", "polarity", "status", "data_types", "patterns", "near",
-             "unless", "except", "examples", "references", "description"}
+             "unless", "except", "context", "examples", "references", "description"}
 FILE_KEYS = {"rules", "description"}
 REQUIRED_KEYS = ("id", "category", "severity", "polarity", "status", "examples", "references")
 RULE_ID = re.compile(r"^[a-z_]+\.[a-z0-9_.-]+$")
@@ -87,6 +91,10 @@ class Rule:
     match_spans: list = field(default_factory=list)
     version: str = ""           # sha256 (12 hex) of the definition, word lists written out
     file_description: str = ""  # what the rules of its file look for
+    # Regexes over the sentence's heading path ("Section > Subsection"): when given, the rule
+    # fires only under a heading one of them matches.
+    context: list = field(default_factory=list)
+    example_headings: dict = field(default_factory=dict)  # example sentence -> its heading path
 
     @property
     def practice(self) -> str:
@@ -142,6 +150,7 @@ class Finding:
     match_start: int | None = None  # the matched phrase inside the sentence, offsets into text
     match_end: int | None = None
     status: str = "experimental"
+    heading: str = ""  # the sentence's heading path: "Section > Subsection"
 
 
 # --- vocabulary: named word lists shared by the rules of one language -----------------------------
@@ -300,11 +309,49 @@ def _marked_span(sentence: str, where: str) -> tuple[str, tuple | None]:
     return plain, (mark.start(), mark.start() + len(mark.group(1)))
 
 
-def _check_examples(raw, where, lang) -> tuple[dict, list]:
-    """The examples with span marks removed, and the marked span of each match example."""
+def _example_headings(examples: dict, where: str, has_context: bool) -> dict:
+    """Example sentence -> heading path, from examples written {text: ..., heading: ...} (for a
+    rule with `context:`); the examples are left as plain sentences."""
+    headings = {}
+    for key in ("match", "no_match"):
+        value = examples.get(key)
+        if not isinstance(value, list):
+            continue
+        plain = []
+        for i, example in enumerate(value):
+            if isinstance(example, dict):
+                here = f"{where}: examples.{key}[{i}]"
+                if set(example) != {"text", "heading"} or not all(
+                        isinstance(v, str) and v.strip() for v in example.values()):
+                    raise RuleError(f"{here}: expected a sentence, or {{text: sentence, "
+                                    f"heading: 'Section > Subsection'}}")
+                if not has_context:
+                    raise RuleError(f"{here}: heading: only a rule with context: uses it")
+                sentence = SPAN_MARK.sub(r"\1", example["text"])
+                if headings.get(sentence, example["heading"]) != example["heading"]:
+                    raise RuleError(f"{here}: {sentence!r} is given two headings: write "
+                                    f"another sentence")
+                headings[sentence] = example["heading"]
+                example = example["text"]
+            plain.append(example)
+        examples[key] = plain
+    if has_context:  # an example's heading is found by its sentence
+        both = [s for s in examples.get("match") or [] if isinstance(s, str) and s in set(
+            e for e in examples.get("no_match") or [] if isinstance(e, str))]
+        if both:
+            raise RuleError(f"{where}: examples: {both[0]!r} is in match and in no_match: "
+                            f"write another sentence")
+    return headings
+
+
+def _check_examples(raw, where, lang) -> tuple[dict, list, dict]:
+    """The examples with span marks removed, the marked span of each match example, and the
+    heading path of each example that gives one."""
     examples = raw.get("examples")
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
         raise RuleError(f"{where}: examples: expected a mapping with match and no_match lists")
+    examples = dict(examples)
+    headings = _example_headings(examples, where, "context" in raw)
     for key in ("match", "no_match"):
         _check_string_list(examples, key, where, minimum=2, label=f"examples.{key}")
     for sentence in examples["no_match"]:
@@ -318,7 +365,7 @@ def _check_examples(raw, where, lang) -> tuple[dict, list]:
             raise RuleError(f"{where}: examples.match: span marks are for English rules only")
         match.append(plain)
         spans.append(span)
-    return {"match": match, "no_match": list(examples["no_match"])}, spans
+    return {"match": match, "no_match": list(examples["no_match"])}, spans, headings
 
 
 def parse_rule(raw, path: Path, lang: str) -> Rule:
@@ -351,14 +398,18 @@ def parse_rule(raw, path: Path, lang: str) -> Rule:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise RuleError(f"{where}: description: expected a string")
-    examples, match_spans = _check_examples(raw, where, lang)
+    examples, match_spans, example_headings = _check_examples(raw, where, lang)
+    context = _compile_list(raw, "context", where, lang)
+    if "context" in raw and not context:
+        raise RuleError(f"{where}: context: expected a list of at least one regex over the "
+                        "heading path")
     rule = Rule(
         id=rule_id, category=raw["category"], severity=raw["severity"], polarity=raw["polarity"],
         patterns=patterns, unless=_compile_list(raw, "unless", where, lang),
         data_types=data_types, examples=examples, references=references, status=raw["status"],
         lang=lang, path=str(path), near=near,
         exceptions=_compile_list(raw, "except", where, lang), description=description,
-        match_spans=match_spans,
+        match_spans=match_spans, context=context, example_headings=example_headings,
     )
     # Thai patterns match the token form, where word-prefix keys do not apply.
     rule.keys = None if lang == "th" else rule_keys(rule)
@@ -369,7 +420,7 @@ def parse_rule(raw, path: Path, lang: str) -> Rule:
 def definition_version(raw: dict, rule: Rule) -> str:
     """A short hash of the rule as written and of its patterns with word lists written out, so
     a change to a shared word list changes the version of each rule using it."""
-    expanded = [p.pattern for p in rule.patterns + rule.unless + rule.exceptions]
+    expanded = [p.pattern for p in rule.patterns + rule.unless + rule.exceptions + rule.context]
     expanded += [t.pattern for clause in rule.near for t in clause.terms]
     text = json.dumps([raw, expanded], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -313,23 +313,63 @@ def m011_document_findings(db: sqlite_utils.Database) -> None:
 
 
 def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = None) -> int:
-    """Cut the documents not yet cut (or these ones) into `sentences` rows; returns how many."""
-    from scanner.sentences import split_sentences
+    """Cut the documents not yet cut (or these ones) into `sentences` rows, each with its
+    heading path (from documents.headings, else from the text's own title lines once m014
+    made the columns); returns how many."""
+    from scanner.sentences import heading_paths, split_sentences
 
     if "sentences" not in db.table_names():
         return 0
-    sql = "SELECT id, text, lang FROM documents WHERE id NOT IN (SELECT document_id FROM sentences)"
+    with_headings = "heading" in db["sentences"].columns_dict
+    sql = (f"SELECT id, text, lang, {'headings' if with_headings else 'NULL'} FROM documents "
+           "WHERE id NOT IN (SELECT document_id FROM sentences)")
     params: list = []
     if document_ids is not None:
         sql += f" AND id IN ({', '.join('?' * len(document_ids))})"
         params = list(document_ids)
     rows = []
-    for document_id, text, lang in db.execute(sql, params).fetchall():
+    for document_id, text, lang, headings in db.execute(sql, params).fetchall():
         text = text or ""
         # A Thai or undetermined text: Thai lines go to the Thai cutter, others to the English.
-        for n, (start, end) in enumerate(split_sentences(text, "en" if lang == "en" else "auto")):
-            rows.append({"document_id": document_id, "n": n, "start": start, "end": end,
-                         "text": text[start:end]})
+        spans = split_sentences(text, "en" if lang == "en" else "auto")
+        paths = heading_paths(spans, stored_outline(text, headings)) if with_headings else ()
+        for n, (start, end) in enumerate(spans):
+            row = {"document_id": document_id, "n": n, "start": start, "end": end,
+                   "text": text[start:end]}
+            if with_headings:
+                row["heading"], row["is_heading"] = paths[n][0], int(paths[n][1])
+            rows.append(row)
     if rows:  # OR IGNORE: a reader may cut a document the pipeline is cutting at that moment
         db["sentences"].insert_all(rows, batch_size=1000, ignore=True)
     return len(rows)
+
+
+def stored_outline(text: str, headings_json: str | None) -> list:
+    """A document's outline: its documents.headings (JSON), else read from its text."""
+    from scanner.sentences import Heading, text_headings
+
+    if headings_json is None:
+        return text_headings(text)
+    return [Heading(*row) for row in json.loads(headings_json)]
+
+
+@migrations()
+def m014_sentence_headings(db: sqlite_utils.Database) -> None:
+    """Each sentence's heading path ("Section > Subsection"), and each document's outline as
+    extracted (HTML headings, PDF bookmarks); older documents get the paths their text shows."""
+    from scanner.sentences import heading_paths
+
+    db["documents"].add_column("headings", str)
+    db["sentences"].add_column("heading", str)
+    db["sentences"].add_column("is_heading", int)
+    documents = db.execute("SELECT DISTINCT document_id FROM sentences").fetchall()
+    for (document_id,) in documents:
+        text = db.execute("SELECT text FROM documents WHERE id = ?", [document_id]).fetchone()
+        spans = db.execute("SELECT n, start, [end] FROM sentences WHERE document_id = ? "
+                           "ORDER BY start, n", [document_id]).fetchall()
+        paths = heading_paths([(start, end) for _n, start, end in spans],
+                              stored_outline((text[0] if text else "") or "", None))
+        db.conn.executemany("UPDATE sentences SET heading = ?, is_heading = ? "
+                            "WHERE document_id = ? AND n = ?",
+                            [(path, int(title), document_id, n) for (n, _s, _e), (path, title)
+                             in zip(spans, paths, strict=True)])

@@ -1,9 +1,10 @@
 """Sentence offsets in policy text: English boundaries, Thai lines through pythainlp, lists kept
-with the line that leads them in."""
+with the line that leads them in; a text's headings and each sentence's heading path."""
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from scanner.language import THAI_CHAR
 from scanner.thai import sentence_spans as thai_sentence_spans
@@ -126,3 +127,131 @@ def split_sentences(text: str, lang: str = "en") -> list[tuple[int, int]]:
             line_spans[-1] = (line_spans[-1][0], end)
         spans.extend(line_spans)
     return spans
+
+
+# --- headings: a document's outline and each sentence's heading path ----------------------------
+
+class Heading(NamedTuple):
+    """A section title of a text: offsets of the title, its depth, and where its section ends."""
+
+    start: int          # where the title begins in the text
+    level: int          # 1-6: h1-h6, Markdown #, PDF outline depth; see the LEVEL_ constants
+    title: str          # as shown, without Markdown marks or closing ':' / '.'
+    end: int            # where the title ends in the text
+    until: int | None = None  # a lead-in's section ends with its paragraph; None: at the next
+    #                           heading of the same or a higher level
+
+
+LEVEL_NUMBERED = 7   # "3. How we share" is 7, "3.1 Advertising" 8, ...
+LEVEL_LINE = 10      # a bold-only paragraph, or a line that looks like a title
+LEVEL_LEAD_IN = 11   # "<b>Children's Privacy.</b> We do not ...": the paragraph it opens
+PATH_SEPARATOR = " > "
+
+# A heading: one short line without end punctuation, in capitals or Title Case
+# ("CROSS-BORDER TRANSFER", "Sale or Merger", "3. Information We Share").
+HEADING_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+HEADING_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to with your our we "
+                                "you us how what why who when where do not my".split())
+HEADING_MAX_WORDS = 10
+MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S.*?)(?:[ \t]+#+)?[ \t]*$")
+# "3. How we share", "4.2 Advertising partners", "Section 5 - Children": a numbered title.
+NUMBERED_HEADING = re.compile(r"^(?:(?:section|article|part)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?"
+                              r"(?:\s+[-–—:]\s*|\s+)(?=[A-Z“\"'(])(\S.*)$", re.I)
+NUMBERED_HEADING_MAX_WORDS = 8
+# A numbered line starting with these is a statement ("2. We share it with ..."), not a title.
+STATEMENT_START = re.compile(r"(?:we|they|it|i|he|she|this|these|our\s+\w+\s+(?:may|will|can|do"
+                             r"|does|use|share|collect))\b", re.I)
+TITLE_END = re.compile(r"[\s:.\u2013\u2014-]+$")
+
+
+def is_heading(sentence: str) -> bool:
+    """A short line with no end punctuation, in capitals or Title Case: a section title."""
+    if "\n" in sentence or sentence[-1:] in ".!?:;,":
+        return False
+    words = HEADING_WORD.findall(sentence)
+    if not words or len(words) > HEADING_MAX_WORDS:
+        return False
+    letters = [c for c in sentence if c.isalpha()]
+    if letters and all(c.isupper() for c in letters) and len(letters) > 3:
+        return True
+    content = [w for w in words if w.lower() not in HEADING_SMALL_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content) and words[0][0].isupper()
+
+
+def numbered_heading_level(line: str) -> int | None:
+    """The level of a numbered title line ("3. How we share" -> 7, "3.1 Ads" -> 8), else None."""
+    m = NUMBERED_HEADING.match(line)
+    if m is None or line[-1:] in ".!?;,:" or len(line) > 100:
+        return None
+    rest = m.group(2)
+    if len(rest.split()) > NUMBERED_HEADING_MAX_WORDS or STATEMENT_START.match(rest):
+        return None
+    return LEVEL_NUMBERED + m.group(1).count(".")
+
+
+def clean_title(title: str) -> str:
+    """A title as a heading path shows it: single spaces, no closing ':' or '.'."""
+    return TITLE_END.sub("", " ".join(title.split()))
+
+
+def text_headings(text: str) -> list[Heading]:
+    """The headings a plain text shows: Markdown `#` lines, numbered titles ("3. How we share")
+    and short lines in capitals or Title Case; never a bulleted line or an item of a list."""
+    headings: list[Heading] = []
+    position, previous = 0, ""
+    for line in text.split("\n"):
+        start, stripped = position, line.strip()
+        position += len(line) + 1
+        if not stripped:
+            continue
+        lead = start + len(line) - len(line.lstrip())
+        end = lead + len(stripped)
+        markdown = MARKDOWN_HEADING.match(stripped)
+        if markdown:
+            headings.append(Heading(lead, len(markdown.group(1)), clean_title(markdown.group(2)),
+                                    end))
+        elif not BULLET_LINE.match(stripped) and not previous.endswith(":"):
+            level = numbered_heading_level(stripped)
+            # Thai script has no capitals: a Thai line's Latin words say nothing of its case
+            if level is None and len(stripped) <= 120 and is_heading(stripped) \
+                    and not THAI_CHAR.search(stripped):
+                level = LEVEL_LINE
+            if level is not None:
+                headings.append(Heading(lead, level, clean_title(stripped), end))
+        previous = stripped
+    return headings
+
+
+def heading_paths(spans: list[tuple[int, int]], headings, section: str = "") -> list[tuple[str, bool]]:
+    """(heading path, is a title) of each sentence span, in order: the titles of the sections
+    the sentence is in, outermost first, joined by ' > ' after `section` (the path the whole
+    text sits under). A title's own path is that of its parent sections; a lead-in title joined
+    with its list ("Categories we have sold:" + items) is in the path of that sentence."""
+    ordered = sorted(headings, key=lambda h: (h.start, h.level))
+    stack: list[Heading] = []
+    out, i = [], 0
+    prefix = [clean_title(section)] if section.strip() else []
+    for start, end in spans:
+        while i < len(ordered) and ordered[i].start <= start:
+            heading = ordered[i]
+            i += 1
+            while stack and (stack[-1].level >= heading.level
+                             or (stack[-1].until is not None and stack[-1].until <= heading.start)):
+                stack.pop()
+            stack.append(heading)
+        while stack and stack[-1].until is not None and stack[-1].until <= start:
+            stack.pop()
+        titled = bool(stack) and stack[-1].start <= start and end <= stack[-1].end
+        path = stack[:-1] if titled else stack
+        out.append((PATH_SEPARATOR.join(prefix + [h.title for h in path if h.title]), titled))
+    return out
+
+
+def sentence_heading_paths(text: str, headings=None, lang: str = "en",
+                           section: str = "") -> list[tuple[int, int, str]]:
+    """(start, end, heading path) of each sentence of text; headings: the document's outline
+    (None: read from the text itself, text_headings)."""
+    spans = split_sentences(text, lang)
+    outline = text_headings(text) if headings is None else headings
+    return [(s, e, path) for (s, e), (path, _title) in zip(spans, heading_paths(spans, outline, section),
+                                                         strict=True)]

@@ -76,6 +76,9 @@ SCANNER_TABLES = ("scans", "targets", "scores")
 OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences",
                         "m011_document_findings")
 
+# m014 only adds the sentences' heading paths: an archive without them reads as before.
+OPTIONAL_FOR_READING += ("m014_sentence_headings",)
+
 
 class DatabaseFileError(LookupError):
     """A file that cannot be read as a results database; the message is one line naming it."""
@@ -230,8 +233,9 @@ def text_sha256(text: str) -> str:
 
 
 def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, lang: str,
-                   title: str, scan_id: int, url: str) -> tuple[int, bool]:
-    """Return (document id, created) for this text; an identical text already stored is reused."""
+                   title: str, scan_id: int, url: str, headings=None) -> tuple[int, bool]:
+    """Return (document id, created) for this text; an identical text already stored is reused.
+    headings: its outline as extracted (scanner.sentences.Heading); None: read from the text."""
     digest = text_sha256(text)
     row = db.execute("SELECT id FROM documents WHERE sha256 = ?", [digest]).fetchone()
     if row:
@@ -241,6 +245,8 @@ def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, l
         {
             "sha256": digest, "content_type": content_type, "lang": lang, "text": text,
             "title": title, "first_seen_scan": scan_id, "first_url": url, "length": len(text),
+            "headings": None if headings is None else json.dumps([list(h) for h in headings],
+                                                                 ensure_ascii=False),
         }
     )
     index_sentences(db, [table.last_pk])

@@ -184,7 +184,7 @@ class PolicySpider(ScannerSpider):
             return
         yield self.fetch_item(
             response, "policy", text=extracted.text or None, title=extracted.title,
-            lang=extracted.lang,
+            lang=extracted.lang, headings=extracted.headings,
         )
         if extracted.html is None:
             return
