@@ -39,6 +39,8 @@ CONTENT_TYPES = {".html": "text/html", ".htm": "text/html", ".pdf": "application
                  ".md": "text/plain", ".txt": "text/plain"}
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 SETEXT_UNDERLINE = re.compile(r"^[ \t]*(?:=+|-+)[ \t]*$")
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
 LIST_LINE = re.compile(r"^[ \t]*(?:[-*+][ \t]|\d{1,3}[.)][ \t])")
 REQUIRED = ("id", "source", "path", "commit", "policy", "start", "end", "sha256", "labels")
 
@@ -94,6 +96,13 @@ def archived_text(directory: Path, commit: str, path: str, extract: bool = False
         raise ArchiveError(str(exc)) from None
 
 
+def clean_title(title: str) -> str:
+    """A heading as read: links as their text, no emphasis marks or backslash escapes."""
+    title = MARKDOWN_LINK.sub(r"\1", title)
+    title = MARKDOWN_ESCAPE.sub(r"\1", title)
+    return " ".join(title.replace("**", "").replace("__", "").split())
+
+
 def heading_paths(text: str) -> list[tuple[int, str]]:
     """(offset, heading path) at each Markdown heading, `#` lines or a title underlined with
     `===` (h1) or `---` (h2): the titles of the enclosing levels, joined with " > "."""
@@ -106,9 +115,9 @@ def heading_paths(text: str) -> list[tuple[int, str]]:
         found = None
         atx = MARKDOWN_HEADING.match(line)
         if atx:
-            found = (start, len(atx.group(1)), atx.group(2).strip())
+            found = (start, len(atx.group(1)), clean_title(atx.group(2)))
         elif SETEXT_UNDERLINE.match(line) and previous is not None:
-            found = (previous[0], 1 if line.strip()[0] == "=" else 2, previous[1].strip())
+            found = (previous[0], 1 if line.strip()[0] == "=" else 2, clean_title(previous[1]))
         previous = (start, line) if line.strip() and not found and not LIST_LINE.match(line) \
             else None
         if found:

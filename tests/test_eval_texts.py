@@ -15,7 +15,7 @@ eval_texts = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(eval_texts)
 
 POLICY = ("# Privacy\n\nIntro line.\n\nSharing\n-------\n\nWe share your data with advertisers. "
-          "We do not sell it.\n\n### Kids\n\nChildren under 13 need a parent.\n")
+          "We do not sell it.\n\n### **3\\. [Kids](#kids)**\n\nChildren under 13 need a parent.\n")
 HTML = b"<html><body><main><h1>Policy</h1><p>We collect your email address.</p></main></body></html>"
 
 
@@ -82,7 +82,7 @@ def test_candidates_give_offsets_hashes_and_heading_paths(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_text = {r["text"]: r for r in rows}
     kids = by_text["Children under 13 need a parent."]
-    assert kids["heading"] == "Privacy > Sharing > Kids"
+    assert kids["heading"] == "Privacy > Sharing > 3. Kids"  # no Markdown marks
     assert kids["commit"] == commit
     assert POLICY[kids["start"]:kids["end"]] == kids["text"]
     assert by_text["We do not sell it."]["heading"] == "Privacy > Sharing"
