@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scanner.crosscheck import crosscheck_findings
+from scanner.observations import write_observations
 from scanner.scoring import score_target
 from scanner.trackers import TrackerList
 
@@ -12,8 +13,11 @@ def analyse_scan(db, scan_id: int, targets, tracker_list: TrackerList) -> list[d
     with db.conn:
         db.execute("DELETE FROM scan_findings WHERE scan_id = ? AND source = 'crosscheck'",
                    [scan_id])
-        for target in targets:
-            db["scan_findings"].insert_all(crosscheck_findings(db, scan_id, target, tracker_list))
+        db.execute("UPDATE observation_refs SET crosscheck_from = NULL WHERE scan_id = ?",
+                   [scan_id])
+        for target in targets:  # the same as the previous scan's: a reference to them
+            write_observations(db, scan_id, target.id, {
+                "crosscheck": crosscheck_findings(db, scan_id, target, tracker_list)})
         scores = [score_target(db, scan_id, target) for target in targets]
         db["scores"].upsert_all(scores, pk=("scan_id", "target_id"))
     return scores

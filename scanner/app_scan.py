@@ -137,12 +137,12 @@ def store_analysis(db, scan_id: int, target, analysis: AppAnalysis, source: str)
     ])
     findings = [sdk_finding(scan_id, target, analysis, sdk) for sdk in analysis.sdks]
     findings += [permission_finding(scan_id, target, analysis, p) for p in analysis.permissions]
-    db["scan_findings"].insert_all([f for f in findings if f])
+    db["scan_findings"].insert_all([f for f in findings if f])  # per scan (not shared)
 
 
 def record_apk_fetch(db, scan_id: int, target, source: str, *, error: str | None,
                      seconds: float, sha256: str | None = None) -> None:
-    db["fetches"].insert({
+    db["fetch_rows"].insert({  # `fetches` is a view of the stored rows (m013)
         "scan_id": scan_id, "target_id": target.id, "url": source, "final_url": source,
         "kind": "apk", "status": None, "error": error, "document_id": None,
         "content_type": "application/vnd.android.package-archive", "fetched_at": store.now(),

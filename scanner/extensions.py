@@ -8,6 +8,7 @@ from scrapy.exceptions import NotConfigured
 from scanner import store
 from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
+from scanner.observations import ObservationBuffer, write_observations
 from scanner.trackers import TrackerList
 
 
@@ -56,8 +57,9 @@ class ScanLifecycle:
 
 class TargetCompletion:
     """In a worker of `scanner scan`: a target is done once every part of the worker (each
-    crawler's spider, each later step) has finished it; its `scan_targets` row is then committed
-    as 'done' at once, so an interrupted scan keeps it, and `on_done` is told.
+    crawler's spider, each later step) has finished it; its rows, which the pipelines held in
+    `observations` until then, and its `scan_targets` row 'done' are then committed in one
+    transaction, so an interrupted scan keeps it whole or not at all, and `on_done` is told.
 
     Not in EXTENSIONS: one instance serves all the crawlers of a worker (`connect` each).
     """
@@ -65,6 +67,8 @@ class TargetCompletion:
     def __init__(self, db, scan_id: int, target_ids, parts, on_done=None):
         self.db = db
         self.scan_id = scan_id
+        # The pipelines of every crawler hold each target's rows here until it is done.
+        self.observations = ObservationBuffer()
         self.waiting = {target_id: set(parts) for target_id in target_ids}
         self.started: dict[str, float] = {}
         self.reachable: set[str] = set()
@@ -74,6 +78,7 @@ class TargetCompletion:
     def connect(self, crawler) -> None:
         from spiders.base import target_finished
 
+        crawler.scanner_observations = self.observations  # read by StorePipeline.__init__
         crawler.signals.connect(self.spider_finished_target, signal=target_finished)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
@@ -97,7 +102,10 @@ class TargetCompletion:
         if waiting:
             return
         del self.waiting[target_id]
-        store.mark_targets(self.db, self.scan_id, [target_id], "done")
+        with self.db.conn:  # its rows (or the reference to its previous scan's) and 'done' at once
+            write_observations(self.db, self.scan_id, target_id,
+                                     self.observations.pop(target_id))
+            store.mark_targets(self.db, self.scan_id, [target_id], "done")
         self.done.append(target_id)
         if self.on_done:
             self.on_done(target_id, self.started.get(target_id), target_id in self.reachable)

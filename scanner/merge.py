@@ -19,15 +19,16 @@ from scanner import __version__, store
 from scanner.download import file_sha256
 from scanner.shard import Shard, ShardError
 from scanner.shard_db import (SHARED_TABLES, MergeError, integer_pk,
-                              open_shard, per_scan_tables, shard_key, shard_spec,
-                              table_columns)
+                              open_shard, per_scan_tables, scan_rows, shard_key,
+                              shard_spec, table_columns)
 
 # Columns that hold a scan id or a document id, remapped on copy.
 DOCUMENT_ID_COLUMNS = ("document_id",)
 # Columns naming a row of a table kept once per content sha256.
 CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}
-# A shard made before policy findings were kept per document holds them all in `findings`.
-RENAMED_TABLES = {"findings": "scan_findings"}
+# Tables of older shards: all findings (before m011), and the tables m013 renamed.
+RENAMED_TABLES = {"findings": "scan_findings", "fetches": "fetch_rows",
+                  "third_parties": "third_party_rows", "cookies": "cookie_rows"}
 # Foreign keys a copied row may hold: scan and document ids are remapped, the rest are natural keys.
 KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("bodies", "sha256"),
                     ("targets", "id")}
@@ -274,8 +275,8 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
         next_id = _next_id(db, table, id_column) if id_column else None
         order = f"[{id_column}]" if id_column else "rowid"
         records = []
-        for row in conn.execute(f"SELECT * FROM [{shard_table}] WHERE scan_id = ? ORDER BY {order}",
-                                [shard_scan_id]):
+        for row in conn.execute(f"SELECT * FROM {scan_rows(conn, shard_table)} WHERE scan_id = ? "
+                                f"ORDER BY {order}", [shard_scan_id]):
             record = {c: row[c] for c in columns}
             record["scan_id"] = scan_id
             if id_column:
@@ -283,7 +284,7 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
                 record[id_column] = next_id
                 if table == "scan_findings":
                     finding_map[row[id_column]] = next_id
-                elif table == "fetches":
+                elif table == "fetch_rows":
                     fetch_map[row[id_column]] = next_id
                 next_id += 1
             for column in DOCUMENT_ID_COLUMNS:
@@ -357,7 +358,7 @@ def _copy_documents(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: i
     for table in per_scan_tables(conn):
         if "document_id" in table_columns(conn, table):
             referenced.update(r[0] for r in conn.execute(
-                f"SELECT DISTINCT document_id FROM [{table}] WHERE scan_id = ? "
+                f"SELECT DISTINCT document_id FROM {scan_rows(conn, table)} WHERE scan_id = ? "
                 "AND document_id IS NOT NULL", [shard_scan_id]))
     mapping, new = {}, 0
     columns = [c for c in table_columns(conn, "documents") if c != "id" and c in db["documents"].columns_dict]
@@ -389,7 +390,7 @@ def _copy_content_rows(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id
         for scan_table in per_scan_tables(conn):
             if column in table_columns(conn, scan_table):
                 wanted.update(r[0] for r in conn.execute(
-                    f"SELECT DISTINCT [{column}] FROM [{scan_table}] WHERE scan_id = ? "
+                    f"SELECT DISTINCT [{column}] FROM {scan_rows(conn, scan_table)} WHERE scan_id = ? "
                     f"AND [{column}] IS NOT NULL", [shard_scan_id]))
         columns = [c for c in table_columns(conn, table) if c in db[table].columns_dict]
         for sha256 in sorted(wanted):

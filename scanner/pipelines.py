@@ -6,6 +6,7 @@ a bare `scrapy crawl`, the scan that scanner.extensions.ScanLifecycle opened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from scanner.evidence import store_body
 from scanner.extensions import ScanLifecycle
 from scanner.items import StoreListingItem
 from scanner.matching import classify, load_rules, rules_version
+from scanner.observations import ObservationBuffer, write_observations
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
@@ -42,7 +44,12 @@ def document_findings(document_id: int, text: str, lang: str, headings: tuple | 
 
 
 class StorePipeline:
-    """Writes fetches, documents, findings, third parties and cookies for one scan."""
+    """Turns each fetch into rows of one scan: documents and raw bodies are stored at once (by
+    content); a target's fetches, third parties, cookies and findings are held until the target
+    is done, then written in one transaction, or as a reference to the same rows of its previous
+    scan (store.write_observations). Under `scanner scan` the worker's TargetCompletion holds
+    them (crawler.scanner_observations) and writes them when every spider is done with the
+    target; otherwise this pipeline writes each target's when its spider closes."""
 
     def __init__(self, crawler):
         self.crawler, self.stats = crawler, crawler.stats
@@ -50,6 +57,10 @@ class StorePipeline:
         self.scan_id = crawler.settings.getint("SCANNER_SCAN_ID") or None
         self.db = None
         self._trackers: TrackerList | None = None
+        self.observations = getattr(crawler, "scanner_observations", None)
+        self.owns_observations = self.observations is None
+        if self.owns_observations:
+            self.observations = ObservationBuffer()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -66,7 +77,13 @@ class StorePipeline:
         self.db = store.open_db(self.db_path)
 
     def close_spider(self, spider=None):
-        self.db.close()
+        try:
+            if self.owns_observations and self.scan_id is not None:
+                for target_id in self.observations.targets():
+                    write_observations(self.db, self.scan_id, target_id,
+                                             self.observations.pop(target_id))
+        finally:
+            self.db.close()
 
     def process_item(self, item, spider=None):
         if self.scan_id is None:
@@ -77,43 +94,45 @@ class StorePipeline:
                                    "scanner.extensions.ScanLifecycle extension (EXTENSIONS)")
             self.scan_id = lifecycle.scan_id
         if isinstance(item, StoreListingItem):
-            with self.db.conn:
-                self._store_listing(item)
+            self._keep(item.target_id, self._store_listing(item))
             self.stats.inc_value("scanner/fetches/store")
-            if item.error:
-                self.stats.inc_value("scanner/fetch_errors")
-            return item
-        with self.db.conn:
-            self._store(item)
-        self.stats.inc_value(f"scanner/fetches/{item.kind}")
+        else:
+            self._keep(item.target_id, self._store(item))
+            self.stats.inc_value(f"scanner/fetches/{item.kind}")
         if item.error:
             self.stats.inc_value("scanner/fetch_errors")
         return item
 
-    def _store_listing(self, item: StoreListingItem) -> None:
-        """An app's store page: its declarations, its fetch, and its findings (source 'store')."""
-        self.db["fetches"].insert({
-            "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
-            "final_url": item.final_url, "kind": "store", "status": item.status,
-            "error": item.error, "document_id": None, "content_type": "text/html",
-            "fetched_at": item.fetched_at or store.now(), "discovered_by": "targets-file",
-        })
-        self.db["store_listings"].insert(store_listing_row(self.scan_id, item))
-        self.db["scan_findings"].insert_all(store_listing_findings(self.scan_id, item))
+    def _keep(self, target_id: str, observations: dict) -> None:
+        """Hold the rows until the target is done; a row arriving after that is written now."""
+        if self.observations.accepts(target_id):
+            self.observations.add(target_id, observations)
+        else:
+            write_observations(self.db, self.scan_id, target_id, observations)
 
-    def _store(self, item) -> None:
+    def _store_listing(self, item: StoreListingItem) -> dict:
+        """An app's store page: its declarations, its fetch, and its findings (source 'store')."""
+        return {
+            "fetches": [{
+                "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
+                "final_url": item.final_url, "kind": "store", "status": item.status,
+                "error": item.error, "document_id": None, "content_type": "text/html",
+                "fetched_at": item.fetched_at or store.now(), "discovered_by": "targets-file",
+            }],
+            "store_listings": [store_listing_row(self.scan_id, item)],
+            "findings": list(store_listing_findings(self.scan_id, item)),
+        }
+
+    def _store(self, item) -> dict:
         document_id = None
-        if item.text:
-            document_id, created = store.store_document(
-                self.db, text=item.text, content_type=item.content_type or "",
-                lang=item.lang or "und", title=item.title or "", scan_id=self.scan_id,
-                url=item.final_url or item.url, headings=item.headings,
-            )
-            self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
-            if created:  # how the text was first read: a plain fetch, or the rendered page
-                self.db["documents"].update(document_id, {"read_with": getattr(item, "read_with", "static")})
-        self.db["fetches"].insert(
-            {
+        writes = item.text or (item.raw_body is not None and self.db_path)
+        # The content-addressed rows (document, raw body) are committed now: scans share them.
+        with self.db.conn if writes else contextlib.nullcontext():
+            if item.text:
+                document_id = self._store_document(item)
+            evidence = self._evidence_columns(item)
+        observations = {
+            "fetches": [{
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
                 "final_url": item.final_url, "kind": item.kind, "status": item.status,
                 "error": item.error, "document_id": document_id,
@@ -121,16 +140,28 @@ class StorePipeline:
                 "discovered_by": item.discovered_by,
                 "read_with": getattr(item, "read_with", "static"),
                 "findings_version": findings_version() if document_id is not None else None,
-                **self._evidence_columns(item),
-            }
-        )
-        if document_id is not None:
-            self._store_policy_findings(item, document_id)
+                **evidence,
+            }],
+            "third_parties": [], "cookies": [], "findings": [],
+        }
         if item.resources:
-            self._store_third_parties(item)
+            self._third_parties(item, observations)
         if item.cookies:
-            self._store_cookies(item)
-        self._store_browser_observations(item)
+            self._cookies(item, observations)
+        self._browser_observations(item, observations)
+        return observations
+
+    def _store_document(self, item) -> int:
+        document_id, created = store.store_document(
+            self.db, text=item.text, content_type=item.content_type or "",
+            lang=item.lang or "und", title=item.title or "", scan_id=self.scan_id,
+            url=item.final_url or item.url, headings=item.headings,
+        )
+        self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
+        if created:  # how the text was first read: a plain fetch, or the rendered page
+            self.db["documents"].update(document_id, {"read_with": getattr(item, "read_with", "static")})
+        self._store_policy_findings(item, document_id)
+        return document_id
 
     def _evidence_columns(self, item) -> dict:
         """Headers and times of the fetch, and its raw body kept once by sha256 (docs/evidence.md)."""
@@ -159,7 +190,7 @@ class StorePipeline:
             document_findings(document_id, item.text, item.lang or "auto",
                               None if item.headings is None else tuple(item.headings)))
 
-    def _store_third_parties(self, item) -> None:
+    def _third_parties(self, item, observations: dict) -> None:
         page_url = item.final_url or item.url
         page_host = urlsplit(page_url).hostname or ""
         trackers = self.trackers
@@ -186,10 +217,10 @@ class StorePipeline:
                                                via=via, ids=ids)
             if finding:
                 findings.append(finding)
-        self.db["third_parties"].insert_all(rows, batch_size=1000)
-        self.db["scan_findings"].insert_all(findings, batch_size=1000)
+        observations["third_parties"] += rows
+        observations["findings"] += findings
 
-    def _store_cookies(self, item) -> None:
+    def _cookies(self, item, observations: dict) -> None:
         page_url = item.final_url or item.url
         page_host = urlsplit(page_url).hostname or ""
         rows, findings = [], []
@@ -211,20 +242,23 @@ class StorePipeline:
                                               page_url=page_url)
             if finding:
                 findings.append(finding)
-        self.db["cookies"].insert_all(rows, batch_size=1000)
-        self.db["scan_findings"].insert_all(findings, batch_size=1000)
+        observations["cookies"] += rows
+        observations["findings"] += findings
 
-    def _store_browser_observations(self, item) -> None:
+    def _browser_observations(self, item, observations: dict) -> None:
         """What the page did in the browser (source 'browser' findings) and its evidence files."""
         if getattr(item, "behaviour", None):
-            self.db["scan_findings"].insert_all(behaviour_findings(self.scan_id, item, self.trackers))
+            observations["findings"] += list(behaviour_findings(self.scan_id, item, self.trackers))
         artifacts = getattr(item, "artifacts", None)
         if artifacts:
             page_url = item.final_url or item.url
-            self.db["browser_artifacts"].insert_all(
+            observations["browser_artifacts"] = [
                 {"scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url, **a}
-                for a in artifacts)
+                for a in artifacts]
 
 
 def _json_or_none(value) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """Compact JSON: the form SQLite's JSON functions give back, so that a shared fetch row read
+    with this scan's header values (schema.observation_view) is the same text."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                                 separators=(",", ":"))

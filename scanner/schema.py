@@ -1,6 +1,9 @@
 """The schema's one home: the migrations (sqlite-utils), the views researchers query, and the
 layout of findings. Every table and column is documented in docs/schema.md;
 tests/test_schema_docs.py fails when they drift. scanner/store.py opens databases and writes.
+
+Longer than 500 lines because every migration lives here, in the order they apply, with the
+views each one builds: the schema's one home.
 """
 
 from __future__ import annotations
@@ -351,6 +354,136 @@ def stored_outline(text: str, headings_json: str | None) -> list:
     if headings_json is None:
         return text_headings(text)
     return [Heading(*row) for row in json.loads(headings_json)]
+
+
+# ---- m013: observations stored once while they stay the same --------------------------------
+# A target's observations of a kind (its fetches, third parties, cookies, web findings, cross-
+# check findings) that equal those of its previous scan are not written again: the scan's
+# `observation_refs` row names the scan whose rows hold them, `fetch_times` keeps this scan's
+# times (and volatile header values) of each fetch, and the views read them as rows of this scan.
+FETCH_COLUMNS = ("id", "scan_id", "target_id", "url", "final_url", "kind", "status", "error",
+                 "document_id", "content_type", "fetched_at", "discovered_by", "app_sha256",
+                 "seconds", "read_with", "raw_sha256", "raw_size", "request_headers",
+                 "response_headers", "request_sent_at", "response_received_at",
+                 "findings_version")
+THIRD_PARTY_COLUMNS = ("id", "scan_id", "target_id", "page_url", "request_url", "host", "domain",
+                       "entity", "category", "is_data_broker", "via", "rule_id", "tracker_ids",
+                       "list_source")
+COOKIE_COLUMNS = ("id", "scan_id", "target_id", "page_url", "name", "domain", "third_party",
+                  "expires", "secure", "samesite", "http_only", "via", "entity", "category",
+                  "rule_id")
+# kind: (table of stored rows, its columns, which of its rows the kind is, view)
+OBSERVATION_KINDS = {
+    "fetches": ("fetch_rows", FETCH_COLUMNS, "1", "fetches"),
+    "third_parties": ("third_party_rows", THIRD_PARTY_COLUMNS, "1", "third_parties"),
+    "cookies": ("cookie_rows", COOKIE_COLUMNS, "1", "cookies"),
+    "findings": ("scan_findings", FINDING_COLUMNS, "source != 'crosscheck'", "findings"),
+    "crosscheck": ("scan_findings", FINDING_COLUMNS, "source = 'crosscheck'", "findings"),
+}
+# Times in fetch_times: an integer is a time this scanner wrote in its usual format (seconds or
+# milliseconds since 1970, or an HTTP date's seconds), anything else is the value as it was.
+_ISO_SECONDS = "strftime('%Y-%m-%dT%H:%M:%S+00:00', {0}, 'unixepoch')"
+_ISO_MILLISECONDS = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {0} / 1000.0, 'unixepoch')"
+_HTTP_DATE = ("substr('SunMonTueWedThuFriSat', strftime('%w', {0}, 'unixepoch') * 3 + 1, 3) || "
+              "strftime(', %d ', {0}, 'unixepoch') || substr('JanFebMarAprMayJunJulAugSepOctNovDec', "
+              "strftime('%m', {0}, 'unixepoch') * 3 - 2, 3) || strftime(' %Y %H:%M:%S GMT', {0}, "
+              "'unixepoch')")
+
+
+def _decoded(column: str, fmt: str) -> str:
+    return f"CASE typeof({column}) WHEN 'integer' THEN {fmt.format(column)} ELSE {column} END"
+
+
+def _referenced_fetch(column: str) -> str:
+    """One column of a fetch read under a later scan: its times and volatile headers are that
+    scan's own (fetch_times t); the rest is the stored row r."""
+    if column == "scan_id":
+        return "o.scan_id"
+    if column == "fetched_at":
+        return _decoded("t.fetched_at", _ISO_SECONDS)
+    if column in ("request_sent_at", "response_received_at"):
+        return _decoded(f"t.{column}", _ISO_MILLISECONDS)
+    if column == "seconds":
+        return "t.seconds"
+    if column == "response_headers":
+        dated = (f"CASE WHEN t.date IS NULL THEN r.response_headers ELSE json_set("
+                 f"r.response_headers, '$.Date', json_array({_decoded('t.date', _HTTP_DATE)})) END")
+        return (f"CASE WHEN r.response_headers IS NULL THEN NULL "
+                f"WHEN json_extract(t.headers, '$.response') IS NULL THEN {dated} "
+                f"ELSE json_patch({dated}, json_extract(t.headers, '$.response')) END")
+    if column == "request_headers":
+        return ("CASE WHEN r.request_headers IS NULL OR json_extract(t.headers, '$.request') IS NULL "
+                "THEN r.request_headers "
+                "ELSE json_patch(r.request_headers, json_extract(t.headers, '$.request')) END")
+    return f"r.[{column}]"
+
+
+def observation_view(kind: str) -> str:
+    """The rows a scan has of one kind: its own, and those it shares with an earlier scan."""
+    table, columns, _, _ = OBSERVATION_KINDS[kind]
+    own = f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{table}]"
+    if kind == "fetches":
+        shared = ", ".join(f"{_referenced_fetch(c)} AS [{c}]" for c in columns)
+        return f"""{own}
+UNION ALL
+SELECT {shared}
+FROM observation_refs o
+JOIN fetch_rows r ON r.scan_id = o.fetches_from AND r.target_id = o.target_id
+JOIN fetch_times t ON t.scan_id = o.scan_id AND t.fetch_id = r.id"""
+    shared = ", ".join("o.scan_id" if c == "scan_id" else f"r.[{c}]" for c in columns)
+    return f"""{own}
+UNION ALL
+SELECT {shared}
+FROM observation_refs o
+JOIN [{table}] r ON r.scan_id = o.{kind}_from AND r.target_id = o.target_id"""
+
+
+def _policy_findings(fetches: str, scan: str) -> str:
+    return f"""SELECT {POLICY_FINDING_ID_BASE} + fe.id * {FINDINGS_PER_DOCUMENT} + df.n, {scan}, fe.target_id,
+       'policy', df.rule_id, df.category, df.practice, df.severity, df.polarity, df.data_types,
+       df.evidence, fe.document_id, df.start, df.[end], COALESCE(NULLIF(fe.final_url, ''), fe.url)
+{fetches}
+JOIN document_findings df ON df.document_id = fe.document_id
+ AND df.findings_version = fe.findings_version"""
+
+
+# The findings of a scan: scan_findings of its own, those it shares with an earlier scan (web
+# findings and cross-check findings apart), and the policy findings of its fetches' documents.
+OBSERVED_FINDINGS_VIEW = "\nUNION ALL\n".join([
+    f"SELECT {', '.join(f'[{c}]' for c in FINDING_COLUMNS)} FROM scan_findings",
+    *(f"SELECT {', '.join('o.scan_id' if c == 'scan_id' else f'f.[{c}]' for c in FINDING_COLUMNS)}\n"
+      f"FROM observation_refs o\nJOIN scan_findings f ON f.scan_id = o.{kind}_from "
+      f"AND f.target_id = o.target_id AND f.{OBSERVATION_KINDS[kind][2]}"
+      for kind in ("findings", "crosscheck")),
+    _policy_findings("FROM fetch_rows fe", "fe.scan_id"),
+    _policy_findings("FROM observation_refs o\nJOIN fetch_rows fe ON fe.scan_id = o.fetches_from "
+                     "AND fe.target_id = o.target_id", "o.scan_id"),
+])
+
+
+@migrations()
+def m013_observations_once(db: sqlite_utils.Database) -> None:
+    """Fetches, third parties, cookies and findings a re-scan saw unchanged are stored once:
+    the tables become views over the stored rows and the scans that share them."""
+    for view in ("target_risk", "latest_findings", "findings"):
+        db.execute(f"DROP VIEW IF EXISTS [{view}]")
+    for kind in ("fetches", "third_parties", "cookies"):
+        db.rename_table(kind, OBSERVATION_KINDS[kind][0])
+    db["observation_refs"].create(
+        {"scan_id": int, "target_id": str, **{f"{kind}_from": int for kind in OBSERVATION_KINDS}},
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    # Without rowid: one small row per fetch of a scan that shares its fetch rows.
+    db.execute("""CREATE TABLE fetch_times (
+        scan_id INTEGER NOT NULL REFERENCES scans(id), fetch_id INTEGER NOT NULL,
+        target_id TEXT, fetched_at, request_sent_at, response_received_at, seconds FLOAT,
+        date, headers TEXT, PRIMARY KEY (scan_id, fetch_id)) WITHOUT ROWID""")
+    for kind in ("fetches", "third_parties", "cookies"):
+        db.create_view(kind, observation_view(kind))
+    db.create_view("findings", OBSERVED_FINDINGS_VIEW)
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
 
 
 @migrations()

@@ -12,6 +12,12 @@ from scanner import store
 
 # Tables keyed by content or id rather than by scan: merged by their key, never per scan.
 SHARED_TABLES = {"targets", "scans", "documents", "apps", "bodies", "merged_shards"}
+# Since m013 these tables hold the rows a scan stored itself; the view named beside each also
+# reads the rows it shares with an earlier scan (observation_refs, fetch_times). A merge copies
+# a scan's rows as the view reads them, so the references themselves are not copied.
+SHARED_ROW_VIEWS = {"fetch_rows": "fetches", "third_party_rows": "third_parties",
+                    "cookie_rows": "cookies", "scan_findings": "findings"}
+REFERENCE_TABLES = {"observation_refs", "fetch_times"}
 
 
 class MergeError(ValueError):
@@ -84,4 +90,14 @@ def per_scan_tables(conn: sqlite3.Connection) -> list[str]:
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
     return [n for n in names if not n.startswith(("_", "sqlite_")) and n not in SHARED_TABLES
-            and "scan_id" in table_columns(conn, n)]
+            and n not in REFERENCE_TABLES and "scan_id" in table_columns(conn, n)]
+
+
+def scan_rows(conn: sqlite3.Connection, table: str) -> str:
+    """What to SELECT a scan's rows of a per-scan table from: the table, or (m013) its view."""
+    shares = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'observation_refs'").fetchone()
+    if not shares or table not in SHARED_ROW_VIEWS:
+        return f"[{table}]"
+    if table == "scan_findings":  # the view's policy findings are document_findings rows
+        return f"(SELECT * FROM findings WHERE id < {store.POLICY_FINDING_ID_BASE})"
+    return f"[{SHARED_ROW_VIEWS[table]}]"

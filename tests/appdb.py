@@ -53,7 +53,7 @@ def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed
     if policy is not None:
         document_id, _ = store.store_document(db, text=policy, content_type="text/html", lang="en",
                                               title="Privacy", scan_id=scan_id, url=POLICY_URL)
-        db["fetches"].insert({"scan_id": scan_id, "target_id": target_id, "url": POLICY_URL,
+        db["fetch_rows"].insert({"scan_id": scan_id, "target_id": target_id, "url": POLICY_URL,
                               "final_url": POLICY_URL, "kind": "policy", "status": 200,
                               "document_id": document_id})
         db["scan_findings"].insert_all([
@@ -69,7 +69,7 @@ def app_scan(db, *, target_id="kids", name="Kids Club", audience="child-directed
                                package=package, version_name=version_name, version_code=21,
                                min_sdk=21, target_sdk=34, permissions=list(permissions),
                                sdks=list(sdks), classes_count=10, dex_count=1)
-        db["fetches"].insert({"scan_id": scan_id, "target_id": target_id, "url": APK,
+        db["fetch_rows"].insert({"scan_id": scan_id, "target_id": target_id, "url": APK,
                               "final_url": APK, "kind": "apk", "status": None, "error": None,
                               "app_sha256": analysis.sha256})
         store_analysis(db, scan_id, target, analysis, APK)

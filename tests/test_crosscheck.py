@@ -25,7 +25,7 @@ def scan_with(db, *, audience="child-directed", policy=None, requests=()):
     if policy is not None:
         document_id, _ = store.store_document(db, text=policy, content_type="text/html", lang="en",
                                               title="Privacy", scan_id=scan_id, url=POLICY_URL)
-        db["fetches"].insert({"scan_id": scan_id, "target_id": "kids", "url": POLICY_URL,
+        db["fetch_rows"].insert({"scan_id": scan_id, "target_id": "kids", "url": POLICY_URL,
                               "final_url": POLICY_URL, "kind": "policy", "status": 200,
                               "document_id": document_id})
         db["scan_findings"].insert_all([
@@ -35,7 +35,7 @@ def scan_with(db, *, audience="child-directed", policy=None, requests=()):
              "start": f.start, "end": f.end, "url": POLICY_URL}
             for f in classify(policy, load_rules(), lang="en")
         ])
-    db["third_parties"].insert_all([
+    db["third_party_rows"].insert_all([
         {"scan_id": scan_id, "target_id": "kids", "page_url": PAGE, "request_url": url,
          "host": url.split("/")[2], "domain": domain, "entity": entity, "category": category,
          "is_data_broker": int(broker), "via": "script", "rule_id": "test"}

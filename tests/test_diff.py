@@ -190,7 +190,7 @@ def app_scans(tmp_path):
                          permissions=["android.permission.INTERNET",
                                       "com.google.android.gms.permission.AD_ID"],
                          listing=listing_with(contains_ads=True, target_ages=["Ages 6-8"]))
-    db["fetches"].insert({"scan_id": second, "target_id": "flaky", "url": "https://x.example/a.apk",
+    db["fetch_rows"].insert({"scan_id": second, "target_id": "flaky", "url": "https://x.example/a.apk",
                           "kind": "apk", "error": "https://x.example/a.apk: HTTP 404"})
     finish(db, second, [kids, flaky])
     return db_path

@@ -328,12 +328,9 @@ def test_migration_marks_older_texts_as_read_statically(tmp_path):
     from scanner import store
 
     path = tmp_path / "old.db"
-    db = store.open_db(path)
-    # Roll the database back to before m007, as a database of an earlier version was.
-    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_browser_artifacts'")
-    db["browser_artifacts"].drop()
-    for table in ("fetches", "documents"):
-        db.execute(f"ALTER TABLE [{table}] DROP COLUMN read_with")
+    # A database as an earlier version made it: migrated up to m007.
+    db = store.sqlite_utils.Database(path)
+    store.migrations.apply(db, stop_before="m007_browser_artifacts")
     db["scans"].insert_all([{"id": 1, "options": json.dumps({"browser": False})},
                             {"id": 2, "options": json.dumps({"browser": True}, sort_keys=True)}])
     db["documents"].insert({"id": 1, "sha256": "x", "text": "policy"})

@@ -185,7 +185,7 @@ def test_untrusted_text_is_escaped_in_html_and_markdown(demo_scan_db, tmp_path):
                   (document_id, findings_version) =
                   (SELECT document_id, findings_version FROM fetches WHERE id = ?)""",
                [hostile, n, fetch_id])
-    db["fetches"].update(fetch_id, {"final_url": "javascript:alert(2)"})
+    db["fetch_rows"].update(fetch_id, {"final_url": "javascript:alert(2)"})
     db.conn.commit()
     db["targets"].update("pixel-pals", {"name": "Pixel <b>Pals</b> | x"})
     scan_id = store.latest_scan_id(db)

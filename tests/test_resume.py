@@ -68,7 +68,7 @@ def test_resume_crawls_only_targets_not_done_and_drops_their_partial_rows(loopba
         {"scan_id": scan_id, "target_id": "app-0", "status": "done"},
         {"scan_id": scan_id, "target_id": "app-1", "status": "pending"},
     ], pk=("scan_id", "target_id"))
-    db["fetches"].insert_all([
+    db["fetch_rows"].insert_all([
         {"scan_id": scan_id, "target_id": "app-0", "url": f"{site.url}/app0/", "kind": "page",
          "status": 200, "error": None, "discovered_by": "kept"},
         {"scan_id": scan_id, "target_id": "app-1", "url": f"{site.url}/app1/", "kind": "page",

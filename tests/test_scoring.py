@@ -33,7 +33,7 @@ def scored_db(db):
 
 
 def fetch(db, kind="page", status=200, error=None, document_id=None):
-    db["fetches"].insert({"scan_id": 1, "target_id": "t", "url": "https://t.example/", "kind": kind,
+    db["fetch_rows"].insert({"scan_id": 1, "target_id": "t", "url": "https://t.example/", "kind": kind,
                           "status": status, "error": error, "document_id": document_id})
 
 
@@ -125,7 +125,7 @@ def test_the_same_tracker_on_several_pages_counts_once(scored_db):
 
 def test_child_directed_ad_tracker_cross_check_is_the_trackers_fact_not_a_second_one(scored_db):
     request = "https://connect.facebook.net/en_US/fbevents.js"
-    scored_db["third_parties"].insert({"scan_id": 1, "target_id": "t", "request_url": request,
+    scored_db["third_party_rows"].insert({"scan_id": 1, "target_id": "t", "request_url": request,
                                        "rule_id": "curated:meta", "entity": "Meta"})
     tracker(scored_db, "curated:meta")
     finding(scored_db, "crosscheck.child-directed-ad-tracker", "critical", source="crosscheck",

@@ -1,0 +1,232 @@
+"""A target's observations (its fetches, third parties, cookies, findings) are held in memory
+until the target is done, then written in one transaction: as rows, or, where they equal those
+of the target's previous scan, as a reference to that scan's rows (the m013 views read them as
+rows of both scans). Storage then grows with what changed, not with each scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+from collections import Counter, defaultdict
+
+import sqlite_utils
+
+from scanner.schema import OBSERVATION_KINDS
+
+
+# Response and request headers whose values change from one fetch to the next though the page
+# does not: a fetch is the same as before when all but their values is. Their values are kept
+# per scan (fetch_times), so a shared fetch row still reads with this scan's own values.
+VOLATILE_HEADERS = frozenset({
+    "date", "age", "expires", "last-modified", "etag", "set-cookie", "cookie", "x-request-id",
+    "x-amz-request-id", "x-amz-cf-id", "x-amz-cf-pop", "cf-ray", "x-cache", "x-cache-hits",
+    "x-served-by", "x-timer", "server-timing", "x-runtime", "report-to", "x-trace-id",
+})
+FETCH_TIMES = ("fetched_at", "request_sent_at", "response_received_at", "seconds")
+HEADER_COLUMNS = ("request_headers", "response_headers")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class ObservationBuffer:
+    """A target's rows, held in memory until the target is done, then written in one
+    transaction by `write_observations` (rows, or a reference to the same rows of its
+    previous scan). Kinds are scanner.schema.OBSERVATION_KINDS; other keys are table names
+    whose rows are written as they are."""
+
+    def __init__(self):
+        self.rows: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        self.closed: set[str] = set()
+
+    def accepts(self, target_id: str) -> bool:
+        """False once the target was written: a late row is then written at once."""
+        return target_id not in self.closed
+
+    def add(self, target_id: str, observations: dict[str, list[dict]]) -> None:
+        for kind, rows in observations.items():
+            self.rows[target_id][kind].extend(rows)
+
+    def pop(self, target_id: str) -> dict[str, list[dict]]:
+        self.closed.add(target_id)
+        return dict(self.rows.pop(target_id, {}))
+
+    def targets(self) -> list[str]:
+        return list(self.rows)
+
+
+def write_observations(db: sqlite_utils.Database, scan_id: int, target_id: str,
+                       observations: dict[str, list[dict]]) -> dict[str, int | None]:
+    """Write one target's rows in one transaction. A kind whose rows equal those its previous
+    scan has (ids, times and volatile header values aside) is written as a reference to the
+    scan whose rows hold them. Returns {kind: that scan, or None when rows were written}."""
+    written: dict[str, int | None] = {}
+    with db.conn:
+        previous = None
+        for kind, rows in observations.items():
+            rows = list(rows)
+            if not rows:
+                continue
+            if kind not in OBSERVATION_KINDS:
+                _insert_rows(db, kind, rows)
+                continue
+            if previous is None:
+                previous = previous_scan(db, scan_id, target_id) or 0
+            source = previous and _share_if_same(db, scan_id, target_id, kind, rows, previous)
+            if not source:
+                _insert_rows(db, OBSERVATION_KINDS[kind][0], rows)
+            written[kind] = source or None
+    return written
+
+
+def previous_scan(db, scan_id: int, target_id: str) -> int | None:
+    """The latest earlier scan that finished this target (scan_targets 'done')."""
+    row = db.execute("SELECT MAX(scan_id) FROM scan_targets WHERE target_id = ? AND scan_id < ? "
+                     "AND status = 'done'", [target_id, scan_id]).fetchone()
+    return row[0] if row else None
+
+
+def _insert_rows(db, table: str, rows: list[dict]) -> None:
+    db[table].insert_all(rows, batch_size=1000)
+
+
+def _has_rows(db, scan_id: int, target_id: str, kind: str) -> tuple[bool, int | None]:
+    """(own rows of this kind?, the scan it shares them from) for one scan and target."""
+    table, _, where, _ = OBSERVATION_KINDS[kind]
+    own = db.execute(f"SELECT 1 FROM [{table}] WHERE scan_id = ? AND target_id = ? AND {where} "
+                     "LIMIT 1", [scan_id, target_id]).fetchone() is not None
+    ref = db.execute(f"SELECT [{kind}_from] FROM observation_refs WHERE scan_id = ? AND "
+                     "target_id = ?", [scan_id, target_id]).fetchone()
+    return own, ref[0] if ref else None
+
+
+def _share_if_same(db, scan_id: int, target_id: str, kind: str, rows: list[dict],
+                   previous: int) -> int | None:
+    """Reference the previous scan's rows of this kind when they equal `rows`; the scan
+    holding them, or None (nothing written) when they differ."""
+    if _has_rows(db, scan_id, target_id, kind) != (False, None):
+        return None  # this scan has some already: the new rows are added to them
+    own, shared = _has_rows(db, previous, target_id, kind)
+    if own == (shared is not None):
+        return None  # none, or both own and shared rows: not one set to point at
+    source = shared or previous
+    table, columns, where, view = OBSERVATION_KINDS[kind]
+    stored = [dict(r) for r in db.query(
+        f"SELECT * FROM [{table}] WHERE scan_id = ? AND target_id = ? AND {where} ORDER BY id",
+        [source, target_id])]
+    content = _fetch_content if kind == "fetches" else _row_content
+    new = sorted(((content(r), i) for i, r in enumerate(rows)), key=_sort_key)
+    old = sorted(((content(r), i) for i, r in enumerate(stored)), key=_sort_key)
+    if [c for c, _ in new] != [c for c, _ in old]:
+        return None
+    db.execute("SAVEPOINT observation_ref")
+    try:
+        db.execute("INSERT OR IGNORE INTO observation_refs (scan_id, target_id) VALUES (?, ?)",
+                   [scan_id, target_id])
+        db.execute(f"UPDATE observation_refs SET [{kind}_from] = ? WHERE scan_id = ? AND "
+                   "target_id = ?", [source, scan_id, target_id])
+        if kind == "fetches":
+            times = [_fetch_times(scan_id, target_id, rows[i], stored[j])
+                     for (_, i), (_, j) in zip(new, old, strict=True)]
+            db["fetch_times"].insert_all(times, batch_size=1000)
+            # The view must read exactly what the rows would have said: else they are written.
+            read = Counter(tuple(r[c] for c in columns[2:]) for r in db.query(
+                "SELECT * FROM fetches WHERE scan_id = ? AND target_id = ?", [scan_id, target_id]))
+            if read != Counter(tuple(_normal(r.get(c)) for c in columns[2:]) for r in rows):
+                db.execute("ROLLBACK TO observation_ref")
+                return None
+        return source
+    finally:
+        db.execute("RELEASE observation_ref")
+
+
+def _normal(value):
+    """A value as SQLite gives it back (sqlite-utils writes lists and dicts as JSON)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=repr)
+    return value
+
+
+def _sort_key(pair):
+    return json.dumps(pair[0], default=repr)
+
+
+def _row_content(row: dict) -> tuple:
+    return tuple((c, _normal(row[c])) for c in sorted(row)
+                 if c not in ("id", "scan_id") and row[c] is not None)
+
+
+def _headers(value) -> tuple[dict | None, str | None]:
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return None, value
+    return (parsed, None) if isinstance(parsed, dict) else (None, value)
+
+
+def _fetch_content(row: dict) -> tuple:
+    """A fetch without its times and its volatile header values (their names are kept)."""
+    skip = {"id", "scan_id", *FETCH_TIMES, *HEADER_COLUMNS}
+    content = [(c, _normal(row.get(c))) for c in sorted(row) if c not in skip and
+               row.get(c) is not None]
+    for column in HEADER_COLUMNS:
+        parsed, raw = _headers(row.get(column))
+        if parsed is None:
+            content.append((column, raw))
+        else:
+            content.append((column, sorted(
+                (name, None if name.lower() in VOLATILE_HEADERS else values)
+                for name, values in parsed.items())))
+    return tuple(content)
+
+
+def _fetch_times(scan_id: int, target_id: str, row: dict, stored: dict) -> dict:
+    """This scan's times and volatile header values of a fetch whose row `stored` is shared."""
+    date, patch = None, {}
+    for column, side in (("response_headers", "response"), ("request_headers", "request")):
+        new, _ = _headers(row.get(column))
+        old, _ = _headers(stored.get(column))
+        changed = {name: values for name, values in (new or {}).items()
+                   if name.lower() in VOLATILE_HEADERS and (old or {}).get(name) != values}
+        if side == "response" and isinstance(changed.get("Date"), list) \
+                and len(changed["Date"]) == 1:
+            date = _http_date(changed.pop("Date")[0])
+        if changed:
+            patch[side] = changed
+    return {
+        "scan_id": scan_id, "fetch_id": stored["id"], "target_id": target_id,
+        "fetched_at": _iso_time(row.get("fetched_at"), "seconds"),
+        "request_sent_at": _iso_time(row.get("request_sent_at"), "milliseconds"),
+        "response_received_at": _iso_time(row.get("response_received_at"), "milliseconds"),
+        "seconds": row.get("seconds"), "date": date,
+        "headers": json.dumps(patch, ensure_ascii=False, separators=(",", ":")) if patch else None,
+    }
+
+
+def _iso_time(value, timespec: str):
+    """A UTC time as the scanner writes it, as an integer (seconds or ms since 1970); any other
+    value as it is (the views read both)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None or moment.isoformat(timespec=timespec) != value \
+            or moment.utcoffset() != dt.timedelta(0):
+        return value
+    unit = dt.timedelta(seconds=1) if timespec == "seconds" else dt.timedelta(milliseconds=1)
+    return (moment - _EPOCH) // unit
+
+
+def _http_date(value):
+    """An HTTP Date header as seconds since 1970 when it is in the usual form; else as it is."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return value
+    if moment.tzinfo is None or email.utils.format_datetime(moment, usegmt=True) != value:
+        return value
+    return int((moment - _EPOCH).total_seconds())
