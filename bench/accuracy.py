@@ -127,10 +127,16 @@ def real_accuracy(rules, with_frozen: bool = True) -> None:
                 score = results[mode].scores.get(category)
                 if score is None:
                     continue
+                if score.tp + score.fp + score.fn == 0:
+                    print(f"  target {category} ({mode}) F1 >= {target:.2f}: n/a (no positives "
+                          "labelled, no findings)")
+                    continue
                 print(f"  target {category} ({mode}) F1 >= {target:.2f}: {score.f1:.3f} "
                       f"{'ok' if score.f1 >= target else 'BELOW'}")
             sale = results["practice"].scores.get("sale")
-            if sale is not None and lang == "en":
+            if sale is not None and lang == "en" and sale.tp + sale.fp == 0:
+                print(f"  target sale precision >= {SALE_PRECISION_TARGET:.2f}: n/a (no sale findings)")
+            elif sale is not None and lang == "en":
                 print(f"  target sale precision >= {SALE_PRECISION_TARGET:.2f}: {sale.precision:.3f} "
                       f"({sale.fp} false sale findings) "
                       f"{'ok' if sale.precision >= SALE_PRECISION_TARGET else 'BELOW'}")
