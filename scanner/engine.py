@@ -469,11 +469,9 @@ def judge(rule: Rule, sentence: str, heading: str | None = "") -> tuple[str | No
     return "hit", span
 
 
-def match_sentence(rule: Rule, sentence: str, heading: str | None = None) -> str | None:
-    """'hit', 'denied' or None for one rule on one sentence under a heading path (None: the
-    heading the rule's own example gives that sentence, else none)."""
-    if heading is None:
-        heading = rule.example_headings.get(sentence, "")
+def match_sentence(rule: Rule, sentence: str, heading: str = "") -> str | None:
+    """'hit', 'denied' or None for one rule on one sentence under a heading path (a rule's
+    example gives its own: rule.example_headings)."""
     return judge(rule, _rule_form(rule, sentence), heading)[0]
 
 
@@ -691,7 +689,8 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
     for (start, end), (path, title) in zip(spans, heading_paths(spans, outline, section),
                                            strict=True):
         sentence = text[start:end]
-        in_section = compiled.section_rules(path) if compiled.context_rules else ()
+        # context rules judge what a section says, never its titles
+        in_section = compiled.section_rules(path) if compiled.context_rules and not title else ()
         for rule_index, outcome, match_span, context in _fired_in_context(
                 sentence, compiled, lang, fast_english, in_section, title):
             head = heads[rule_index][outcome]
@@ -723,7 +722,7 @@ def example_problems(rule: Rule) -> list[str]:
             problems.append(f"{where}: examples.match: matches {sentence[slice(*span)]!r}, not "
                             f"the marked {sentence[slice(*marked)]!r} in {sentence!r}")
     for sentence in rule.examples["no_match"]:
-        if match_sentence(rule, sentence) == "hit":
+        if match_sentence(rule, sentence, headings.get(sentence, "")) == "hit":
             problems.append(f"{where}: examples.no_match: matches: {sentence!r}")
 
     return problems

@@ -42,7 +42,7 @@ def example_cases():
 
 @pytest.mark.parametrize("rule, sentence, expected", list(example_cases()))
 def test_rule_examples(rule, sentence, expected):
-    outcome = match_sentence(rule, sentence)
+    outcome = match_sentence(rule, sentence, rule.example_headings.get(sentence, ""))
     if expected == "hit":
         assert outcome == "hit"
     else:
