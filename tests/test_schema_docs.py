@@ -37,8 +37,8 @@ def test_every_table_and_column_is_documented(tmp_path):
         if name not in doc:
             missing.append(f"table or view {name}")
             continue
-        if "(all columns of findings)" in doc[name]:
-            continue
+        if any(c.startswith("(all columns of ") for c in doc[name]):
+            continue  # a table documented as the view it stores the rows of
         for column in db[name].columns_dict:
             if column not in doc[name]:
                 missing.append(f"{name}.{column}")

@@ -1,0 +1,247 @@
+"""Storage grows with change, not with time (m013): a target's fetches, third parties, cookies
+and findings that equal those of its previous scan are stored once and read through the views as
+rows of both scans, with each scan's own fetch times; databases made before keep reading the same."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import yaml
+
+from helpers import run_cli
+from scanner import store
+from scanner.observations import write_observations
+
+TRACKER = '<script src="https://www.googletagmanager.com/gtm.js?id=GTM-KIDS1"></script>'
+ADDED_TRACKER = '<script src="https://connect.facebook.net/en_US/fbevents.js"></script>'
+POLICY = ("<html><body><main><h1>Privacy Policy</h1><p>We collect your child's email address and "
+          "precise location. We may sell your personal information to advertisers. Parents may "
+          "ask us to delete their child's data.</p></main></body></html>")
+TIMES = ("fetched_at", "request_sent_at", "response_received_at")
+
+
+def homepage(app: str, *scripts: str) -> tuple:
+    body = (f"<html><head><title>{app}</title>{''.join(scripts)}</head><body>"
+            f'<a href="/{app}/privacy">Privacy Policy</a><a href="/{app}/games">Games</a>'
+            f'<img src="https://www.facebook.com/tr?id={app}" width="1" height="1"></body></html>')
+    return 200, {"Set-Cookie": "_ga=GA1.1.42; Path=/"}, body
+
+
+def site_pages() -> dict:
+    pages = {}
+    for app in ("kids", "games"):
+        pages[f"/{app}/"] = homepage(app, TRACKER)
+        pages[f"/{app}/games"] = f"<html><body><h1>{app} games</h1>{TRACKER}</body></html>"
+        pages[f"/{app}/privacy"] = POLICY
+    return pages
+
+
+def scan(targets, db_path) -> int:
+    run_cli("scan", targets, "--db", db_path, "--allow-private", check=False)
+    db = store.open_db(db_path)
+    scan_id, status = db.execute("SELECT id, status FROM scans ORDER BY id DESC").fetchone()
+    assert status == "complete"
+    return scan_id
+
+
+def view_rows(db, view: str, scan_id: int, target_id: str, skip=("id", "scan_id")) -> Counter:
+    rows = Counter()
+    if view == "fetches":
+        skip = (*skip, *TIMES)
+    for row in db.query(f"SELECT * FROM [{view}] WHERE scan_id = ? AND target_id = ?",
+                        [scan_id, target_id]):
+        if view == "fetches":  # this scan's own times and Date header, checked apart
+            headers = json.loads(row["response_headers"] or "{}")
+            headers.pop("Date", None)
+            row["response_headers"] = json.dumps(headers, sort_keys=True)
+        rows[tuple((k, v) for k, v in row.items() if k not in skip)] += 1
+    return rows
+
+
+def stored(db, table: str, scan_id: int) -> int:
+    return db.execute(f"SELECT COUNT(*) FROM [{table}] WHERE scan_id = ?", [scan_id]).fetchone()[0]
+
+
+@pytest.fixture
+def scanned_twice(loopback_site, tmp_path):
+    site = loopback_site(site_pages())
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(yaml.safe_dump({"targets": [
+        {"id": app, "audience": "child-directed", "homepage": f"{site.url}/{app}/"}
+        for app in ("kids", "games")]}))
+    db_path = tmp_path / "r.db"
+    first = scan(targets, db_path)
+    second = scan(targets, db_path)
+    return site, targets, db_path, first, second
+
+
+@pytest.mark.crawl
+def test_an_unchanged_rescan_stores_no_observation_again_and_reads_the_same(scanned_twice):
+    _, _, db_path, first, second = scanned_twice
+    db = store.open_db(db_path)
+    for table in ("third_party_rows", "cookie_rows", "scan_findings", "fetch_rows"):
+        assert stored(db, table, first) > 0, table
+        assert stored(db, table, second) == 0, f"{table}: the re-scan stored rows again"
+    refs = {r["target_id"]: r for r in db.query("SELECT * FROM observation_refs WHERE scan_id = ?",
+                                                [second])}
+    assert set(refs) == {"kids", "games"}
+    for target_id in ("kids", "games"):
+        assert {k: v for k, v in refs[target_id].items() if k.endswith("_from")} == {
+            "fetches_from": first, "third_parties_from": first, "cookies_from": first,
+            "findings_from": first, "crosscheck_from": first}
+        for view in ("fetches", "third_parties", "cookies", "findings"):
+            before, after = view_rows(db, view, first, target_id), view_rows(db, view, second,
+                                                                             target_id)
+            assert before and after == before, view
+    # Each fetch reads with the time it was made in its own scan, not the earlier one's.
+    for scan_id in (first, second):
+        started, finished = db.execute("SELECT started_at, finished_at FROM scans WHERE id = ?",
+                                       [scan_id]).fetchone()
+        for row in db.query("SELECT * FROM fetches WHERE scan_id = ?", [scan_id]):
+            assert started <= row["fetched_at"] <= finished
+            if row["request_sent_at"]:
+                assert started[:19] <= row["request_sent_at"][:19] <= finished[:19]
+                assert row["response_received_at"] >= row["request_sent_at"]
+    assert db["fetch_times"].count == stored(db, "fetch_rows", first)
+    # Findings and scores of the re-scan are those of the first scan.
+    scores = {r["scan_id"]: (r["target_id"], r["score"], r["grade"], r["status"], r["explanation"])
+              for r in db.query("SELECT * FROM scores WHERE target_id = 'kids'")}
+    assert scores[second] == scores[first] and scores[first][2] in "ABCDEF"
+    ids = [r[0] for r in db.execute("SELECT id FROM findings WHERE scan_id = ?", [second])]
+    assert len(ids) == len(set(ids)), "finding ids are unique within a scan"
+
+
+@pytest.mark.crawl
+def test_a_changed_target_stores_its_change_and_the_unchanged_one_does_not(scanned_twice):
+    site, targets, db_path, first, second = scanned_twice
+    site.pages["/games/"] = homepage("games", TRACKER, ADDED_TRACKER)
+    third = scan(targets, db_path)
+    db = store.open_db(db_path)
+    refs = {r["target_id"]: r for r in db.query("SELECT * FROM observation_refs WHERE scan_id = ?",
+                                                [third])}
+    # the unchanged target still points at the scan that stored its rows: never a chain
+    assert refs["kids"]["third_parties_from"] == first and refs["kids"]["fetches_from"] == first
+    assert "games" not in refs or refs["games"]["third_parties_from"] is None
+    hosts = {r[0] for r in db.execute("SELECT host FROM third_party_rows WHERE scan_id = ?",
+                                      [third])}
+    assert "connect.facebook.net" in hosts
+    assert db.execute("SELECT COUNT(*) FROM third_party_rows WHERE scan_id = ? AND target_id = "
+                      "'kids'", [third]).fetchone()[0] == 0
+
+    def seen(scan_id):
+        return {r[0] for r in db.execute("SELECT host FROM third_parties WHERE scan_id = ? AND "
+                                         "target_id = 'games'", [scan_id])}
+
+    assert seen(third) - seen(second) == {"connect.facebook.net"}
+
+    def evidence(scan_id):
+        return {r[0] for r in db.execute("SELECT evidence FROM findings WHERE scan_id = ? AND "
+                                         "target_id = 'games' AND source = 'tracker'", [scan_id])}
+
+    added = evidence(third) - evidence(second)
+    assert added and all("connect.facebook.net" in e for e in added), added
+    assert stored(db, "scan_findings", third) > 0
+    assert view_rows(db, "findings", third, "kids") == view_rows(db, "findings", first, "kids")
+
+
+# ---- without a crawl: the writer and the views ------------------------------------------------
+
+def fetch(scan_id: int, second: int, **extra) -> dict:
+    headers = {"Content-Type": ["text/html"], "Date": [f"Wed, 02 Dec 2026 09:31:{second:02d} GMT"],
+               "Server": ["test"]}
+    return {"scan_id": scan_id, "target_id": "kids", "url": "https://kids.example/",
+            "final_url": "https://kids.example/", "kind": "page", "status": 200,
+            "content_type": "text/html", "discovered_by": "homepage", "read_with": "static",
+            "fetched_at": f"2026-12-02T09:31:{second:02d}+00:00",
+            "request_sent_at": f"2026-12-02T09:31:{second:02d}.120+00:00",
+            "response_received_at": f"2026-12-02T09:31:{second:02d}.345+00:00",
+            "request_headers": json.dumps({"User-Agent": ["t"]}, separators=(",", ":")),
+            "response_headers": json.dumps(headers, sort_keys=True, separators=(",", ":")),
+            **extra}
+
+
+def new_scan(db, target_id="kids") -> int:
+    scan_id = store.start_scan(db, rules_version="t", targets_file="t.yaml", options={})
+    store.mark_targets(db, scan_id, [target_id], "done")
+    return scan_id
+
+
+def own_columns(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("id", "scan_id")}
+
+
+def test_a_shared_fetch_reads_exactly_as_its_own_row_would(db):
+    first, second = new_scan(db), new_scan(db)
+    write_observations(db, first, "kids", {"fetches": [fetch(first, 5), fetch(first, 6, url="https://kids.example/a")]})
+    # times in a form the scanner does not write are kept as they are
+    rows = [fetch(second, 40, fetched_at="yesterday"), fetch(second, 41, url="https://kids.example/a")]
+    assert write_observations(db, second, "kids", {"fetches": rows}) == {"fetches": first}
+    assert db.execute("SELECT COUNT(*) FROM fetch_rows WHERE scan_id = ?", [second]).fetchone()[0] == 0
+    read = sorted((own_columns(r) for r in db.query("SELECT * FROM fetches WHERE scan_id = ?",
+                                                   [second])), key=lambda r: r["url"])
+    assert read == sorted((own_columns(store_form(db, r)) for r in rows), key=lambda r: r["url"])
+    assert read[0]["fetched_at"] == "yesterday" and "09:31:40 GMT" in read[0]["response_headers"]
+
+
+def store_form(db, row: dict) -> dict:
+    """The row as the fetches view gives it back: every column, nulls included."""
+    return {c: row.get(c) for c in db["fetches"].columns_dict}
+
+
+def test_rows_the_view_could_not_give_back_exactly_are_written(db):
+    first, second = new_scan(db), new_scan(db)
+    spaced = json.dumps({"Date": ["Wed, 02 Dec 2026 09:31:05 GMT"], "Server": ["test"]})
+    write_observations(db, first, "kids", {"fetches": [fetch(first, 5, response_headers=spaced)]})
+    later = json.dumps({"Date": ["Wed, 02 Dec 2026 09:32:05 GMT"], "Server": ["test"]})
+    row = fetch(second, 6, response_headers=later)
+    # the same content, but SQLite's JSON functions would not give back this spacing
+    assert write_observations(db, second, "kids", {"fetches": [row]}) == {"fetches": None}
+    (read,) = db.query("SELECT * FROM fetches WHERE scan_id = ?", [second])
+    assert read["response_headers"] == later
+    assert db["fetch_times"].count == 0 and db["observation_refs"].count == 0
+
+
+def test_a_difference_in_content_stores_rows_and_a_scan_with_rows_already_adds_to_them(db):
+    first, second = new_scan(db), new_scan(db)
+    party = {"target_id": "kids", "page_url": "https://kids.example/", "host": "t.example",
+             "request_url": "https://t.example/x.js", "domain": "t.example", "via": "script"}
+    write_observations(db, first, "kids", {"third_parties": [{"scan_id": first, **party}]})
+    changed = {**party, "via": "img"}
+    assert write_observations(db, second, "kids", {
+        "third_parties": [{"scan_id": second, **changed}]}) == {"third_parties": None}
+    third = new_scan(db)
+    write_observations(db, third, "kids", {"third_parties": [{"scan_id": third, **changed}]})
+    # a late row of the same target in the same scan is added, never compared
+    assert write_observations(db, third, "kids", {
+        "third_parties": [{"scan_id": third, **party}]}) == {"third_parties": None}
+    vias = sorted(r[0] for r in db.execute("SELECT via FROM third_parties WHERE scan_id = ?", [third]))
+    assert vias == ["img", "script"]
+
+
+def test_a_database_made_before_reads_the_same_through_the_views(tmp_path):
+    path = tmp_path / "old.db"
+    db = store.sqlite_utils.Database(path)
+    store.migrations.apply(db, stop_before="m013_observations_once")
+    scan_id = store.start_scan(db, rules_version="old", targets_file="t.yaml", options={})
+    db["fetches"].insert(fetch(scan_id, 5, response_headers=json.dumps({"Server": ["x"]})))
+    db["third_parties"].insert({"scan_id": scan_id, "target_id": "kids", "host": "t.example",
+                                "request_url": "https://t.example/x.js", "domain": "t.example"})
+    db["cookies"].insert({"scan_id": scan_id, "target_id": "kids", "name": "_ga",
+                          "domain": "kids.example", "third_party": 0})
+    db["scan_findings"].insert({"scan_id": scan_id, "target_id": "kids", "source": "tracker",
+                                "rule_id": "curated:google", "evidence": "gtm.js"})
+    before = {t: [dict(r) for r in db.query(f"SELECT * FROM [{t}] ORDER BY id")]
+              for t in ("fetches", "third_parties", "cookies", "findings")}
+    db.close()
+    db = store.open_db(path)
+    assert {"fetches", "third_parties", "cookies", "findings"} <= set(db.view_names())
+    for view, rows in before.items():
+        assert [dict(r) for r in db.query(f"SELECT * FROM [{view}] ORDER BY id")] == rows, view
+    # a new scan of it is written and read through the views
+    second = new_scan(db)
+    store.mark_targets(db, scan_id, ["kids"], "done")
+    write_observations(db, second, "kids", {"fetches": [fetch(second, 9)]})
+    assert db.execute("SELECT url FROM fetches WHERE scan_id = ?", [second]).fetchone()[0] == \
+        "https://kids.example/"
