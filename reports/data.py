@@ -14,6 +14,7 @@ from scanner.crosscheck import APP_CROSSCHECK_RULES
 from scanner.diff import diff_target, previous_scan_for_target
 from scanner.findings import POLARITY_ORDER, SEVERITY_ORDER, one_line
 from scanner.rules_record import describe_finding_rule, recorded_rules
+from scanner.scoring import load_explanation
 
 REPORT_FORMAT_VERSION = 1
 GRADES = ("A", "B", "C", "D", "F")
@@ -63,7 +64,8 @@ def target_report_data(db, scan_id: int, target_id: str, *, with_changes: bool =
     target = next(db.query("SELECT * FROM targets WHERE id = ?", [target_id]), {"id": target_id})
     score = next(db.query("SELECT * FROM scores WHERE scan_id = ? AND target_id = ?",
                           [scan_id, target_id]), {})
-    explanation = _json(score.get("explanation"), {})
+    explanation = (load_explanation(db, scan_id, target_id, score["explanation"])
+                   if score.get("explanation") else {})
     contributions = explanation.get("contributions") or []
     fetches = list(db.query("SELECT * FROM fetches WHERE scan_id = ? AND target_id = ? ORDER BY id",
                             [scan_id, target_id]))

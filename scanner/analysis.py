@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scanner.crosscheck import crosscheck_findings
 from scanner.observations import write_observations
-from scanner.scoring import score_target
+from scanner.scoring import score_target, store_scores
 from scanner.trackers import TrackerList
 
 
@@ -19,5 +19,5 @@ def analyse_scan(db, scan_id: int, targets, tracker_list: TrackerList) -> list[d
             write_observations(db, scan_id, target.id, {
                 "crosscheck": crosscheck_findings(db, scan_id, target, tracker_list)})
         scores = [score_target(db, scan_id, target) for target in targets]
-        db["scores"].upsert_all(scores, pk=("scan_id", "target_id"))
+        store_scores(db, scores)
     return scores

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from scanner import __version__
 from scanner.browser import ARTIFACT_FOLDERS, evidence_dir, stored_path, write_once
+from scanner.scoring import load_explanation
 
 BODIES_FOLDER = "bodies"
 COMPRESSION = "gzip"
@@ -215,7 +216,8 @@ def build_case_file(db, db_path, scan, target_id: str, out_path, *, pdf: bool = 
         "problems": problems,
     }
     if manifest["score"]:
-        manifest["score"]["explanation"] = _json(manifest["score"]["explanation"])
+        manifest["score"]["explanation"] = load_explanation(
+            db, scan_id, target_id, manifest["score"]["explanation"])
     files["manifest.json"] = (_json_bytes(manifest), "")
 
     out_path = Path(out_path)
@@ -254,7 +256,7 @@ def check_case_file(path) -> list[str]:
 
 def _rules_of(db, findings: list[dict]) -> list[dict] | None:
     """The `rules` rows of the findings' rule ids, when the database records rules."""
-    if "rules" not in db.table_names():
+    if "rules" not in db.table_names() + db.view_names():
         return None
     ids = sorted({f["rule_id"] for f in findings if f.get("rule_id")})
     if not ids:

@@ -2,8 +2,9 @@
 
 Per-target rows are copied with their scan and document ids remapped; documents are stored once
 per sha256, apps once per APK sha256. Cross-check findings and scores are per target and computed
-on the node with the same rules, so they are kept (the finding ids a score's explanation names are
-remapped). Each shard is merged in one transaction: a bad shard brings nothing, the others are kept.
+on the node with the same rules, so they are kept (an explanation names facts, not finding ids;
+an older shard's finding ids are remapped). Each shard is merged in one transaction: a bad shard
+brings nothing, the others are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from scanner import __version__, store
 from scanner.download import file_sha256
+from scanner.rules_record import add_rules
+from scanner.scoring import store_scores
 from scanner.shard import Shard, ShardError
 from scanner.shard_db import (SHARED_TABLES, MergeError, integer_pk,
                               open_shard, per_scan_tables, scan_rows, shard_key,
@@ -29,6 +32,8 @@ CONTENT_TABLES = {"app_sha256": "apps", "raw_sha256": "bodies"}
 # Tables of older shards: all findings (before m011), and the tables m013 renamed.
 RENAMED_TABLES = {"findings": "scan_findings", "fetches": "fetch_rows",
                   "third_parties": "third_party_rows", "cookies": "cookie_rows"}
+# Per-scan tables copied by their own step: rules and explanations are stored once by content.
+STORED_APART = {"rules", "scores", "scan_scores"}
 # Foreign keys a copied row may hold: scan and document ids are remapped, the rest are natural keys.
 KNOWN_REFERENCES = {("scans", "id"), ("documents", "id"), ("apps", "sha256"), ("bodies", "sha256"),
                     ("targets", "id")}
@@ -262,9 +267,9 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
     fetch_map: dict[int, int] = {}
     rows = 0
     out_tables = set(db.table_names())
-    # scores last: their explanations name finding ids, remapped once findings are copied
-    tables = sorted(per_scan_tables(conn), key=lambda name: name == "scores")
-    for shard_table in tables:
+    for shard_table in per_scan_tables(conn):
+        if shard_table in STORED_APART:
+            continue
         table = RENAMED_TABLES.get(shard_table, shard_table)
         if table not in out_tables:
             raise MergeError(f"table {table} is unknown to this scanner")
@@ -290,15 +295,30 @@ def _copy_scan(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
             for column in DOCUMENT_ID_COLUMNS:
                 if record.get(column) is not None:
                     record[column] = document_map[record[column]]
-            if table == "scores" and record.get("explanation"):
-                record["explanation"] = _remap_explanation(record["explanation"], finding_map,
-                                                           fetch_map)
             evidence.rewrite(record)
             records.append(record)
         # tables keyed by (scan, name) hold rows every shard brings alike (tracker_lists)
         _insert(db, table, records, replace=not id_column and "target_id" not in out_columns)
         rows += len(records)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rules'").fetchone():
+        rows += add_rules(db, scan_id, [dict(r) for r in conn.execute(
+            "SELECT * FROM rules WHERE scan_id = ?", [shard_scan_id])])
+    rows += _copy_scores(db, conn, shard_scan_id, scan_id, finding_map, fetch_map)
     return {"documents_new": documents_new, "rows": rows}
+
+
+def _copy_scores(db, conn: sqlite3.Connection, shard_scan_id: int, scan_id: int,
+                 finding_map: dict[int, int], fetch_map: dict[int, int]) -> int:
+    """The shard's scores, after its findings (finding ids in an explanation are renumbered)."""
+    rows = []
+    for row in conn.execute("SELECT * FROM scores WHERE scan_id = ?", [shard_scan_id]):
+        record = {**dict(row), "scan_id": scan_id}
+        if record.get("explanation"):
+            record["explanation"] = _remap_explanation(record["explanation"], finding_map,
+                                                       fetch_map)
+        rows.append(record)
+    store_scores(db, rows)
+    return len(rows)
 
 
 def _check_references(conn: sqlite3.Connection, table: str) -> None:

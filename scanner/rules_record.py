@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scanner.rule_schema import CATEGORY_PLAIN, generated_description, load_rules
 from scanner.paths import ROOT
+from scanner.schema import store_rule_set
 
 # Suffixes the engine gives a policy rule's id (scanner/engine.py `_finding_head`, CONTEXTS),
 # and what each says about the sentence.
@@ -218,7 +219,8 @@ def code_rule_rows() -> list[dict]:
 
 
 def record_rules(db, scan_id: int, trackers=None) -> int:
-    """Write the rules of this scan to the `rules` table; returns the number of rows."""
+    """Record the rules of this scan (read back through the `rules` view): each distinct rule
+    and rule set is stored once, the scan names its set; returns the number of rules."""
     from scanner.apps import load_sdk_rules
     from scanner.trackers import TrackerList
 
@@ -226,14 +228,22 @@ def record_rules(db, scan_id: int, trackers=None) -> int:
     rows += tracker_rule_rows(trackers if trackers is not None else TrackerList.load())
     rows += sdk_rule_rows(load_sdk_rules())
     rows += code_rule_rows()
-    seen = set()
-    unique = []
+    unique: dict[str, dict] = {}
     for row in rows:  # a policy rule id wins over a tracker or SDK rule of the same id
-        if row["id"] not in seen:
-            seen.add(row["id"])
-            unique.append({"scan_id": scan_id, **row})
-    db["rules"].insert_all(unique, pk=("scan_id", "id"), replace=True, batch_size=1000)
+        unique.setdefault(row["id"], row)
+    with db.conn:
+        store_rule_set(db, scan_id, list(unique.values()))
     return len(unique)
+
+
+def add_rules(db, scan_id: int, rows: list[dict]) -> int:
+    """Rules rows (of a shard's scan) join the scan's, winning over its rule of the same id;
+    returns how many were given. Plain statements on the open transaction."""
+    if rows:
+        recorded = {r["id"]: r for r in db.query("SELECT * FROM rules WHERE scan_id = ?",
+                                                 [scan_id])}
+        store_rule_set(db, scan_id, list({**recorded, **{r["id"]: r for r in rows}}.values()))
+    return len(rows)
 
 
 def split_suffix(rule_id: str) -> tuple[str, str | None]:

@@ -8,6 +8,8 @@ views each one builds: the schema's one home.
 
 from __future__ import annotations
 
+import hashlib
+import json
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -313,6 +315,99 @@ def m011_document_findings(db: sqlite_utils.Database) -> None:
     db.create_view("findings", FINDINGS_VIEW)
     db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
     db.create_view("target_risk", TARGET_RISK_VIEW)
+
+
+RULE_COLUMNS = ("id", "kind", "version", "description", "category", "severity", "polarity",
+                "references", "status", "lang", "source_file", "file_description")
+# The rules a scan judged with: its rule set's members, each rule's content stored once.
+RULES_VIEW = f"""
+SELECT s.id AS scan_id, {', '.join(f'r.[{c}]' for c in RULE_COLUMNS)}
+FROM scans s
+JOIN rule_sets rs ON rs.sha256 = s.rule_set
+JOIN json_each(rs.records) m
+JOIN rule_records r ON r.record = m.value
+"""
+SCORES_VIEW = """
+SELECT ss.scan_id, ss.target_id, ss.score, ss.grade, ss.status, e.explanation,
+       ss.explanation_sha256
+FROM scan_scores ss LEFT JOIN explanations e ON e.sha256 = ss.explanation_sha256
+"""
+LATEST_SCAN_PER_TARGET_VIEW = """
+SELECT target_id, MAX(scan_id) AS scan_id FROM scan_scores GROUP BY target_id
+"""
+
+
+@migrations()
+def m012_rules_and_explanations_once(db: sqlite_utils.Database) -> None:
+    """Each distinct rule and score explanation stored once; scans and scores refer to them."""
+    # Views naming scores or rules are rebuilt on the tables that replace them.
+    for view in ("target_risk", "latest_findings", "latest_scan_per_target"):
+        db.execute(f"DROP VIEW IF EXISTS [{view}]")
+    db["rule_records"].create(
+        {"record": int, "sha256": str, **{c: str for c in RULE_COLUMNS}}, pk="record")
+    db["rule_records"].create_index(["sha256"], unique=True)
+    db["rule_sets"].create({"sha256": str, "rules": int, "records": str}, pk="sha256")
+    db["scans"].add_column("rule_set", str)
+    old_rules: dict[int, list[dict]] = {}
+    for row in db.query("SELECT * FROM rules ORDER BY scan_id, id"):
+        old_rules.setdefault(row.pop("scan_id"), []).append(row)
+    db["rules"].drop()
+    for scan_id, rows in old_rules.items():
+        store_rule_set(db, scan_id, rows)
+    db.create_view("rules", RULES_VIEW)
+
+    db["explanations"].create({"sha256": str, "explanation": str}, pk="sha256")
+    db["scan_scores"].create(
+        {"scan_id": int, "target_id": str, "score": int, "grade": str, "status": str,
+         "explanation_sha256": str},
+        pk=("scan_id", "target_id"),
+        foreign_keys=[("scan_id", "scans", "id"), ("explanation_sha256", "explanations", "sha256")],
+    )
+    # Old explanations are kept as they were written (their finding ids included).
+    rows, explanations = [], {}
+    for row in db.query("SELECT scan_id, target_id, score, grade, status, explanation "
+                        "FROM scores"):
+        explanation = row.pop("explanation")
+        if explanation is not None:
+            digest = hashlib.sha256(str(explanation).encode("utf-8")).hexdigest()
+            explanations[digest] = str(explanation)
+            row["explanation_sha256"] = digest
+        rows.append(row)
+    db["explanations"].insert_all(({"sha256": d, "explanation": e}
+                                   for d, e in explanations.items()), batch_size=500)
+    db["scan_scores"].insert_all(rows, batch_size=1000)
+    db["scores"].drop()
+    db.create_view("scores", SCORES_VIEW)
+    db.create_view("latest_scan_per_target", LATEST_SCAN_PER_TARGET_VIEW)
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)
+
+
+def rule_sha256(row: dict) -> str:
+    """The content hash of one rule's record (its columns, not the scan)."""
+    text = json.dumps([row.get(c) for c in RULE_COLUMNS], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def store_rule_set(db: sqlite_utils.Database, scan_id: int, rows: list[dict]) -> str:
+    """Store each rule of rows once (by content) and their set once; point the scan at it.
+    Plain statements on the open transaction (merge copies a shard in one); returns the set's
+    sha256."""
+    digests = sorted({rule_sha256(row): row for row in rows}.items())
+    set_sha256 = hashlib.sha256("\n".join(d for d, _ in digests).encode("ascii")).hexdigest()
+    if db.execute("SELECT 1 FROM rule_sets WHERE sha256 = ?", [set_sha256]).fetchone() is None:
+        columns = ", ".join(f"[{c}]" for c in ("sha256", *RULE_COLUMNS))
+        db.conn.executemany(
+            f"INSERT OR IGNORE INTO rule_records ({columns}) "
+            f"VALUES ({', '.join('?' * (len(RULE_COLUMNS) + 1))})",
+            [[digest, *(row.get(c) for c in RULE_COLUMNS)] for digest, row in digests])
+        records = dict(db.execute("SELECT sha256, record FROM rule_records WHERE sha256 IN "
+                                  "(SELECT value FROM json_each(?))",
+                                  [json.dumps([d for d, _ in digests])]).fetchall())
+        db.execute("INSERT INTO rule_sets (sha256, rules, records) VALUES (?, ?, ?)",
+                   [set_sha256, len(digests), json.dumps([records[d] for d, _ in digests])])
+    db.execute("UPDATE scans SET rule_set = ? WHERE id = ?", [set_sha256, scan_id])
+    return set_sha256
 
 
 def index_sentences(db: sqlite_utils.Database, document_ids: list[int] | None = None) -> int:

@@ -8,6 +8,7 @@ more heavily; stated safeguards take a bounded number of points off.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -95,6 +96,100 @@ def score_target(db, scan_id: int, target) -> dict:
     return {**row, "score": score, "grade": grade_for(score),
             "status": "scored" if has_policy else "no_policy",
             "explanation": json.dumps(explanation, ensure_ascii=False)}
+
+
+SCORE_COLUMNS = ("scan_id", "target_id", "score", "grade", "status")
+
+
+def store_scores(db, rows: list[dict]) -> None:
+    """Write scores rows (as score_target makes them): each distinct explanation is stored once,
+    by sha256, in the form stored_explanation gives; `scores` reads them back. Plain statements
+    on the open transaction (merge copies a shard in one)."""
+    for row in rows:
+        explanation = row.get("explanation")
+        digest = None
+        if explanation is not None:
+            text = stored_explanation(db, row["scan_id"], row["target_id"], explanation)
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            db.execute("INSERT OR IGNORE INTO explanations (sha256, explanation) VALUES (?, ?)",
+                       [digest, text])
+        db.execute(f"INSERT OR REPLACE INTO scan_scores ({', '.join(SCORE_COLUMNS)}, "
+                   f"explanation_sha256) VALUES ({', '.join('?' * len(SCORE_COLUMNS))}, ?)",
+                   [*(row.get(c) for c in SCORE_COLUMNS), digest])
+
+
+def stored_explanation(db, scan_id: int, target_id: str, explanation) -> str:
+    """The explanation as stored: each contribution names its fact (fact_key, with a document's
+    sha256 for its id) instead of this scan's finding ids, so an unchanged target's explanation
+    is the same text in every scan. A contribution whose findings are not in the database keeps
+    its finding ids."""
+    data = json.loads(explanation) if isinstance(explanation, str) else explanation
+    contributions = data.get("contributions") if isinstance(data, dict) else None
+    if not contributions:
+        return explanation if isinstance(explanation, str) else json.dumps(
+            explanation, ensure_ascii=False)
+    facts = _facts(db, scan_id, target_id)
+    fact_of = {finding_id: fact for fact, ids in facts.items() for finding_id in ids}
+    stored = []
+    for contribution in contributions:
+        ids = contribution.get("finding_ids") if isinstance(contribution, dict) else None
+        fact = fact_of.get(ids[0]) if isinstance(ids, list) and ids else None
+        if fact is None or facts[fact] != ids:
+            stored.append(contribution)  # not one fact of this scan's findings: kept as it is
+            continue
+        stored.append(_renamed(contribution, "finding_ids", "fact", list(fact)))
+    return json.dumps({**data, "contributions": stored}, ensure_ascii=False)
+
+
+def load_explanation(db, scan_id: int, target_id: str, stored: str | None = None) -> dict:
+    """A scores row's explanation as score_target made it: each contribution's fact becomes the
+    finding ids of this scan again. stored: the `scores.explanation` text, when already read."""
+    if stored is None:
+        row = db.execute("SELECT explanation FROM scores WHERE scan_id = ? AND target_id = ?",
+                         [scan_id, target_id]).fetchone()
+        stored = row[0] if row else None
+    try:
+        data = json.loads(stored or "{}")
+    except ValueError:
+        return {}
+    contributions = data.get("contributions") if isinstance(data, dict) else None
+    if not contributions or not any(isinstance(c, dict) and "fact" in c for c in contributions):
+        return data if isinstance(data, dict) else {}
+    facts = _facts(db, scan_id, target_id)
+    data["contributions"] = [
+        _renamed(c, "fact", "finding_ids", list(facts.get(_fact_tuple(c["fact"]), [])))
+        if isinstance(c, dict) and "fact" in c else c for c in contributions]
+    return data
+
+
+def _renamed(contribution: dict, old: str, new: str, value) -> dict:
+    """The contribution with one key replaced in its place (the JSON keeps its order)."""
+    return {(new if key == old else key): (value if key == old else v)
+            for key, v in contribution.items()}
+
+
+def _fact_tuple(fact) -> tuple:
+    return tuple(fact) if isinstance(fact, list) else ()
+
+
+def _facts(db, scan_id: int, target_id: str) -> dict[tuple, list[int]]:
+    """{stored fact: finding ids} of one target in one scan, risk facts and safeguards; a
+    sentence fact names its document by sha256 (its id differs between databases)."""
+    findings = target_findings(db, scan_id, target_id)
+    groups = _group_facts(findings, tracker_rules(db, scan_id, target_id))
+    document_ids = sorted({key[1] for key in groups if key[0] == "sentence"})
+    sha256 = dict(db.execute(
+        f"SELECT id, sha256 FROM documents WHERE id IN ({', '.join('?' * len(document_ids))})",
+        document_ids).fetchall()) if document_ids else {}
+    facts = {}
+    for key, members in groups.items():
+        if key[0] == "sentence":
+            key = ("sentence", sha256.get(key[1], key[1]), *key[2:])
+        facts[key] = [f["id"] for f in members]
+    for f in findings:
+        if is_safeguard(f):
+            facts.setdefault(("safeguard", f["category"]), []).append(f["id"])
+    return facts
 
 
 FINDING_COLUMNS = ("id", "source", "rule_id", "category", "practice", "severity", "polarity",

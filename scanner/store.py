@@ -74,7 +74,7 @@ SCANNER_TABLES = ("scans", "targets", "scores")
 # findings rows of the findings table): an archived database made before them is still read,
 # never migrated.
 OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentences",
-                        "m011_document_findings")
+                        "m011_document_findings", "m012_rules_and_explanations_once")
 
 # m014 only adds the sentences' heading paths: an archive without them reads as before.
 OPTIONAL_FOR_READING += ("m014_sentence_headings",)
@@ -144,7 +144,7 @@ def connect_read_only(path: str | Path) -> sqlite_utils.Database:
 def check_scanner_database(db: sqlite_utils.Database, path: str | Path) -> None:
     """Raise DatabaseFileError unless this SQLite database holds the scanner's tables."""
     try:
-        tables = set(db.table_names())
+        tables = set(db.table_names() + db.view_names())  # scores is a view since m012
     except sqlite3.DatabaseError as exc:
         raise DatabaseFileError(f"{path}: not a readable SQLite database ({exc})") from None
     missing = [t for t in SCANNER_TABLES if t not in tables]

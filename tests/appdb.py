@@ -11,6 +11,7 @@ from scanner.app_scan import store_analysis, store_listing_row
 from scanner.apps import AppAnalysis, SdkMatch, load_sdk_rules
 from scanner.crosscheck import crosscheck_findings, sdk_aliases_by_id
 from scanner.matching import classify, load_rules
+from scanner.scoring import store_scores
 from scanner.targets import Target
 from scanner.trackers import TrackerList
 
@@ -86,10 +87,10 @@ def finish(db, scan_id, targets, score=40, grade="C"):
     """The cross-checks of each target stored and a score row written (not scoring's own)."""
     for target in targets:
         db["scan_findings"].insert_all(crosscheck_findings(db, scan_id, target, TRACKERS, ALIASES))
-        db["scores"].upsert({"scan_id": scan_id, "target_id": target.id, "score": score,
-                             "grade": grade, "status": "scored",
-                             "explanation": json.dumps({"contributions": []})},
-                            pk=("scan_id", "target_id"))
+        with db.conn:
+            store_scores(db, [{"scan_id": scan_id, "target_id": target.id, "score": score,
+                               "grade": grade, "status": "scored",
+                               "explanation": json.dumps({"contributions": []})}])
     store.finish_scan(db, scan_id)
 
 

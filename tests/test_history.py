@@ -12,6 +12,7 @@ import pytest
 from helpers import invoke
 from scanner import store
 from scanner.lock import ScanLock, lock_path
+from scanner.scoring import store_scores
 
 
 def add_scan(db, scan_id, status, started, finished=None, crawl=None, scores=None, findings=()):
@@ -22,8 +23,9 @@ def add_scan(db, scan_id, status, started, finished=None, crawl=None, scores=Non
         db["scan_targets"].insert({"scan_id": scan_id, "target_id": target_id,
                                    "status": crawl_status})
     for target_id, (score, grade, score_status) in (scores or {}).items():
-        db["scores"].insert({"scan_id": scan_id, "target_id": target_id, "score": score,
-                             "grade": grade, "status": score_status, "explanation": "{}"})
+        with db.conn:
+            store_scores(db, [{"scan_id": scan_id, "target_id": target_id, "score": score,
+                               "grade": grade, "status": score_status, "explanation": "{}"}])
     for target_id, rule_id, severity, polarity, evidence in findings:
         db["scan_findings"].insert({"scan_id": scan_id, "target_id": target_id, "source": "policy",
                                     "rule_id": rule_id, "category": rule_id.split(".")[0],

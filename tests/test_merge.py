@@ -13,6 +13,7 @@ from pathlib import Path
 
 from helpers import invoke
 
+from scanner.scoring import load_explanation
 from scanner.shard import Shard
 
 
@@ -104,8 +105,10 @@ def test_score_explanations_name_the_merged_findings(demo_scan_db, tmp_path):
     assert invoke("merge", out, *two_shards(demo_scan_db, tmp_path)).exit_code == 0
     conn = sqlite3.connect(out)
     checked = 0
-    for target_id, explanation in conn.execute("SELECT target_id, explanation FROM scores"):
-        for contribution in json.loads(explanation).get("contributions", []):
+    for scan_id, target_id, explanation in conn.execute(
+            "SELECT scan_id, target_id, explanation FROM scores").fetchall():
+        for contribution in load_explanation(conn, scan_id, target_id, explanation).get(
+                "contributions", []):
             for finding_id in contribution["finding_ids"]:
                 row = conn.execute("SELECT target_id, rule_id FROM findings WHERE id = ?",
                                    [finding_id]).fetchone()

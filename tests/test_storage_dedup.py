@@ -11,6 +11,7 @@ from scrapy.settings import Settings
 from scanner import store
 from scanner.items import FetchItem
 from scanner.pipelines import StorePipeline, findings_version
+from scanner.scoring import load_explanation
 
 POLICY = ("We may sell your personal information to advertisers. We collect your email address "
           "and your precise location. Parents may ask us to delete their child's data.")
@@ -138,7 +139,7 @@ def test_a_database_made_before_keeps_its_findings_ids_and_search(tmp_path):
     assert "findings" in db.view_names() and "scan_findings" in db.table_names()
     after = [dict(r) for r in db.query("SELECT * FROM findings ORDER BY id")]
     assert after == before
-    named = {i for c in json.loads(db["scores"].get((1, "kids"))["explanation"])["contributions"]
+    named = {i for c in load_explanation(db, 1, "kids")["contributions"]
              for i in c["finding_ids"]}
     assert named <= {r["id"] for r in after}
     hits = db.execute("SELECT rowid FROM scan_findings_fts WHERE scan_findings_fts MATCH "
@@ -161,10 +162,11 @@ def test_a_writer_of_the_old_table_is_refused_by_the_view(tmp_path):
 def test_every_finding_a_score_names_is_a_finding_of_its_scan(demo_scan_db):
     db = store.sqlite_utils.Database(demo_scan_db)
     policy_ids = 0
-    for row in db["scores"].rows_where("explanation LIKE '%finding_ids%'"):
+    for row in db["scores"].rows_where("explanation LIKE '%contributions%'"):
         ids = {r[0] for r in db.execute("SELECT id FROM findings WHERE scan_id = ? AND "
                                         "target_id = ?", [row["scan_id"], row["target_id"]])}
-        for contribution in json.loads(row["explanation"])["contributions"]:
+        for contribution in load_explanation(db, row["scan_id"], row["target_id"])[
+                "contributions"]:
             assert set(contribution["finding_ids"]) <= ids, contribution
             policy_ids += sum(store.policy_finding_fetch(i) is not None
                               for i in contribution["finding_ids"])
@@ -188,8 +190,8 @@ def test_a_shard_made_before_merges_its_findings(tmp_path):
     assert sorted(tuple(r[c] for c in columns) for r in merged.query("SELECT * FROM findings")) \
         == sorted(tuple(r[c] for c in columns) for r in before)
     ids = {r[0] for r in merged.execute("SELECT id FROM findings")}
-    named = {i for c in json.loads(merged["scores"].get((1, "kids"))["explanation"])
-             ["contributions"] for i in c["finding_ids"]}
+    named = {i for c in load_explanation(merged, 1, "kids")["contributions"]
+             for i in c["finding_ids"]}
     assert named == ids
 
 
