@@ -81,6 +81,14 @@ class TargetCompletion:
         crawler.scanner_observations = self.observations  # read by StorePipeline.__init__
         crawler.signals.connect(self.spider_finished_target, signal=target_finished)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def spider_closed(self, spider, reason: str) -> None:
+        """A spider that finished has finished every target (its rows held here must not be
+        left unwritten if one `target_finished` signal went missing)."""
+        if reason == "finished":
+            for target_id in list(self.waiting):
+                self.part_finished(spider.name, target_id)
 
     def spider_finished_target(self, spider, target_id: str, started: float | None = None):
         self.part_finished(spider.name, target_id, started)
@@ -104,7 +112,7 @@ class TargetCompletion:
         del self.waiting[target_id]
         with self.db.conn:  # its rows (or the reference to its previous scan's) and 'done' at once
             write_observations(self.db, self.scan_id, target_id,
-                                     self.observations.pop(target_id))
+                               self.observations.pop(target_id))
             store.mark_targets(self.db, self.scan_id, [target_id], "done")
         self.done.append(target_id)
         if self.on_done:
