@@ -245,3 +245,33 @@ def test_a_database_made_before_reads_the_same_through_the_views(tmp_path):
     write_observations(db, second, "kids", {"fetches": [fetch(second, 9)]})
     assert db.execute("SELECT url FROM fetches WHERE scan_id = ?", [second]).fetchone()[0] == \
         "https://kids.example/"
+
+
+def test_a_shard_whose_scan_shares_rows_merges_them_as_rows(tmp_path):
+    from scanner.merge import merge_shards
+
+    shard = tmp_path / "shard.db"
+    db = store.open_db(shard)
+    db["targets"].insert({"id": "kids", "name": "Kids"})
+    party = {"target_id": "kids", "page_url": "https://kids.example/", "host": "t.example",
+             "request_url": "https://t.example/x.js", "domain": "t.example", "via": "script"}
+    scans = []
+    for second in (5, 50):  # the second scan shares the first one's rows
+        scan_id = new_scan(db)
+        write_observations(db, scan_id, "kids", {"fetches": [fetch(scan_id, second)],
+                                                 "third_parties": [{"scan_id": scan_id, **party}]})
+        store.finish_scan(db, scan_id)
+        scans.append(scan_id)
+    assert db["observation_refs"].count == 1
+    expected = {view: [own_columns(r) for r in db.query(
+        f"SELECT * FROM [{view}] WHERE scan_id = ? ORDER BY id", [scans[1]])]
+        for view in ("fetches", "third_parties")}
+    db.close()
+    outcome = merge_shards(tmp_path / "out.db", [shard])
+    out = store.open_db(tmp_path / "out.db")
+    for view, rows in expected.items():
+        merged = [own_columns(r) for r in out.query(
+            f"SELECT * FROM [{view}] WHERE scan_id = ? ORDER BY id", [outcome.scan_id])]
+        assert merged == rows and rows, view
+    assert rows[0]["host"] == "t.example"
+    assert "09:31:50" in expected["fetches"][0]["fetched_at"]
