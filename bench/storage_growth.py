@@ -35,10 +35,17 @@ def measure(db_path: Path, tmp: Path) -> dict:
     rows = {name: conn.execute(f"SELECT COUNT(*) FROM [{name}]").fetchone()[0] for (name,) in
             conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                          "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'")}
+    shared = {}
+    if "observation_refs" in rows:  # m013: how many targets of the latest scan shared each kind
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(observation_refs)")
+                   if r[1].endswith("_from")]
+        shared = dict(zip(columns, conn.execute(
+            f"SELECT {', '.join(f'COUNT([{c}])' for c in columns)} FROM observation_refs "
+            "WHERE scan_id = (SELECT MAX(id) FROM scans)").fetchone(), strict=True))
     conn.close()
     evidence = db_path.with_name(db_path.name + ".evidence")
     return {"file": db_path.stat().st_size, "vacuumed": vacuumed.stat().st_size,
-            "evidence": folder_bytes(evidence), "tables": tables, "rows": rows}
+            "evidence": folder_bytes(evidence), "tables": tables, "rows": rows, "shared": shared}
 
 
 def growth(after: int, before: int) -> str:
@@ -66,6 +73,9 @@ def main() -> None:
               f"{second[name] / mb:7.2f} MB after scan 2: {growth(second[name], first[name])}")
     print(f"storage: growth of the re-scan = {growth(second['file'], first['file'])} "
           "(database file, not VACUUMed; target < 5%)")
+    if second["shared"]:
+        print("storage: targets whose rows scan 2 shares with scan 1 instead of storing them: "
+              + ", ".join(f"{k[:-5]} {v}/{args.sites}" for k, v in second["shared"].items()))
     grown = sorted(second["tables"], key=lambda t: first["tables"].get(t, 0) - second["tables"][t])
     print("storage: where scan 2 added bytes (table or index: bytes added, rows before -> after):")
     for name in grown[:8]:
