@@ -303,7 +303,7 @@ def recorded_rules(db, scan_id: int) -> dict[str, dict]:
     """The scan's rows of the rules table by id. A scan made before rules were recorded gets
     today's policy and code rules, with no version: they may not be what judged it."""
     rows = {}
-    if "rules" in db.table_names():
+    if "rules" in db.table_names() + db.view_names():  # a view since m012
         rows = {row["id"]: row for row in db.query("SELECT * FROM rules WHERE scan_id = ?",
                                                    [scan_id])}
     if rows:

@@ -115,7 +115,10 @@ def test_two_scans_with_the_same_rules_store_one_rule_set(tmp_path, monkeypatch)
     described = {scan: db.execute("SELECT description FROM rules WHERE scan_id = ? AND id = ?",
                                   [scan, changed]).fetchone()[0] for scan in (scans[0], scans[2])}
     assert described[scans[2]] == "No policy." != described[scans[0]]
-    assert rules_record.recorded_rules(db, scans[2])[changed]["description"] == "No policy."
+    recorded = {scan: rules_record.recorded_rules(db, scan)[changed] for scan in scans}
+    assert recorded[scans[2]]["description"] == "No policy."
+    assert recorded[scans[0]]["description"] == described[scans[0]] != "No policy."
+    assert recorded[scans[0]]["version"] is not None
 
 
 def test_a_database_made_before_m012_reads_its_rules_and_explanations(tmp_path):
