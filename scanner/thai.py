@@ -68,8 +68,14 @@ CONTINUATION_WORDS = (
 EXCEPTION_WORDS = ("เว้นแต่", "ยกเว้น", "แต่", "หรือ", "นอกเหนือจาก")
 # A leading condition ("ในกรณีที่มีการควบรวมกิจการ", "หากผู้ปกครองพบว่า...") is cut off by the CRF
 # cutter from the main clause it governs; it continues into the next piece.
-CONDITION_OPENERS = ("ในกรณี", "กรณี", "หาก", "ถ้า", "เมื่อ", "หลังจาก", "ภายหลังจาก", "ก่อนที่")
+CONDITION_OPENERS = ("ในกรณี", "กรณี", "หาก", "ถ้า", "เมื่อ", "หลังจาก", "ภายหลังจาก", "ก่อนที่",
+                     "ในการ")
 MAX_CONDITION = 200
+# A list opened by เช่น / ได้แก่ / อาทิ runs on through its noun items ("เช่น การจัดทำรายงาน การบันทึก
+# ภาพกิจกรรม การออกหนังสือรับรอง", "เช่น ชื่อ ที่อยู่อีเมล หมายเลขโทรศัพท์ เนื้อหาของข้อความ").
+LIST_CUES = ("เช่น", "ได้แก่", "อาทิ", "ประกอบด้วย")
+NOUN_ITEM_OPENERS = ("การ", "ข้อมูล", "ความ", "ประวัติ", "หมายเลข", "เลข", "ชื่อ", "ที่อยู่", "เนื้อหา",
+                     "ภาพ", "รูป", "วันเดือนปี", "วันเกิด", "อีเมล", "เบอร์")
 MIN_THAI_SENTENCE = 12
 MAX_MERGED_SENTENCE = 800
 
@@ -120,9 +126,13 @@ def _continues(previous: str, segment: str) -> bool:
     """Whether a CRF cut between previous and segment falls inside one sentence."""
     if segment.startswith(EXCEPTION_WORDS):
         return True
+    if previous.count("(") > previous.count(")"):
+        return True  # a sentence does not end inside brackets
     if len(previous) + len(segment) > MAX_MERGED_SENTENCE:
         return False
     if segment.startswith(CONTINUATION_WORDS) or segment[:1].isdigit():
+        return True
+    if segment.startswith(NOUN_ITEM_OPENERS) and any(cue in previous[-150:] for cue in LIST_CUES):
         return True
     if len(previous) < MIN_THAI_SENTENCE:
         return True
