@@ -204,6 +204,9 @@ def text_headings(text: str) -> list[Heading]:
         position += len(line) + 1
         if not stripped:
             continue
+        if stripped[0] != "#" and (len(stripped) > 120 or stripped[-1] in ".!?;,:"):
+            previous = stripped  # a sentence, not a title: the usual line, ruled out at once
+            continue
         lead = start + len(line) - len(line.lstrip())
         end = lead + len(stripped)
         markdown = MARKDOWN_HEADING.match(stripped)
@@ -227,10 +230,12 @@ def heading_paths(spans: list[tuple[int, int]], headings, section: str = "") -> 
     the sentence is in, outermost first, joined by ' > ' after `section` (the path the whole
     text sits under). A title's own path is that of its parent sections; a lead-in title joined
     with its list ("Categories we have sold:" + items) is in the path of that sentence."""
+    prefix = [clean_title(section)] if section.strip() else []
+    if not headings:
+        return [(PATH_SEPARATOR.join(prefix), False)] * len(spans)
     ordered = sorted(headings, key=lambda h: (h.start, h.level))
     stack: list[Heading] = []
-    out, i = [], 0
-    prefix = [clean_title(section)] if section.strip() else []
+    out, i, paths = [], 0, {}
     for start, end in spans:
         while i < len(ordered) and ordered[i].start <= start:
             heading = ordered[i]
@@ -242,8 +247,13 @@ def heading_paths(spans: list[tuple[int, int]], headings, section: str = "") -> 
         while stack and stack[-1].until is not None and stack[-1].until <= start:
             stack.pop()
         titled = bool(stack) and stack[-1].start <= start and end <= stack[-1].end
-        path = stack[:-1] if titled else stack
-        out.append((PATH_SEPARATOR.join(prefix + [h.title for h in path if h.title]), titled))
+        depth = len(stack) - titled
+        key = (stack[-1] if stack else None, depth)  # the same section: the same path
+        path = paths.get(key)
+        if path is None:
+            path = paths[key] = PATH_SEPARATOR.join(prefix + [h.title for h in stack[:depth]
+                                                              if h.title])
+        out.append((path, titled))
     return out
 
 
