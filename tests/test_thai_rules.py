@@ -45,10 +45,11 @@ def test_every_category_has_thai_rules():
 
 @pytest.mark.parametrize("rule", THAI_RULES, ids=lambda r: r.id)
 def test_thai_rule_examples(rule):
+    headings = rule.example_headings  # a context: rule's examples carry their heading path
     for sentence in rule.examples["match"]:
-        assert match_sentence(rule, sentence) == "hit", sentence
+        assert match_sentence(rule, sentence, headings.get(sentence, "")) == "hit", sentence
     for sentence in rule.examples["no_match"]:
-        assert match_sentence(rule, sentence) != "hit", sentence
+        assert match_sentence(rule, sentence, headings.get(sentence, "")) != "hit", sentence
 
 
 @pytest.mark.parametrize("rule", [r for r in THAI_RULES if r.polarity == "risk"], ids=lambda r: r.id)
