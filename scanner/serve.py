@@ -29,6 +29,7 @@ def schema_column_descriptions(markdown: str) -> dict[str, dict[str, str]]:
     """
     tables: dict[str, dict[str, str]] = {}
     current, in_views = None, False
+    aliases: dict[str, str] = {}
     for line in markdown.splitlines():
         line = line.strip()
         if line.startswith("#"):
@@ -46,9 +47,15 @@ def schema_column_descriptions(markdown: str) -> dict[str, dict[str, str]]:
         else:
             continue
         column = column.strip("`")
+        same = re.fullmatch(r"\(all columns of (\w+)\)", column)
+        if same and not in_views:  # a table of stored rows documented as the view over them
+            aliases[table] = same.group(1)
+            continue
         if column.lower() in ("column", "view") or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
             continue
         tables.setdefault(table.strip("`"), {})[column] = meaning
+    for table, view in aliases.items():
+        tables[table] = {**tables.get(view, {}), **tables.get(table, {})}
     return tables
 
 
