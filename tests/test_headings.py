@@ -308,3 +308,19 @@ def test_m014_fills_heading_paths_of_older_documents(tmp_path):
     rows = list(db.query("SELECT text, heading, is_heading FROM sentences ORDER BY n"))
     assert rows[-1] == {"text": "We ask a name.", "heading": "Privacy > Kids", "is_heading": 0}
     assert rows[0]["is_heading"] == 1
+
+
+def test_pipeline_document_findings_use_the_extracted_outline():
+    from scanner.pipelines import document_findings
+
+    body = (b"<main><h2>Your California rights</h2><p><b>Categories of personal information we "
+            b"have sold</b></p><p>Identifiers</p><p>Commercial information</p></main>")
+    extracted = extract_document(body, "text/html", "http://127.0.0.1/ccpa")
+    with_outline = document_findings(-1, extracted.text, "en", tuple(extracted.headings))
+    assert ("sale", "Identifiers") in risks(with_outline)
+    title = "Categories of personal information we have sold"
+    assert not [f for f in with_outline if f.evidence == title and f.polarity == "risk"]
+    # without the outline the bold title is not known: its items are no sale, and the title is
+    # judged as a sentence
+    plain = document_findings(-2, extracted.text, "en", ())
+    assert not [f for f in plain if f.category == "sale" and f.evidence != title]
