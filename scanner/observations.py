@@ -1,7 +1,8 @@
 """A target's observations (its fetches, third parties, cookies, findings) are held in memory
 until the target is done, then written in one transaction: as rows, or, where they equal those
-of the target's previous scan, as a reference to that scan's rows (the m013 views read them as
-rows of both scans). Storage then grows with what changed, not with each scan.
+of the target's previous scan, as a reference to that scan's rows (a kind as a whole in
+`observation_refs`; a fetch by itself in `fetch_times`, with this scan's times). The m013 views
+read them as rows of both scans. Storage then grows with what changed, not with each scan.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class ObservationBuffer:
 def write_observations(db: sqlite_utils.Database, scan_id: int, target_id: str,
                        observations: dict[str, list[dict]]) -> dict[str, int | None]:
     """Write one target's rows in one transaction. A kind whose rows equal those its previous
-    scan has (ids, times and volatile header values aside) is written as a reference to the
-    scan whose rows hold them. Returns {kind: that scan, or None when rows were written}."""
+    scan has (ids aside) is written as a reference to the scan whose rows hold them; a fetch
+    equal to one of the previous scan's (times and volatile header values aside too) as that
+    row's id with this scan's times. Returns {kind: the previous scan when rows of it were
+    shared (for fetches: at least one), else None}."""
     written: dict[str, int | None] = {}
     with db.conn:
         previous = None
@@ -72,7 +75,8 @@ def write_observations(db: sqlite_utils.Database, scan_id: int, target_id: str,
                 continue
             if previous is None:
                 previous = previous_scan(db, scan_id, target_id) or 0
-            source = previous and _share_if_same(db, scan_id, target_id, kind, rows, previous)
+            share = _share_fetches if kind == "fetches" else _share_if_same
+            source = previous and share(db, scan_id, target_id, kind, rows, previous)
             if not source:
                 _insert_rows(db, OBSERVATION_KINDS[kind][0], rows)
             written[kind] = source or None
@@ -87,7 +91,8 @@ def previous_scan(db, scan_id: int, target_id: str) -> int | None:
 
 
 def _insert_rows(db, table: str, rows: list[dict]) -> None:
-    db[table].insert_all(rows, batch_size=1000)
+    if rows:
+        db[table].insert_all(rows, batch_size=1000)
 
 
 def _has_rows(db, scan_id: int, target_id: str, kind: str) -> tuple[bool, int | None]:
@@ -114,30 +119,56 @@ def _share_if_same(db, scan_id: int, target_id: str, kind: str, rows: list[dict]
     stored = [dict(r) for r in db.query(
         f"SELECT * FROM [{table}] WHERE scan_id = ? AND target_id = ? AND {where} ORDER BY id",
         [source, target_id])]
-    content = _fetch_content if kind == "fetches" else _row_content
-    new = sorted(((content(r), i) for i, r in enumerate(rows)), key=_sort_key)
-    old = sorted(((content(r), i) for i, r in enumerate(stored)), key=_sort_key)
-    if [c for c, _ in new] != [c for c, _ in old]:
+    if sorted(_key(_row_content(r)) for r in rows) != sorted(_key(_row_content(r)) for r in stored):
         return None
-    db.execute("SAVEPOINT observation_ref")
+    db.execute("INSERT OR IGNORE INTO observation_refs (scan_id, target_id) VALUES (?, ?)",
+               [scan_id, target_id])
+    db.execute(f"UPDATE observation_refs SET [{kind}_from] = ? WHERE scan_id = ? AND "
+               "target_id = ?", [source, scan_id, target_id])
+    return source
+
+
+def _share_fetches(db, scan_id: int, target_id: str, kind: str, rows: list[dict],
+                   previous: int) -> int | None:
+    """Each fetch equal to one of the previous scan's (times and volatile header values aside)
+    becomes a fetch_times row naming that stored row; the others are stored. Returns the
+    previous scan when at least one is shared, or None (nothing written)."""
+    stored: dict[str, list[dict]] = defaultdict(list)
+    for row in db.query("""SELECT * FROM fetch_rows WHERE scan_id = ? AND target_id = ?
+                           UNION ALL
+                           SELECT r.* FROM fetch_times t JOIN fetch_rows r ON r.id = t.fetch_id
+                           WHERE t.scan_id = ? AND t.target_id = ? ORDER BY id""",
+                        [previous, target_id, previous, target_id]):
+        stored[_key(_fetch_content(row))].append(row)
+    taken = {r[0] for r in db.execute("SELECT fetch_id FROM fetch_times WHERE scan_id = ?",
+                                      [scan_id])}  # shared already by an earlier write
+    own, times, shared = [], [], []
+    for row in rows:
+        same = [r for r in stored.get(_key(_fetch_content(row)), ()) if r["id"] not in taken]
+        if same:
+            taken.add(same[0]["id"])
+            times.append(_fetch_times(scan_id, target_id, row, same[0]))
+            shared.append(row)
+        else:
+            own.append(row)
+    if not times:
+        return None
+    columns = OBSERVATION_KINDS[kind][1][2:]
+    ids = [t["fetch_id"] for t in times]
+    db.execute("SAVEPOINT shared_fetches")
     try:
-        db.execute("INSERT OR IGNORE INTO observation_refs (scan_id, target_id) VALUES (?, ?)",
-                   [scan_id, target_id])
-        db.execute(f"UPDATE observation_refs SET [{kind}_from] = ? WHERE scan_id = ? AND "
-                   "target_id = ?", [source, scan_id, target_id])
-        if kind == "fetches":
-            times = [_fetch_times(scan_id, target_id, rows[i], stored[j])
-                     for (_, i), (_, j) in zip(new, old, strict=True)]
-            db["fetch_times"].insert_all(times, batch_size=1000)
-            # The view must read exactly what the rows would have said: else they are written.
-            read = Counter(tuple(r[c] for c in columns[2:]) for r in db.query(
-                "SELECT * FROM fetches WHERE scan_id = ? AND target_id = ?", [scan_id, target_id]))
-            if read != Counter(tuple(_normal(r.get(c)) for c in columns[2:]) for r in rows):
-                db.execute("ROLLBACK TO observation_ref")
-                return None
-        return source
+        db["fetch_times"].insert_all(times, batch_size=1000)
+        # The view must read exactly what the rows would have said: else they are written.
+        read = Counter(tuple(r[c] for c in columns) for r in db.query(
+            f"SELECT * FROM fetches WHERE scan_id = ? AND id IN ({', '.join('?' * len(ids))})",
+            [scan_id, *ids]))
+        if read != Counter(tuple(_normal(r.get(c)) for c in columns) for r in shared):
+            db.execute("ROLLBACK TO shared_fetches")
+            return None
+        _insert_rows(db, "fetch_rows", own)
+        return previous
     finally:
-        db.execute("RELEASE observation_ref")
+        db.execute("RELEASE shared_fetches")
 
 
 def _normal(value):
@@ -149,8 +180,8 @@ def _normal(value):
     return value
 
 
-def _sort_key(pair):
-    return json.dumps(pair[0], default=repr)
+def _key(content: tuple) -> str:
+    return json.dumps(content, default=repr)
 
 
 def _row_content(row: dict) -> tuple:

@@ -452,10 +452,11 @@ def stored_outline(text: str, headings_json: str | None) -> list:
 
 
 # ---- m013: observations stored once while they stay the same --------------------------------
-# A target's observations of a kind (its fetches, third parties, cookies, web findings, cross-
-# check findings) that equal those of its previous scan are not written again: the scan's
-# `observation_refs` row names the scan whose rows hold them, `fetch_times` keeps this scan's
-# times (and volatile header values) of each fetch, and the views read them as rows of this scan.
+# A target's observations of a kind (its third parties, cookies, web findings, cross-check
+# findings) that equal those of its previous scan are not written again: the scan's
+# `observation_refs` row names the scan whose rows hold them, and the views read them as rows of
+# this scan. A fetch equal to one of the previous scan's is a `fetch_times` row instead: the
+# stored row's id with this scan's times and volatile header values.
 FETCH_COLUMNS = ("id", "scan_id", "target_id", "url", "final_url", "kind", "status", "error",
                  "document_id", "content_type", "fetched_at", "discovered_by", "app_sha256",
                  "seconds", "read_with", "raw_sha256", "raw_size", "request_headers",
@@ -493,7 +494,7 @@ def _referenced_fetch(column: str) -> str:
     """One column of a fetch read under a later scan: its times and volatile headers are that
     scan's own (fetch_times t); the rest is the stored row r."""
     if column == "scan_id":
-        return "o.scan_id"
+        return "t.scan_id"
     if column == "fetched_at":
         return _decoded("t.fetched_at", _ISO_SECONDS)
     if column in ("request_sent_at", "response_received_at"):
@@ -522,9 +523,8 @@ def observation_view(kind: str) -> str:
         return f"""{own}
 UNION ALL
 SELECT {shared}
-FROM observation_refs o
-JOIN fetch_rows r ON r.scan_id = o.fetches_from AND r.target_id = o.target_id
-JOIN fetch_times t ON t.scan_id = o.scan_id AND t.fetch_id = r.id"""
+FROM fetch_times t
+JOIN fetch_rows r ON r.id = t.fetch_id"""
     shared = ", ".join("o.scan_id" if c == "scan_id" else f"r.[{c}]" for c in columns)
     return f"""{own}
 UNION ALL
@@ -551,8 +551,7 @@ OBSERVED_FINDINGS_VIEW = "\nUNION ALL\n".join([
       f"AND f.target_id = o.target_id AND f.{OBSERVATION_KINDS[kind][2]}"
       for kind in ("findings", "crosscheck")),
     _policy_findings("FROM fetch_rows fe", "fe.scan_id"),
-    _policy_findings("FROM observation_refs o\nJOIN fetch_rows fe ON fe.scan_id = o.fetches_from "
-                     "AND fe.target_id = o.target_id", "o.scan_id"),
+    _policy_findings("FROM fetch_times t\nJOIN fetch_rows fe ON fe.id = t.fetch_id", "t.scan_id"),
 ])
 
 
@@ -565,7 +564,8 @@ def m013_observations_once(db: sqlite_utils.Database) -> None:
     for kind in ("fetches", "third_parties", "cookies"):
         db.rename_table(kind, OBSERVATION_KINDS[kind][0])
     db["observation_refs"].create(
-        {"scan_id": int, "target_id": str, **{f"{kind}_from": int for kind in OBSERVATION_KINDS}},
+        {"scan_id": int, "target_id": str,
+         **{f"{kind}_from": int for kind in OBSERVATION_KINDS if kind != "fetches"}},
         pk=("scan_id", "target_id"),
         foreign_keys=[("scan_id", "scans", "id")],
     )
