@@ -252,6 +252,7 @@ BOLD_TAGS = ("b", "strong")
 # Paragraph-like blocks that may be a title: bold-only, numbered, or opened by a bold lead-in.
 TITLE_BLOCKS = ("p", "div", "dt")
 LEAD_IN_MAX_WORDS = 8
+TITLE_MARK = "\ufdd0"  # a noncharacter: never in a page's text
 NUMBER_PREFIX = re.compile(r"^(?:\d{1,2}\.)*\d{1,2}\.?\s+")  # a PDF bookmark often leaves it out
 
 
@@ -287,9 +288,9 @@ def _lead_in(tag: Tag) -> str | None:
     return title
 
 
-def html_titles(root: Tag) -> list[tuple[int, str, bool]]:
-    """(level, title text, is a lead-in) of the content's headings in document order: h1-h6 and
-    role=heading, bold-only paragraphs, numbered paragraphs ("3. How we share"), bold lead-ins."""
+def html_titles(root: Tag) -> list[tuple[int, str, bool, Tag]]:
+    """(level, title text, is a lead-in, element) of the content's headings in document order:
+    h1-h6 and role=heading, bold-only paragraphs, numbered paragraphs, bold lead-ins."""
     titles = []
     for tag in root.find_all(list(HEADINGS) + list(TITLE_BLOCKS)):
         if tag.name in HEADINGS or str(tag.get("role", "")).lower() == "heading":
@@ -297,7 +298,7 @@ def html_titles(root: Tag) -> list[tuple[int, str, bool]]:
                 tag.get("aria-level")) if str(tag.get("aria-level", "")).isdigit() else 2
             text = _flat_text(tag).strip()
             if text:
-                titles.append((min(max(level, 1), 6), text, False))
+                titles.append((min(max(level, 1), 6), text, False, tag))
             continue
         if tag.find(BLOCK_TAGS) or tag.find_parent(["li", "td", "th", *HEADINGS]):
             continue
@@ -308,12 +309,52 @@ def html_titles(root: Tag) -> list[tuple[int, str, bool]]:
         if level is None and len(text) <= 120 and text[-1] not in ".,;!" and _only_bold(tag):
             level = LEVEL_LINE
         if level is not None:
-            titles.append((level, text, False))
+            titles.append((level, text, False, tag))
             continue
         lead = _lead_in(tag)
         if lead is not None and len(text) > len(lead) + 1:
-            titles.append((LEVEL_LEAD_IN, lead, True))
+            titles.append((LEVEL_LEAD_IN, lead, True, tag))
     return titles
+
+
+def _heading(text: str, start: int, line: str, level: int, title: str, lead_in: bool):
+    """The Heading of a title shown at the start of a line of text; None when it is not there."""
+    if lead_in:
+        if not line.startswith(title) or len(line) <= len(title):
+            return None
+        end = start + len(title)
+        if text[end:end + 1] in (".", ":"):
+            end += 1
+        return Heading(start, level, clean_title(title), end, start + len(line))
+    return Heading(start, level, clean_title(title), start + len(line))
+
+
+def marked_titles(text: str, marked: str, titles) -> list[Heading]:
+    """Headings where the rendered text showed each title's mark (TITLE_MARK at the start of its
+    element): the k-th non-blank line of `marked`, marks removed, is the k-th of `text`."""
+    lines, position = [], 0
+    for line in text.split("\n"):
+        if line:
+            lines.append((position, line))
+        position += len(line) + 1
+    headings, k, pending, number = [], 0, [], 0
+    for line in marked.split("\n"):
+        marks = line.count(TITLE_MARK)
+        cleaned = line.replace(TITLE_MARK, "").strip()
+        # a mark alone on its line (a title whose text sits in a nested block) heads the next one
+        pending += [titles[i] for i in range(number, number + marks)
+                    if not cleaned or line.lstrip().startswith(TITLE_MARK * marks)]
+        number += marks
+        if not cleaned:
+            continue
+        if k < len(lines):
+            start, shown = lines[k]
+            for level, title, lead_in, _tag in pending:
+                heading = _heading(text, start, shown, level, title, lead_in)
+                if heading is not None:
+                    headings.append(heading)
+        pending, k = [], k + 1
+    return headings
 
 
 def place_titles(text: str, titles) -> list[Heading]:
@@ -324,16 +365,14 @@ def place_titles(text: str, titles) -> list[Heading]:
         lines.append((position, line))
         position += len(line) + 1
     headings, index = [], 0
-    for level, title, lead_in in titles:
+    for level, title, lead_in, *_element in titles:
         for ahead in range(index, len(lines)):
             start, line = lines[ahead]
             if line == title or NUMBER_PREFIX.sub("", line, 1) == title or (
                     lead_in and line.startswith(title) and len(line) > len(title)):
-                end = start + len(title)
-                if lead_in and text[end:end + 1] in (".", ":"):
-                    end += 1
-                headings.append(Heading(start, level, clean_title(title), end,
-                                        start + len(line) if lead_in else None))
+                headings.append(_heading(text, start, line, level, title, lead_in)
+                                if lead_in else Heading(start, level, clean_title(title),
+                                                        start + len(line)))
                 index = ahead + 1
                 break
     return headings
@@ -354,8 +393,19 @@ def extract_html_text(html: str) -> ExtractedText:
     remove_furniture(soup.body or soup)
     root = _content_root(soup)
     titles = html_titles(root)  # before render_blocks writes its line breaks into the tree
-    text = normalise_text(render_blocks(root))
-    headings = place_titles(text, titles) if titles else text_headings(text)
+    # Each title's element starts with a mark, so a title is placed where it was rendered, not
+    # at an earlier line with the same words (a table of contents); the text is the unmarked one.
+    marked = bool(titles) and TITLE_MARK not in html
+    for *_title, element in titles if marked else ():
+        element.insert(0, NavigableString(TITLE_MARK))
+    rendered = render_blocks(root)
+    text = normalise_text(rendered.replace(TITLE_MARK, "") if marked else rendered)
+    if not titles:
+        headings = text_headings(text)
+    elif marked:
+        headings = marked_titles(text, normalise_text(rendered), titles)
+    else:
+        headings = place_titles(text, titles)
     if not title:
         h1 = root.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""

@@ -324,3 +324,24 @@ def test_pipeline_document_findings_use_the_extracted_outline():
     # judged as a sentence
     plain = document_findings(-2, extracted.text, "en", ())
     assert not [f for f in plain if f.category == "sale" and f.evidence != title]
+
+
+def test_titles_are_placed_where_rendered_not_at_a_table_of_contents():
+    body = (b"<main><h1> Privacy  Policy </h1><p><a href='#a'>Information we collect</a></p>"
+            b"<p><a href='#b'>Children's privacy</a></p><h2 id='a'>\n  Information we collect</h2>"
+            b"<p>We collect a nickname.</p><h2 id='b'><div>Children's privacy</div></h2>"
+            b"<p> <strong>Parents.</strong> A parent may review it.</p><p>We keep it a year.</p>"
+            b"<div role='heading' aria-level='3'>Contact <em>us</em></div><p>Write to us.</p></main>")
+    extracted = extract_document(body, "text/html", "http://127.0.0.1/p")
+    text = extracted.text
+    assert "\ufdd0" not in text
+    toc = text.index("Information we collect")  # the table of contents comes first
+    placed = {h.title: h for h in extracted.headings}
+    assert placed["Information we collect"].start > toc
+    assert placed["Children's privacy"].start == text.index("Children's privacy", toc + 30)
+    assert (placed["Parents"].level, text[placed["Parents"].start:placed["Parents"].end]) == (11, "Parents.")
+    assert placed["Contact us"].level == 3
+    paths = paths_by_sentence(extracted)
+    assert paths["A parent may review it."] == "Privacy Policy > Children's privacy > Parents"
+    assert paths["We keep it a year."] == "Privacy Policy > Children's privacy"
+    assert paths["Write to us."] == "Privacy Policy > Children's privacy > Contact us"
