@@ -185,6 +185,8 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> l
                 continue  # "We will not share it unless:" + items: the items are what is done
             if CONSENT_LIFTS.match(text, f.match_end, f.end):
                 continue  # "we will not show personalised ads unless you consent": a practice
+            if f.category != "sale" and EXCEPTIONS_LIFT.match(text, f.match_end, f.end):
+                continue  # "we do not share it except as described below": the exceptions are done
             if negation_governs(text[f.start:f.match_start]):
                 bad.append((record.get("id"), f.rule_id, f.evidence))
     return bad
@@ -204,6 +206,10 @@ NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:alway
 
 
 # A denial lifted by the user's consent states the practice done with consent (issue 14).
+# A denial with its own exceptions states the practice (issue 14), as the sharing rules read it.
+EXCEPTIONS_LIFT = re.compile(r"[^.;]{0,120}\b(?:except|with\s+the\s+exception\s+of|other\s+than"
+                             r"|save\s+(?:for|as)|apart\s+from)\b(?![^.;]{0,60}\b(?:consent|permission"
+                             r"|agree\w*|authori[sz]\w*|opt(?:ed)?[- ]in|direct\w*|instruct\w*)\b)", re.I)
 CONSENT_LIFTS = re.compile(r"[^.;]{0,100}\b(?:unless|without|until|except\s+(?:with|where|if|when))\b"
                            r"[^.;]{0,50}\b(?:consent\w*|agree\w*|opt(?:s|ed)?[- ]in|permission)", re.I)
 
