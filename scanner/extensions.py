@@ -74,6 +74,7 @@ class TargetCompletion:
         self.reachable: set[str] = set()
         self.on_done = on_done
         self.done: list[str] = []
+        self.finished_parts: set[str] = set()
 
     def connect(self, crawler) -> None:
         from spiders.base import target_finished
@@ -82,13 +83,18 @@ class TargetCompletion:
         crawler.signals.connect(self.spider_finished_target, signal=target_finished)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     def spider_closed(self, spider, reason: str) -> None:
-        """A spider that finished has finished every target (its rows held here must not be
-        left unwritten if one `target_finished` signal went missing)."""
         if reason == "finished":
+            self.finished_parts.add(spider.name)
+
+    def engine_stopped(self) -> None:
+        """A spider that finished has finished every target: once its own `target_finished`
+        signals are in, a target still waiting on it lost one, and its held rows are written."""
+        for part in self.finished_parts:
             for target_id in list(self.waiting):
-                self.part_finished(spider.name, target_id)
+                self.part_finished(part, target_id)
 
     def spider_finished_target(self, spider, target_id: str, started: float | None = None):
         self.part_finished(spider.name, target_id, started)

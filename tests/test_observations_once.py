@@ -304,3 +304,27 @@ def test_a_shard_whose_scan_shares_rows_merges_them_as_rows(tmp_path):
         assert merged == rows and rows, view
     assert rows[0]["host"] == "t.example"
     assert "09:31:50" in expected["fetches"][0]["fetched_at"]
+
+
+def scrub(value, volatile=("scan_id", "scan", "fetched_at", "request_sent_at",
+                           "response_received_at", "started_at", "finished_at",
+                           "new_in_this_scan")):
+    """A report's data without what differs between two scans of the same thing (a policy
+    is new in the first scan only)."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if k not in volatile}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+@pytest.mark.crawl
+def test_the_report_of_the_rescan_says_what_the_first_scan_said(scanned_twice):
+    from reports.data import target_report_data
+
+    _, _, db_path, first, second = scanned_twice
+    db = store.open_for_reading(db_path)
+    for target_id in ("kids", "games"):
+        before = target_report_data(db, first, target_id, with_changes=False)
+        after = target_report_data(db, second, target_id, with_changes=False)
+        assert before["findings"] and scrub(after) == scrub(before)
