@@ -5,6 +5,10 @@ per sha256, apps once per APK sha256. Cross-check findings and scores are per ta
 on the node with the same rules, so they are kept (an explanation names facts, not finding ids;
 an older shard's finding ids are remapped). Each shard is merged in one transaction: a bad shard
 brings nothing, the others are kept.
+
+Longer than 500 lines because each kind of row a shard brings (documents and their findings,
+rows kept once by content, targets, per-scan rows, rules, scores, evidence files) is copied here,
+inside the one transaction that merges the shard.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from scanner.download import file_sha256
 from scanner.rules_record import add_rules
 from scanner.scoring import store_scores
 from scanner.shard import Shard, ShardError
-from scanner.shard_db import (SHARED_TABLES, MergeError, integer_pk,
+from scanner.shard_db import (SHARED_TABLES, MergeError, integer_pk, refuse_if_shared,
                               open_shard, per_scan_tables, scan_rows, shard_key,
                               shard_spec, table_columns)
 
@@ -244,6 +248,7 @@ def _overlap(db, scan_id: int, key: str, target_ids: list[str]) -> list[str]:
 
 def _forget_targets(db, scan_id: int, target_ids: list[str]) -> None:
     """The rows a shard brought before: it is merged again after it was resumed."""
+    refuse_if_shared(db, scan_id, target_ids)
     for table in db.table_names():
         if table in SHARED_TABLES or table.startswith("_"):
             continue

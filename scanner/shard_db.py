@@ -101,3 +101,22 @@ def scan_rows(conn: sqlite3.Connection, table: str) -> str:
     if table == "scan_findings":  # the view's policy findings are document_findings rows
         return f"(SELECT * FROM findings WHERE id < {store.POLICY_FINDING_ID_BASE})"
     return f"[{SHARED_ROW_VIEWS[table]}]"
+
+
+def refuse_if_shared(db, scan_id: int, target_ids: list[str]) -> None:
+    """MergeError when a later scan shares rows these targets have in this scan (m013): they
+    cannot be replaced without taking that scan's rows with them."""
+    if "observation_refs" not in db.table_names() or not target_ids:
+        return
+    marks = ", ".join("?" for _ in target_ids)
+    kinds = [c for c in db["observation_refs"].columns_dict if c.endswith("_from")]
+    row = db.execute(
+        f"""SELECT scan_id FROM observation_refs WHERE scan_id != ? AND target_id IN ({marks})
+              AND ? IN ({', '.join(f'[{c}]' for c in kinds)})
+            UNION ALL
+            SELECT t.scan_id FROM fetch_times t JOIN fetch_rows r ON r.id = t.fetch_id
+            WHERE r.scan_id = ? AND t.scan_id != ? AND r.target_id IN ({marks}) LIMIT 1""",
+        [scan_id, *target_ids, scan_id, scan_id, scan_id, *target_ids]).fetchone()
+    if row:
+        raise MergeError(f"scan {row[0]} shares rows of these targets in scan {scan_id}: "
+                         "they cannot be replaced")

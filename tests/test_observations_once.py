@@ -328,3 +328,14 @@ def test_the_report_of_the_rescan_says_what_the_first_scan_said(scanned_twice):
         before = target_report_data(db, first, target_id, with_changes=False)
         after = target_report_data(db, second, target_id, with_changes=False)
         assert before["findings"] and scrub(after) == scrub(before)
+
+
+def test_rows_a_later_scan_shares_are_never_deleted_by_a_merge(db):
+    from scanner.shard_db import MergeError, refuse_if_shared
+
+    first, second = new_scan(db), new_scan(db)
+    for scan_id in (first, second):
+        write_observations(db, scan_id, "kids", {"fetches": [fetch(scan_id, 5)]})
+    with pytest.raises(MergeError, match=f"scan {second} shares rows"):
+        refuse_if_shared(db, first, ["kids"])
+    refuse_if_shared(db, second, ["kids"])  # nothing shares the latest scan's rows
