@@ -686,11 +686,14 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
     heads, compiled_rules = compiled.finding_heads, compiled.rules
     spans = [_trimmed(text, *span) for span in split_sentences(text, lang)]
     outline = text_headings(text) if headings is None else headings
+    last_path, section_rules = None, ()
     for (start, end), (path, title) in zip(spans, heading_paths(spans, outline, section),
                                            strict=True):
         sentence = text[start:end]
         # context rules judge what a section says, never its titles
-        in_section = compiled.section_rules(path) if compiled.context_rules and not title else ()
+        if path is not last_path:  # the sentences of one section share one path string
+            last_path, section_rules = path, compiled.section_rules(path) if path else ()
+        in_section = () if title else section_rules
         for rule_index, outcome, match_span, context in _fired_in_context(
                 sentence, compiled, lang, fast_english, in_section, title):
             head = heads[rule_index][outcome]
