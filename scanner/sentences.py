@@ -154,6 +154,8 @@ HEADING_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to w
                                 "you us how what why who when where do not my".split())
 HEADING_MAX_WORDS = 10
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S.*?)(?:[ \t]+#+)?[ \t]*$")
+SETEXT_UNDERLINE = re.compile(r"^(?:={3,}|-{3,})$")  # "Title" then "=====" (level 1) or "-----" (2)
+MARKDOWN_MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)|\*\*|__|\\(?=[^\w\s])")  # links, bold, escapes
 # "3. How we share", "4.2 Advertising partners", "Section 5 - Children": a numbered title.
 NUMBERED_HEADING = re.compile(r"^(?:(?:section|article|part)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?"
                               r"(?:\s+[-–—:]\s*|\s+)(?=[A-Z“\"'(])(\S.*)$", re.I)
@@ -198,21 +200,31 @@ def text_headings(text: str) -> list[Heading]:
     """The headings a plain text shows: Markdown `#` lines, numbered titles ("3. How we share")
     and short lines in capitals or Title Case; never a bulleted line or an item of a list."""
     headings: list[Heading] = []
-    position, previous = 0, ""
+    position, previous, prose = 0, "", None  # prose: (start, line) of the line just before
     for line in text.split("\n"):
         start, stripped = position, line.strip()
         position += len(line) + 1
         if not stripped:
+            prose = None
+            continue
+        if prose is not None and SETEXT_UNDERLINE.match(stripped):
+            lead, title = prose
+            if headings and headings[-1].start == lead:
+                headings.pop()  # a title line already: the underline says its level
+            headings.append(Heading(lead, 1 if stripped[0] == "=" else 2,
+                                    clean_title(MARKDOWN_MARKUP.sub(r"\1", title)), lead + len(title)))
+            previous, prose = stripped, None
             continue
         if stripped[0] != "#" and (len(stripped) > 120 or stripped[-1] in ".!?;,:"):
-            previous = stripped  # a sentence, not a title: the usual line, ruled out at once
+            previous, prose = stripped, None  # a sentence, not a title: ruled out at once
             continue
         lead = start + len(line) - len(line.lstrip())
+        prose = None if stripped[0] == "#" or BULLET_LINE.match(stripped) else (lead, stripped)
         end = lead + len(stripped)
         markdown = MARKDOWN_HEADING.match(stripped)
         if markdown:
-            headings.append(Heading(lead, len(markdown.group(1)), clean_title(markdown.group(2)),
-                                    end))
+            headings.append(Heading(lead, len(markdown.group(1)),
+                                    clean_title(MARKDOWN_MARKUP.sub(r"\1", markdown.group(2))), end))
         elif not BULLET_LINE.match(stripped) and not previous.endswith(":"):
             level = numbered_heading_level(stripped)
             # Thai script has no capitals: a Thai line's Latin words say nothing of its case

@@ -345,3 +345,14 @@ def test_titles_are_placed_where_rendered_not_at_a_table_of_contents():
     assert paths["A parent may review it."] == "Privacy Policy > Children's privacy > Parents"
     assert paths["We keep it a year."] == "Privacy Policy > Children's privacy"
     assert paths["Write to us."] == "Privacy Policy > Children's privacy > Contact us"
+
+
+def test_markdown_underlined_titles_and_markup():
+    text = ("Privacy Policy\n==============\n\nWe run a site.\n\nWhat we collect\n---------------\n\n"
+            "We collect a name.\n\n## **Children's** [privacy](#kids)\n\nWe ask a parent.\n\n"
+            "A paragraph ends here.\n----\nLast line.\n")
+    assert [(h.level, h.title) for h in text_headings(text)] == [
+        (1, "Privacy Policy"), (2, "What we collect"), (2, "Children's privacy")]
+    paths = {text[s:e]: p for s, e, p in sentence_heading_paths(text)}
+    assert paths["We collect a name."] == "Privacy Policy > What we collect"
+    assert paths["Last line."] == "Privacy Policy > Children's privacy"  # a rule under prose
