@@ -192,6 +192,8 @@ def test_prefilter_proposes_every_pattern_and_clause_that_matches(tmp_path):
             rule_index, alternative, _mask = compiled.alternatives[number]
             proposed.setdefault(rule_index, set()).add(alternative)
         for index, rule in enumerate(rules):
+            if rule.context:
+                continue  # tried outside the prefilter, only under a heading its context names
             hits = [i for i, p in enumerate(rule.patterns) if p.search(sentence)]
             hits += [len(rule.patterns) + i for i, clause in enumerate(rule.near)
                      if _near_match(clause, sentence)]
