@@ -245,8 +245,9 @@ def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, l
         {
             "sha256": digest, "content_type": content_type, "lang": lang, "text": text,
             "title": title, "first_seen_scan": scan_id, "first_url": url, "length": len(text),
-            "headings": None if headings is None else json.dumps([list(h) for h in headings],
-                                                                 ensure_ascii=False),
+            # the outline only when extracted (a database made before m014 has no column for it)
+            **({} if headings is None else {"headings": json.dumps(
+                [list(h) for h in headings], ensure_ascii=False)}),
         }
     )
     index_sentences(db, [table.last_pk])
