@@ -209,7 +209,8 @@ NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:alway
 # A denial with its own exceptions states the practice (issue 14), as the sharing rules read it.
 EXCEPTIONS_LIFT = re.compile(r"[^.;]{0,120}\b(?:except|with\s+the\s+exception\s+of|other\s+than"
                              r"|save\s+(?:for|as)|apart\s+from)\b(?![^.;]{0,60}\b(?:consent|permission"
-                             r"|agree\w*|authori[sz]\w*|opt(?:ed)?[- ]in|direct\w*|instruct\w*)\b)", re.I)
+                             r"|agree\w*|authori[sz]ation|opt(?:ed)?[- ]in|direction|instruct\w*"
+                             r"|you\s+(?:direct|request|ask|authori[sz]e|instruct)\w*)\b)", re.I)
 CONSENT_LIFTS = re.compile(r"[^.;]{0,100}\b(?:unless|without|until|except\s+(?:with|where|if|when))\b"
                            r"[^.;]{0,50}\b(?:consent\w*|agree\w*|opt(?:s|ed)?[- ]in|permission)", re.I)
 
