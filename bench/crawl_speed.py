@@ -18,6 +18,7 @@ Usage: python bench/crawl_speed.py [--sites 200] [--pages 10] [--workers 1] [--r
 from __future__ import annotations
 
 import argparse
+import collections
 import ipaddress
 import json
 import os
@@ -80,6 +81,7 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     site = 0
     pages = 10
+    answered = collections.Counter()  # requests answered by all the sites ("all" key)
 
     def log_message(self, *args):
         pass
@@ -97,6 +99,7 @@ class SiteHandler(BaseHTTPRequestHandler):
         else:
             body, status, content_type = "not found", 404, "text/plain"
         data = body.encode()
+        SiteHandler.answered["all"] += 1
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -332,11 +335,16 @@ def main() -> None:
         print(f"crawl: {args.sites} sites x {args.pages} pages, each site on its own loopback "
               f"address ({homepages[0]} ... {homepages[-1]})")
         best: dict[str, tuple] = {}
+        requests: dict[str, int] = {}  # requests the sites answered (robots.txt included)
         for attempt in range(args.repeat):  # alternated, so both sides meet the same load
+            answered = SiteHandler.answered["all"]
             seconds, cpu, pages = run_bare(targets_file)
+            requests["bare"] = SiteHandler.answered["all"] - answered
             best["bare"] = min(best.get("bare", (seconds, cpu, pages)), (seconds, cpu, pages))
             db_path = Path(tmp) / f"bench-{attempt}.db"
+            answered = SiteHandler.answered["all"]
             seconds, cpu = run_scan_command(targets_file, db_path, args.pages, args.workers)
+            requests["scan"] = SiteHandler.answered["all"] - answered
             pages, rows = scanned_pages(db_path)
             best["scan"] = min(best.get("scan", (seconds, cpu, pages)), (seconds, cpu, pages))
         rates = {}
@@ -345,8 +353,9 @@ def main() -> None:
             rates[side] = (pages / seconds, pages / cpu)
             print(f"crawl: {label:18} {pages} pages in {seconds:5.1f} s wall = {rates[side][0]:6.1f} "
                   f"pages/s; {cpu:5.1f} s CPU = {rates[side][1]:6.1f} pages per CPU second")
-        print(f"crawl: (scanner: {rows} fetches, --workers {args.workers}; both sides' process "
-              f"start-up included, the scan's scoring too; best of {args.repeat})")
+        print(f"crawl: (scanner: {rows} fetches recorded, {requests['scan']} requests reaching the "
+              f"sites against the bare spider's {requests['bare']}, --workers {args.workers}; both "
+              f"sides' process start-up included, the scan's scoring too; best of {args.repeat})")
         print(f"crawl: ratio scanner/bare = {rates['scan'][0] / rates['bare'][0]:.2f}x by wall "
               f"time, {rates['scan'][1] / rates['bare'][1]:.2f}x by CPU time (target >= 0.7x)")
         if args.profile:

@@ -116,6 +116,7 @@ class CrawlStep:
         from scrapy.crawler import CrawlerProcess
 
         from scanner.items import StoreListingItem
+        from scanner.shared_downloads import SharedDownloads
         from spiders.policy import PolicySpider
         from spiders.store import StoreSpider
 
@@ -123,11 +124,13 @@ class CrawlStep:
                                   fast=batch.options.allow_private and all_on_loopback(batch.targets))
         process = CrawlerProcess(settings)
         crawlers = []
+        shared_downloads = SharedDownloads()
 
         def crawl(spider, **kwargs):
             crawler = process.create_crawler(spider)
             crawlers.append(crawler)
             batch.completion.connect(crawler)
+            shared_downloads.connect(crawler)
             return process.crawl(crawler, targets=batch.targets, **kwargs)
 
         def crawl_sites(store_policy_urls: dict):
@@ -377,6 +380,17 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def split_batches(pending: list, options: ScanOptions) -> list[list]:
+    """Batches of at most `batch_size` targets, split evenly: as few worker processes as that
+    allows (each starts Scrapy and the scanner anew), yet one batch per worker when the targets
+    are enough for all of them (`--workers 2` over 100 targets: two batches of 50)."""
+    if not pending:
+        return []
+    count = max(-(-len(pending) // options.batch_size), min(options.workers, len(pending)))
+    size = -(-len(pending) // count)
+    return [pending[i:i + size] for i in range(0, len(pending), size)]
+
+
 @dataclasses.dataclass
 class _Worker:
     proc: subprocess.Popen
@@ -389,7 +403,7 @@ class _Worker:
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
                  lock) -> str:
     """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'."""
-    queue = [pending[i:i + options.batch_size] for i in range(0, len(pending), options.batch_size)]
+    queue = split_batches(pending, options)
     running: list[_Worker] = []
     selector = selectors.DefaultSelector()
     status = "complete"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from parsel import Selector
 
 from scanner.trackers import has_known_suffix
@@ -208,9 +209,11 @@ class _Collector:
             self.out.append(Resource(url, via))
 
 
-def extract_resources(html: str, page_url: str) -> list[Resource]:
-    """Every absolute http(s) URL the page loads, connects to or sends data to, with how."""
-    sel = Selector(text=html or "<html></html>")
+def extract_resources(html: str, page_url: str, selector: Selector | None = None) -> list[Resource]:
+    """Every absolute http(s) URL the page loads, connects to or sends data to, with how.
+
+    `selector`: the page already parsed as HTML (a Scrapy response's), not parsed again."""
+    sel = selector if selector is not None else Selector(text=html or "<html></html>")
     base = sel.xpath("//base/@href").get()
     out = _Collector(urljoin(page_url, base.strip()) if base else page_url)
     _extract_elements(sel, out, in_noscript=False)
@@ -221,16 +224,20 @@ def extract_resources(html: str, page_url: str) -> list[Resource]:
     return out.out
 
 
+# The elements _extract_elements reads, in document order: only these become Python objects
+# (a page's many <div>, <p> and <li> without a style attribute are skipped inside lxml).
+LOADING_ELEMENTS = etree.XPath(
+    "//script | //img | //iframe | //frame | //link | //embed | //object | //source | //video"
+    " | //audio | //track | //form | //button | //input | //style | //meta | //a | //*[@style]")
+
+
 def _extract_elements(sel: Selector, out: _Collector, *, in_noscript: bool) -> None:
     root = sel.root
     if not hasattr(root, "iter"):
         return
     in_noscript_elements = set(root.xpath("//noscript//*"))
-    for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if not tag:
-            continue
-        tag = tag.lower()
+    for el in LOADING_ELEMENTS(root):
+        tag = el.tag.lower()
         attrib = el.attrib
         noscript = in_noscript or el in in_noscript_elements
         if tag == "script":

@@ -25,6 +25,9 @@ REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# Scrapy starts this many tasks for the output of every callback; ours yield one item and a few
+# requests, and the default (100) cost about 1 ms of CPU per response (docs/performance.md).
+CONCURRENT_ITEMS = 8
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
@@ -35,6 +38,8 @@ HTTPERROR_ALLOW_ALL = True
 TWISTED_DNS_RESOLVER = "scanner.resolver.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "scanner.safety.AddressGuardMiddleware": 50,
+    # Next to the downloader: a worker's crawlers fetch a page they all ask for once.
+    "scanner.shared_downloads.SharedDownloadsMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "scanner.pipelines.StorePipeline": 300,

@@ -166,6 +166,10 @@ def _pass_failure(failure):
 class ScannerSpider(scrapy.Spider):
     """A spider over a list of targets; `-a targets=FILE` when run with `scrapy crawl`."""
 
+    # Request meta a download writes, carried along when another crawler's download of the same
+    # request answers this one (scanner/shared_downloads.py).
+    downloaded_meta = (DOWNLOAD,)
+
     def __init__(self, targets=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if isinstance(targets, str):

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy.http import HtmlResponse
 
 from scanner.resources import extract_resources, parse_set_cookie
 from scanner.trackers import registrable_domain
@@ -52,7 +53,9 @@ class SiteSpider(ScannerSpider):
         target = response.meta["target"]
         cookies = response_cookies(response)
         is_html = response.status < 400 and is_html_response(response)
-        resources = extract_resources(response.text, response.url) if is_html else []
+        # One parse of the page serves resources and links (Scrapy caches response.selector).
+        resources = extract_resources(response.text, response.url, selector=_html_selector(response)) \
+            if is_html else []
         yield self.fetch_item(
             response, "page", resources=[(r.url, r.via) for r in resources], cookies=cookies,
         )
@@ -73,6 +76,11 @@ class SiteSpider(ScannerSpider):
 
     def page_failed(self, failure):
         yield self.failed_fetch(failure, "page")
+
+
+def _html_selector(response):
+    """The response's own selector when Scrapy parsed it as HTML, else None (parsed anew)."""
+    return response.selector if isinstance(response, HtmlResponse) else None
 
 
 def is_html_response(response) -> bool:
