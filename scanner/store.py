@@ -78,6 +78,9 @@ OPTIONAL_FOR_READING = ("m008_evidence", "m009_rules_and_search", "m010_sentence
 
 # m014 only adds the sentences' heading paths: an archive without them reads as before.
 OPTIONAL_FOR_READING += ("m014_sentence_headings",)
+# m013 only stops storing unchanged observations again: before it they are tables of the names
+# the views have since, read alike.
+OPTIONAL_FOR_READING += ("m013_observations_once",)
 
 
 class DatabaseFileError(LookupError):

@@ -339,3 +339,20 @@ def test_rows_a_later_scan_shares_are_never_deleted_by_a_merge(db):
     with pytest.raises(MergeError, match=f"scan {second} shares rows"):
         refuse_if_shared(db, first, ["kids"])
     refuse_if_shared(db, second, ["kids"])  # nothing shares the latest scan's rows
+
+
+def test_an_archived_database_made_before_is_read_without_migrating_it(tmp_path, monkeypatch):
+    from reports.data import scan_report_data
+
+    path = tmp_path / "old.db"
+    db = store.sqlite_utils.Database(path)
+    store.migrations.apply(db, stop_before="m013_observations_once")
+    scan_id = new_scan(db)
+    db["targets"].insert({"id": "kids", "name": "Kids"})
+    db["fetches"].insert(fetch(scan_id, 5))
+    db.close()
+    monkeypatch.setattr(store, "is_writable", lambda path: False)
+    db = store.open_for_reading(path)
+    assert "m013_observations_once" in store.pending_migrations(db)
+    (target,) = scan_report_data(db, scan_id)["targets"]
+    assert target["id"] == "kids"
