@@ -39,9 +39,10 @@ def measure(db_path: Path, tmp: Path) -> dict:
     if "observation_refs" in rows:  # m013: how many targets of the latest scan shared each kind
         columns = [r[1] for r in conn.execute("PRAGMA table_info(observation_refs)")
                    if r[1].endswith("_from")]
-        shared = {"fetches_from": conn.execute(
-            "SELECT COUNT(DISTINCT target_id) FROM fetch_times "
-            "WHERE scan_id = (SELECT MAX(id) FROM scans)").fetchone()[0]}
+        shared = {f"{kind}_from": conn.execute(
+            f"SELECT COUNT(DISTINCT target_id) FROM {times} "
+            "WHERE scan_id = (SELECT MAX(id) FROM scans)").fetchone()[0]
+            for kind, times in (("fetches", "fetch_times"), ("cookies", "cookie_times"))}
         shared.update(zip(columns, conn.execute(
             f"SELECT {', '.join(f'COUNT([{c}])' for c in columns)} FROM observation_refs "
             "WHERE scan_id = (SELECT MAX(id) FROM scans)").fetchone(), strict=True))
@@ -77,7 +78,8 @@ def main() -> None:
     print(f"storage: growth of the re-scan = {growth(second['file'], first['file'])} "
           "(database file, not VACUUMed; target < 5%)")
     if second["shared"]:
-        print("storage: targets whose rows scan 2 shares with scan 1 (fetches: some) instead of "
+        print("storage: targets whose rows scan 2 shares with scan 1 (fetches, cookies: some) "
+              "instead of "
               "storing them: "
               + ", ".join(f"{k[:-5]} {v}/{args.sites}" for k, v in second["shared"].items()))
     grown = sorted(second["tables"], key=lambda t: first["tables"].get(t, 0) - second["tables"][t])

@@ -1,8 +1,9 @@
 """A target's observations (its fetches, third parties, cookies, findings) are held in memory
 until the target is done, then written in one transaction: as rows, or, where they equal those
 of the target's previous scan, as a reference to that scan's rows (a kind as a whole in
-`observation_refs`; a fetch by itself in `fetch_times`, with this scan's times). The m013 views
-read them as rows of both scans. Storage then grows with what changed, not with each scan.
+`observation_refs`; a fetch or a cookie by itself in `fetch_times` or `cookie_times`, with this
+scan's times or expiry). The m013 views read them as rows of both scans. Storage then grows
+with what changed, not with each scan.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter, defaultdict
 
 import sqlite_utils
 
-from scanner.schema import OBSERVATION_KINDS
+from scanner.schema import OBSERVATION_KINDS, SHARED_BY_ROW
 
 
 # Response and request headers whose values change from one fetch to the next though the page
@@ -75,7 +76,7 @@ def write_observations(db: sqlite_utils.Database, scan_id: int, target_id: str,
                 continue
             if previous is None:
                 previous = previous_scan(db, scan_id, target_id) or 0
-            share = _share_fetches if kind == "fetches" else _share_if_same
+            share = _share_rows if kind in SHARED_BY_ROW else _share_if_same
             source = previous and share(db, scan_id, target_id, kind, rows, previous)
             if not source:
                 _insert_rows(db, OBSERVATION_KINDS[kind][0], rows)
@@ -128,47 +129,51 @@ def _share_if_same(db, scan_id: int, target_id: str, kind: str, rows: list[dict]
     return source
 
 
-def _share_fetches(db, scan_id: int, target_id: str, kind: str, rows: list[dict],
-                   previous: int) -> int | None:
-    """Each fetch equal to one of the previous scan's (times and volatile header values aside)
-    becomes a fetch_times row naming that stored row; the others are stored. Returns the
-    previous scan when at least one is shared, or None (nothing written)."""
+def _share_rows(db, scan_id: int, target_id: str, kind: str, rows: list[dict],
+               previous: int) -> int | None:
+    """Each fetch (cookie) equal to one of the previous scan's, its times and volatile header
+    values (its expiry) aside, becomes a fetch_times (cookie_times) row naming that stored row;
+    the others are stored. Returns the previous scan when at least one is shared, or None
+    (nothing written)."""
+    table, columns, _, view = OBSERVATION_KINDS[kind]
+    times_table, id_column = SHARED_BY_ROW[kind]
+    content, this_scan = ROW_SHARING[kind]
     stored: dict[str, list[dict]] = defaultdict(list)
-    for row in db.query("""SELECT * FROM fetch_rows WHERE scan_id = ? AND target_id = ?
-                           UNION ALL
-                           SELECT r.* FROM fetch_times t JOIN fetch_rows r ON r.id = t.fetch_id
-                           WHERE t.scan_id = ? AND t.target_id = ? ORDER BY id""",
+    for row in db.query(f"""SELECT * FROM [{table}] WHERE scan_id = ? AND target_id = ?
+                            UNION ALL
+                            SELECT r.* FROM [{times_table}] t JOIN [{table}] r
+                              ON r.id = t.[{id_column}]
+                            WHERE t.scan_id = ? AND t.target_id = ? ORDER BY id""",
                         [previous, target_id, previous, target_id]):
-        stored[_key(_fetch_content(row))].append(row)
-    taken = {r[0] for r in db.execute("SELECT fetch_id FROM fetch_times WHERE scan_id = ?",
-                                      [scan_id])}  # shared already by an earlier write
+        stored[_key(content(row))].append(row)
+    taken = {r[0] for r in db.execute(  # shared already by an earlier write of this scan
+        f"SELECT [{id_column}] FROM [{times_table}] WHERE scan_id = ?", [scan_id])}
     own, times, shared = [], [], []
     for row in rows:
-        same = [r for r in stored.get(_key(_fetch_content(row)), ()) if r["id"] not in taken]
+        same = [r for r in stored.get(_key(content(row)), ()) if r["id"] not in taken]
         if same:
             taken.add(same[0]["id"])
-            times.append(_fetch_times(scan_id, target_id, row, same[0]))
+            times.append(this_scan(scan_id, target_id, row, same[0]))
             shared.append(row)
         else:
             own.append(row)
     if not times:
         return None
-    columns = OBSERVATION_KINDS[kind][1][2:]
-    ids = [t["fetch_id"] for t in times]
-    db.execute("SAVEPOINT shared_fetches")
+    ids = [t[id_column] for t in times]
+    db.execute("SAVEPOINT shared_rows")
     try:
-        db["fetch_times"].insert_all(times, batch_size=1000)
+        db[times_table].insert_all(times, batch_size=1000)
         # The view must read exactly what the rows would have said: else they are written.
-        read = Counter(tuple(r[c] for c in columns) for r in db.query(
-            f"SELECT * FROM fetches WHERE scan_id = ? AND id IN ({', '.join('?' * len(ids))})",
+        read = Counter(tuple(r[c] for c in columns[2:]) for r in db.query(
+            f"SELECT * FROM [{view}] WHERE scan_id = ? AND id IN ({', '.join('?' * len(ids))})",
             [scan_id, *ids]))
-        if read != Counter(tuple(_normal(r.get(c)) for c in columns) for r in shared):
-            db.execute("ROLLBACK TO shared_fetches")
+        if read != Counter(tuple(_normal(r.get(c)) for c in columns[2:]) for r in shared):
+            db.execute("ROLLBACK TO shared_rows")
             return None
-        _insert_rows(db, "fetch_rows", own)
+        _insert_rows(db, table, own)
         return previous
     finally:
-        db.execute("RELEASE shared_fetches")
+        db.execute("RELEASE shared_rows")
 
 
 def _normal(value):
@@ -261,3 +266,20 @@ def _http_date(value):
     if moment.tzinfo is None or email.utils.format_datetime(moment, usegmt=True) != value:
         return value
     return int((moment - _EPOCH).total_seconds())
+
+
+def _cookie_content(row: dict) -> tuple:
+    """A cookie without its expiry (whether it has one is kept): a Max-Age counts from now."""
+    return (*_row_content({k: v for k, v in row.items() if k != "expires"}),
+            ("session", row.get("expires") is None))
+
+
+def _cookie_times(scan_id: int, target_id: str, row: dict, stored: dict) -> dict:
+    """This scan's expiry of a cookie whose row `stored` is shared."""
+    return {"scan_id": scan_id, "cookie_id": stored["id"], "target_id": target_id,
+            "expires": _iso_time(row.get("expires"), "seconds")}
+
+
+# Kinds shared row by row: (what must be equal, this scan's own values of a shared row).
+ROW_SHARING = {"fetches": (_fetch_content, _fetch_times),
+               "cookies": (_cookie_content, _cookie_times)}

@@ -452,11 +452,11 @@ def stored_outline(text: str, headings_json: str | None) -> list:
 
 
 # ---- m013: observations stored once while they stay the same --------------------------------
-# A target's observations of a kind (its third parties, cookies, web findings, cross-check
-# findings) that equal those of its previous scan are not written again: the scan's
-# `observation_refs` row names the scan whose rows hold them, and the views read them as rows of
-# this scan. A fetch equal to one of the previous scan's is a `fetch_times` row instead: the
-# stored row's id with this scan's times and volatile header values.
+# A target's observations of a kind (its third parties, web findings, cross-check findings) that
+# equal those of its previous scan are not written again: the scan's `observation_refs` row
+# names the scan whose rows hold them, and the views read them as rows of this scan. A fetch
+# (a cookie) equal to one of the previous scan's is a `fetch_times` (`cookie_times`) row instead:
+# the stored row's id with this scan's times and volatile header values (expiry).
 FETCH_COLUMNS = ("id", "scan_id", "target_id", "url", "final_url", "kind", "status", "error",
                  "document_id", "content_type", "fetched_at", "discovered_by", "app_sha256",
                  "seconds", "read_with", "raw_sha256", "raw_size", "request_headers",
@@ -473,10 +473,15 @@ OBSERVATION_KINDS = {
     "fetches": ("fetch_rows", FETCH_COLUMNS, "1", "fetches"),
     "third_parties": ("third_party_rows", THIRD_PARTY_COLUMNS, "1", "third_parties"),
     "cookies": ("cookie_rows", COOKIE_COLUMNS, "1", "cookies"),
-    "findings": ("scan_findings", FINDING_COLUMNS, "source != 'crosscheck'", "findings"),
+    # an app's findings are written by the app step, per scan, before the crawl
+    "findings": ("scan_findings", FINDING_COLUMNS, "source NOT IN ('crosscheck', 'app')",
+                 "findings"),
     "crosscheck": ("scan_findings", FINDING_COLUMNS, "source = 'crosscheck'", "findings"),
 }
-# Times in fetch_times: an integer is a time this scanner wrote in its usual format (seconds or
+# Kinds shared row by row (the others as a whole): {kind: (table of this scan's values, its
+# column naming the stored row)}.
+SHARED_BY_ROW = {"fetches": ("fetch_times", "fetch_id"), "cookies": ("cookie_times", "cookie_id")}
+# Times in fetch_times and cookie_times: an integer is a time this scanner wrote in its usual format (seconds or
 # milliseconds since 1970, or an HTTP date's seconds), anything else is the value as it was.
 _ISO_SECONDS = "strftime('%Y-%m-%dT%H:%M:%S+00:00', {0}, 'unixepoch')"
 _ISO_MILLISECONDS = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {0} / 1000.0, 'unixepoch')"
@@ -518,6 +523,14 @@ def observation_view(kind: str) -> str:
     """The rows a scan has of one kind: its own, and those it shares with an earlier scan."""
     table, columns, _, _ = OBSERVATION_KINDS[kind]
     own = f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{table}]"
+    if kind == "cookies":
+        shared = ", ".join("t.scan_id" if c == "scan_id" else _decoded("t.expires", _ISO_SECONDS)
+                           if c == "expires" else f"r.[{c}]" for c in columns)
+        return f"""{own}
+UNION ALL
+SELECT {shared}
+FROM cookie_times t
+JOIN cookie_rows r ON r.id = t.cookie_id"""
     if kind == "fetches":
         shared = ", ".join(f"{_referenced_fetch(c)} AS [{c}]" for c in columns)
         return f"""{own}
@@ -565,7 +578,7 @@ def m013_observations_once(db: sqlite_utils.Database) -> None:
         db.rename_table(kind, OBSERVATION_KINDS[kind][0])
     db["observation_refs"].create(
         {"scan_id": int, "target_id": str,
-         **{f"{kind}_from": int for kind in OBSERVATION_KINDS if kind != "fetches"}},
+         **{f"{kind}_from": int for kind in OBSERVATION_KINDS if kind not in SHARED_BY_ROW}},
         pk=("scan_id", "target_id"),
         foreign_keys=[("scan_id", "scans", "id")],
     )
@@ -574,6 +587,9 @@ def m013_observations_once(db: sqlite_utils.Database) -> None:
         scan_id INTEGER NOT NULL REFERENCES scans(id), fetch_id INTEGER NOT NULL,
         target_id TEXT, fetched_at, request_sent_at, response_received_at, seconds FLOAT,
         date, headers TEXT, PRIMARY KEY (scan_id, fetch_id)) WITHOUT ROWID""")
+    db.execute("""CREATE TABLE cookie_times (
+        scan_id INTEGER NOT NULL REFERENCES scans(id), cookie_id INTEGER NOT NULL,
+        target_id TEXT, expires, PRIMARY KEY (scan_id, cookie_id)) WITHOUT ROWID""")
     for kind in ("fetches", "third_parties", "cookies"):
         db.create_view(kind, observation_view(kind))
     db.create_view("findings", OBSERVED_FINDINGS_VIEW)

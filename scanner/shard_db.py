@@ -13,11 +13,11 @@ from scanner import store
 # Tables keyed by content or id rather than by scan: merged by their key, never per scan.
 SHARED_TABLES = {"targets", "scans", "documents", "apps", "bodies", "merged_shards"}
 # Since m013 these tables hold the rows a scan stored itself; the view named beside each also
-# reads the rows it shares with an earlier scan (observation_refs, fetch_times). A merge copies
+# reads the rows it shares with an earlier scan (observation_refs, fetch_times, cookie_times). A merge copies
 # a scan's rows as the view reads them, so the references themselves are not copied.
 SHARED_ROW_VIEWS = {"fetch_rows": "fetches", "third_party_rows": "third_parties",
                     "cookie_rows": "cookies", "scan_findings": "findings"}
-REFERENCE_TABLES = {"observation_refs", "fetch_times"}
+REFERENCE_TABLES = {"observation_refs", "fetch_times", "cookie_times"}
 
 
 class MergeError(ValueError):
@@ -110,13 +110,16 @@ def refuse_if_shared(db, scan_id: int, target_ids: list[str]) -> None:
         return
     marks = ", ".join("?" for _ in target_ids)
     kinds = [c for c in db["observation_refs"].columns_dict if c.endswith("_from")]
+    by_row = [f"""SELECT t.scan_id FROM [{times}] t JOIN [{table}] r ON r.id = t.[{column}]
+                  WHERE r.scan_id = ? AND t.scan_id != ? AND r.target_id IN ({marks})"""
+              for table, times, column in (("fetch_rows", "fetch_times", "fetch_id"),
+                                           ("cookie_rows", "cookie_times", "cookie_id"))
+              if times in db.table_names()]
     row = db.execute(
-        f"""SELECT scan_id FROM observation_refs WHERE scan_id != ? AND target_id IN ({marks})
-              AND ? IN ({', '.join(f'[{c}]' for c in kinds)})
-            UNION ALL
-            SELECT t.scan_id FROM fetch_times t JOIN fetch_rows r ON r.id = t.fetch_id
-            WHERE r.scan_id = ? AND t.scan_id != ? AND r.target_id IN ({marks}) LIMIT 1""",
-        [scan_id, *target_ids, scan_id, scan_id, scan_id, *target_ids]).fetchone()
+        "\nUNION ALL\n".join([
+            f"""SELECT scan_id FROM observation_refs WHERE scan_id != ? AND target_id IN ({marks})
+                AND ? IN ({', '.join(f'[{c}]' for c in kinds)})""", *by_row]) + " LIMIT 1",
+        [scan_id, *target_ids, scan_id] + [scan_id, scan_id, *target_ids] * len(by_row)).fetchone()
     if row:
         raise MergeError(f"scan {row[0]} shares rows of these targets in scan {scan_id}: "
                          "they cannot be replaced")

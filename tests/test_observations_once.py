@@ -89,8 +89,7 @@ def test_an_unchanged_rescan_stores_no_observation_again_and_reads_the_same(scan
     assert set(refs) == {"kids", "games"}
     for target_id in ("kids", "games"):
         assert {k: v for k, v in refs[target_id].items() if k.endswith("_from")} == {
-            "third_parties_from": first, "cookies_from": first, "findings_from": first,
-            "crosscheck_from": first}
+            "third_parties_from": first, "findings_from": first, "crosscheck_from": first}
         for view in ("fetches", "third_parties", "cookies", "findings"):
             before, after = view_rows(db, view, first, target_id), view_rows(db, view, second,
                                                                              target_id)
@@ -105,6 +104,7 @@ def test_an_unchanged_rescan_stores_no_observation_again_and_reads_the_same(scan
                 assert started[:19] <= row["request_sent_at"][:19] <= finished[:19]
                 assert row["response_received_at"] >= row["request_sent_at"]
     assert db["fetch_times"].count == stored(db, "fetch_rows", first)
+    assert db["cookie_times"].count == stored(db, "cookie_rows", first)
     # Findings and scores of the re-scan are those of the first scan.
     scores = {r["scan_id"]: (r["target_id"], r["score"], r["grade"], r["status"], r["explanation"])
               for r in db.query("SELECT * FROM scores WHERE target_id = 'kids'")}
@@ -356,3 +356,22 @@ def test_an_archived_database_made_before_is_read_without_migrating_it(tmp_path,
     assert "m013_observations_once" in store.pending_migrations(db)
     (target,) = scan_report_data(db, scan_id)["targets"]
     assert target["id"] == "kids"
+
+
+def test_a_cookie_whose_expiry_moved_with_the_scan_is_shared(db):
+    first, second = new_scan(db), new_scan(db)
+    cookie = {"target_id": "kids", "page_url": "https://kids.example/", "name": "uid",
+              "domain": "kids.example", "third_party": 0, "secure": 1, "via": "header"}
+    write_observations(db, first, "kids", {"cookies": [
+        {"scan_id": first, **cookie, "expires": "2027-12-02T09:31:05+00:00"},
+        {"scan_id": first, **cookie, "name": "session", "expires": None}]})
+    rows = [{"scan_id": second, **cookie, "expires": "2027-12-09T09:31:05+00:00"},
+            {"scan_id": second, **cookie, "name": "session", "expires": None},
+            {"scan_id": second, **cookie, "name": "new", "expires": "soon"}]
+    assert write_observations(db, second, "kids", {"cookies": rows}) == {"cookies": first}
+    assert [r["name"] for r in db.query("SELECT name FROM cookie_rows WHERE scan_id = ?",
+                                        [second])] == ["new"]
+    read = sorted((own_columns(r) for r in db.query("SELECT * FROM cookies WHERE scan_id = ?",
+                                                   [second])), key=lambda r: r["name"])
+    assert read == sorted(({c: r.get(c) for c in db["cookies"].columns_dict if c not in
+                            ("id", "scan_id")} for r in rows), key=lambda r: r["name"])
