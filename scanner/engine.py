@@ -15,7 +15,7 @@ from itertools import accumulate, chain, compress, islice
 from operator import or_
 
 from scanner.language import detect_lang
-from scanner.prefilter import anchor
+from scanner.prefilter import probe_keys
 from scanner.rule_schema import DENIED_SUFFIX, MACROS, Finding, Proximity, Rule
 from scanner.sentences import heading_paths, is_heading, split_sentences, text_headings
 
@@ -66,6 +66,11 @@ class CompiledRules:
                     bit += 1
                 self.alternatives.append((i, a, mask))
         self.key_bits, self.key_proposals = key_bits, key_proposals
+        # Per probe, the bits of the key groups every match of its regex contains (0: none
+        # known), so an exception, denial or near term whose words are missing is not tried.
+        self.probe_masks: list[int] = []
+        self._group_bits: dict[frozenset, int] = {}
+        self._next_bit = bit
         self.anchor_keys: dict[str, list] = {}  # word key -> numbers of the key sets holding it
         self.probes: list[tuple] = []  # probe -> (regex, index into self.leads or -1: search)
         self.leads: list[tuple] = []  # (word key set number or None, other keys, at beginning)
@@ -113,7 +118,17 @@ class CompiledRules:
         probe = self._probes.get(id(regex))
         if probe is not None:
             return probe
-        lead = anchor(regex) if not self.rules or self.rules[0].lang == "en" else None
+        english = not self.rules or self.rules[0].lang == "en"
+        lead, groups = probe_keys(regex) if english else (None, ())
+        mask = 0
+        for group in groups:
+            bit = self._group_bits.get(group)
+            if bit is None:
+                bit = self._group_bits[group] = self._next_bit
+                self._next_bit += 1
+                for key in group:
+                    self.key_bits[key] = self.key_bits.get(key, 0) | 1 << bit
+            mask |= 1 << bit
         if lead is not None:
             word_keys, other_keys, at_beginning = lead
             number = None
@@ -129,6 +144,7 @@ class CompiledRules:
         if lead is not None and lead_index == len(self.leads):
             self.leads.append(lead)
         self.probes.append((regex, lead_index))
+        self.probe_masks.append(mask)
         return probe
 
     def _plan(self, rule: Rule) -> tuple:
@@ -243,7 +259,12 @@ class SentenceScan:
         span = found.get(probe, _UNKNOWN)
         if span is not _UNKNOWN:
             return span
-        regex, lead, key_set = self.compiled.probe_leads[probe]
+        compiled = self.compiled
+        mask = compiled.probe_masks[probe]
+        if self.present & mask != mask:  # a word every match needs is missing
+            found[probe] = None
+            return None
+        regex, lead, key_set = compiled.probe_leads[probe]
         span = None
         if lead < 0:
             m = regex.search(self.text)
@@ -280,7 +301,12 @@ class SentenceScan:
         found = self._spans.get(probe)
         if found is not None:
             return found
-        regex, lead, key_set = self.compiled.probe_leads[probe]
+        compiled = self.compiled
+        mask = compiled.probe_masks[probe]
+        if self.present & mask != mask:  # a word every match needs is missing
+            self._spans[probe] = found = []
+            return found
+        regex, lead, key_set = compiled.probe_leads[probe]
         if lead < 0:
             found = [m.span() for m in regex.finditer(self.text)]
         else:
@@ -528,6 +554,9 @@ DEFINITION = re.compile(r"^\W*(?:the\s+terms?\s+)?[“\"‘'][^”\"’]{1,60}[�
                         r"shall\s+mean|includes?)\b"
                         r"|[“\"][\w\s-]{1,40},?[”\"],?\s+(?:which\s+)?(?:[\w\s]{0,40}?,\s*)?"
                         r"(?:means|refers\s+to|is\s+defined\s+as)\b", re.I)
+# Every definition holds one of these quotes: a sentence without one is no definition (one scan
+# for a character instead of DEFINITION tried at each offset).
+DEFINITION_QUOTE = re.compile("[“\"‘']")
 # A right of the reader or how to use it, up to the matched phrase in the same clause: "you
 # have the right to know what we have processed for targeted advertising", "opt-out requests
 # for sale", "object to the personalisation of ads", "turn off the advertising ID".
@@ -563,7 +592,7 @@ def sentence_context(sentence: str) -> str | None:
     """'heading' or 'definition' when the whole sentence states no practice, else None."""
     if len(sentence) <= 120 and is_heading(sentence):
         return "heading"
-    if DEFINITION.search(sentence, 0, 200):
+    if DEFINITION_QUOTE.search(sentence, 0, 200) and DEFINITION.search(sentence, 0, 200):
         return "definition"
     return None
 

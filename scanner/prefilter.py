@@ -282,6 +282,26 @@ def _match_starts(items, bounded: bool = False) -> set | None:
     return None
 
 
+def probe_keys(compiled: re.Pattern) -> tuple:
+    """(anchor(compiled), pattern_keys(compiled)) from one parse of the regex: where a match can
+    begin, and the key groups every match contains ((None, ()) when nothing can be derived)."""
+    if not parser_works():
+        return None, ()
+    try:
+        tree = _parse(compiled)
+    except Exception:  # noqa: BLE001 - a private API may fail in any way: a plain search then
+        return None, ()
+    try:
+        lead = _anchor(tree, compiled)
+    except Exception:  # noqa: BLE001
+        lead = None
+    try:
+        groups = _pattern_keys(tree)
+    except Exception:  # noqa: BLE001
+        groups = ()
+    return lead, groups
+
+
 def anchor(compiled: re.Pattern) -> tuple | None:
     """(keys at a word start, other keys, may start at the beginning) when every match begins
     with one of them, so a match is looked for only there. None when no such keys exist."""
