@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from scanner.rule_schema import CATEGORY_PLAIN, generated_description, load_rules
@@ -220,20 +222,110 @@ def code_rule_rows() -> list[dict]:
 
 def record_rules(db, scan_id: int, trackers=None) -> int:
     """Record the rules of this scan (read back through the `rules` view): each distinct rule
-    and rule set is stored once, the scan names its set; returns the number of rules."""
+    and rule set is stored once, the scan names its set; returns the number of rules.
+
+    The rules' sources are hashed first (`rules_key`): when a scan with the same sources made a
+    set this database holds, the scan names it and nothing else is done; when the set is known
+    from the cache directory but not stored here, its remembered rows are stored. Either way the
+    policy and SDK rules are not loaded (unpickling the compiled rules for their descriptions
+    alone took 0.9 s of a scan's CPU)."""
     from scanner.apps import load_sdk_rules
     from scanner.trackers import TrackerList
 
-    rows = policy_rule_rows()
-    rows += tracker_rule_rows(trackers if trackers is not None else TrackerList.load())
-    rows += sdk_rule_rows(load_sdk_rules())
-    rows += code_rule_rows()
-    unique: dict[str, dict] = {}
-    for row in rows:  # a policy rule id wins over a tracker or SDK rule of the same id
-        unique.setdefault(row["id"], row)
+    trackers = trackers if trackers is not None else TrackerList.load()
+    tracker_rows, code_rows = tracker_rule_rows(trackers), code_rule_rows()
+    key = rules_key(tracker_rows, code_rows)
+    known = _known_sets().get(key) if key else None
+    if known:
+        stored = db.execute("SELECT rules FROM rule_sets WHERE sha256 = ?",
+                            [known["set"]]).fetchone()
+        if stored is not None:
+            with db.conn:
+                db.execute("UPDATE scans SET rule_set = ? WHERE id = ?", [known["set"], scan_id])
+            return stored[0]
+        rows = known["rows"]
+    else:
+        unique: dict[str, dict] = {}
+        for row in policy_rule_rows() + tracker_rows + sdk_rule_rows(load_sdk_rules()) + code_rows:
+            unique.setdefault(row["id"], row)  # a policy rule id wins over a tracker or SDK rule
+        rows = list(unique.values())
     with db.conn:
-        store_rule_set(db, scan_id, list(unique.values()))
-    return len(unique)
+        set_sha256 = store_rule_set(db, scan_id, rows)
+    if key and not known:
+        _remember_set(key, set_sha256, rows)
+    return len(rows)
+
+
+# --- the rule set the rules' sources made, {rules_key: {"set": sha256, "rows": [...]}}, kept in
+# the cache directory for the latest few keys
+RULE_SETS_CACHE_NAME, RULE_SETS_REMEMBERED = "rule-sets.json", 4
+# The code that turns the rule files into rows (the policy rules' parsing code is in
+# rules_cache_key; the tracker and code rules' rows are hashed themselves).
+ROWS_CODE = ("rules_record.py", "apps.py", "schema.py")
+
+
+def rules_key(tracker_rows: list[dict], code_rows: list[dict]) -> str | None:
+    """A hash of everything the scan's rules rows are made of: the policy rule files and their
+    parsing code (the compiled rules cache's key), the SDK rule files, the code turning them into
+    rows, and the tracker and code rules' rows; None when the sources cannot be read."""
+    from scanner.apps import sdk_rule_files
+    from scanner.rule_schema import rules_cache_key
+
+    try:
+        digest = hashlib.sha256(f"{rules_cache_key()}\0{ROOT}\0".encode())
+        for name in ROWS_CODE:
+            digest.update((Path(__file__).parent / name).read_bytes() + b"\0")
+        for path in sdk_rule_files():
+            digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    digest.update(json.dumps([tracker_rows, code_rows], sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _rule_sets_path() -> Path:
+    from scanner.rule_schema import cache_dir
+
+    return cache_dir() / RULE_SETS_CACHE_NAME
+
+
+def _known_sets() -> dict[str, dict]:
+    """The remembered sets by rules_key; empty when missing, unreadable, malformed or writable
+    by others (like the compiled rules cache, only a file of ours is read)."""
+    try:
+        path = _rule_sets_path()
+        status = path.stat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            return {}
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(known, dict):
+        return {}
+    return {key: entry for key, entry in known.items()
+            if isinstance(entry, dict) and isinstance(entry.get("set"), str)
+            and isinstance(entry.get("rows"), list)
+            and all(isinstance(row, dict) and "id" in row for row in entry["rows"])}
+
+
+def _remember_set(key: str, set_sha256: str, rows: list[dict]) -> None:
+    """Remember the set (and its rows) made from key's sources, with the latest few; best
+    effort: a cache that cannot be written is left as it is."""
+    known = {k: v for k, v in _known_sets().items() if k != key}
+    known = dict(list(known.items())[-(RULE_SETS_REMEMBERED - 1):])
+    known[key] = {"set": set_sha256, "rows": rows}
+    partial = None
+    try:
+        path = _rule_sets_path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-",
+                                         delete=False, encoding="utf-8") as out:
+            partial = out.name
+            json.dump(known, out, ensure_ascii=False)
+        os.replace(partial, path)  # atomic: another scan reading it sees the old file or this
+    except OSError:
+        if partial:
+            Path(partial).unlink(missing_ok=True)
 
 
 def add_rules(db, scan_id: int, rows: list[dict]) -> int:
