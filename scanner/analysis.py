@@ -18,6 +18,7 @@ def analyse_scan(db, scan_id: int, targets, tracker_list: TrackerList) -> list[d
         for target in targets:  # the same as the previous scan's: a reference to them
             write_observations(db, scan_id, target.id, {
                 "crosscheck": crosscheck_findings(db, scan_id, target, tracker_list)})
-        scores = [score_target(db, scan_id, target) for target in targets]
-        store_scores(db, scores)
+        known: dict = {}  # what scoring read and grouped, so that storing need not again
+        scores = [score_target(db, scan_id, target, known) for target in targets]
+        store_scores(db, scores, known)
     return scores

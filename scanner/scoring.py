@@ -8,6 +8,7 @@ more heavily; stated safeguards take a bounded number of points off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -77,8 +78,11 @@ def grade_for(score: int) -> str:
     return "F"
 
 
-def score_target(db, scan_id: int, target) -> dict:
-    """The scores row for one target of a scan, with every contribution to the score."""
+def score_target(db, scan_id: int, target, known: dict | None = None) -> dict:
+    """The scores row for one target of a scan, with every contribution to the score.
+
+    known: a dict that, when given, receives {(scan_id, target id): (explanation, facts)} for
+    store_scores, which then need not read and group the target's findings a second time."""
     fetches = list(db["fetches"].rows_where("scan_id = ? AND target_id = ?", [scan_id, target.id]))
     reachable = any(f["error"] is None and f["status"] and f["status"] < 400 for f in fetches)
     has_policy = any(f["document_id"] for f in fetches if f["kind"] == "policy")
@@ -88,10 +92,12 @@ def score_target(db, scan_id: int, target) -> dict:
         return {**row, "score": None, "grade": None, "status": "unreachable",
                 "explanation": json.dumps({"reason": "no page of the target could be fetched",
                                            "errors": errors[:10]})}
-    explanation = explain(target_findings(db, scan_id, target.id),
-                          child_directed=target.child_directed,
-                          has_policy=has_policy,
-                          tracker_rules=tracker_rules(db, scan_id, target.id))
+    findings = target_findings(db, scan_id, target.id)
+    rules = tracker_rules(db, scan_id, target.id)
+    explanation = explain(findings, child_directed=target.child_directed,
+                          has_policy=has_policy, tracker_rules=rules)
+    if known is not None:
+        known[(scan_id, target.id)] = (explanation, _facts(db, scan_id, target.id, findings, rules))
     score = explanation["score"]
     return {**row, "score": score, "grade": grade_for(score),
             "status": "scored" if has_policy else "no_policy",
@@ -101,15 +107,17 @@ def score_target(db, scan_id: int, target) -> dict:
 SCORE_COLUMNS = ("scan_id", "target_id", "score", "grade", "status")
 
 
-def store_scores(db, rows: list[dict]) -> None:
+def store_scores(db, rows: list[dict], known: dict | None = None) -> None:
     """Write scores rows (as score_target makes them): each distinct explanation is stored once,
     by sha256, in the form stored_explanation gives; `scores` reads them back. Plain statements
-    on the open transaction (merge copies a shard in one)."""
+    on the open transaction (merge copies a shard in one). known: what score_target put in its
+    `known` for these rows."""
     for row in rows:
         explanation = row.get("explanation")
         digest = None
         if explanation is not None:
-            text = stored_explanation(db, row["scan_id"], row["target_id"], explanation)
+            made = (known or {}).get((row["scan_id"], row["target_id"]))
+            text = stored_explanation(db, row["scan_id"], row["target_id"], explanation, made)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             db.execute("INSERT OR IGNORE INTO explanations (sha256, explanation) VALUES (?, ?)",
                        [digest, text])
@@ -118,17 +126,23 @@ def store_scores(db, rows: list[dict]) -> None:
                    [*(row.get(c) for c in SCORE_COLUMNS), digest])
 
 
-def stored_explanation(db, scan_id: int, target_id: str, explanation) -> str:
+def stored_explanation(db, scan_id: int, target_id: str, explanation, made=None) -> str:
     """The explanation as stored: each contribution names its fact (fact_key, with a document's
     sha256 for its id) instead of this scan's finding ids, so an unchanged target's explanation
     is the same text in every scan. A contribution whose findings are not in the database keeps
-    its finding ids."""
-    data = json.loads(explanation) if isinstance(explanation, str) else explanation
+    its finding ids. made: (the explanation as a dict, the target's _facts) when score_target
+    has them, else both are read again."""
+    if made is not None:
+        data, facts = made
+    else:
+        data = json.loads(explanation) if isinstance(explanation, str) else explanation
+        facts = None
     contributions = data.get("contributions") if isinstance(data, dict) else None
     if not contributions:
         return explanation if isinstance(explanation, str) else json.dumps(
             explanation, ensure_ascii=False)
-    facts = _facts(db, scan_id, target_id)
+    if facts is None:
+        facts = _facts(db, scan_id, target_id)
     fact_of = {finding_id: fact for fact, ids in facts.items() for finding_id in ids}
     stored = []
     for contribution in contributions:
@@ -172,11 +186,15 @@ def _fact_tuple(fact) -> tuple:
     return tuple(fact) if isinstance(fact, list) else ()
 
 
-def _facts(db, scan_id: int, target_id: str) -> dict[tuple, list[int]]:
+def _facts(db, scan_id: int, target_id: str, findings: list[dict] | None = None,
+           rules: dict | None = None) -> dict[tuple, list[int]]:
     """{stored fact: finding ids} of one target in one scan, risk facts and safeguards; a
-    sentence fact names its document by sha256 (its id differs between databases)."""
-    findings = target_findings(db, scan_id, target_id)
-    groups = _group_facts(findings, tracker_rules(db, scan_id, target_id))
+    sentence fact names its document by sha256 (its id differs between databases). findings,
+    rules: its target_findings and tracker_rules, when already read."""
+    if findings is None or rules is None:
+        findings = target_findings(db, scan_id, target_id)
+        rules = tracker_rules(db, scan_id, target_id)
+    groups = _group_facts(findings, rules)
     document_ids = sorted({key[1] for key in groups if key[0] == "sentence"})
     sha256 = dict(db.execute(
         f"SELECT id, sha256 FROM documents WHERE id IN ({', '.join('?' * len(document_ids))})",
@@ -339,11 +357,19 @@ def _data_types(finding: dict) -> list[str]:
     raw = finding.get("data_types")
     if not raw:
         return []
+    if isinstance(raw, str):
+        return list(_parsed_data_types(raw))
+    return [t for t in raw if isinstance(t, str)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_data_types(raw: str) -> tuple[str, ...]:
+    """A findings row's data_types JSON, parsed once: a scan's findings repeat a few dozen."""
     try:
-        types = json.loads(raw) if isinstance(raw, str) else raw
+        types = json.loads(raw)
     except ValueError:
-        return []
-    return [t for t in types if isinstance(t, str)]
+        return ()
+    return tuple(t for t in types if isinstance(t, str))
 
 
 def category_cap(category: str, escalated: bool) -> int:
