@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 from dataclasses import dataclass
 
@@ -146,28 +147,42 @@ class PolicyFinding:
     url: str | None
 
 
+POLICY_FIELDS = ("rule_id", "category", "polarity", "evidence", "document_id", "start", "end",
+                 "url")
+
+
 def crosscheck_findings(db, scan_id: int, target, trackers: TrackerList,
-                        sdk_aliases: dict | None = None) -> list[dict]:
+                        sdk_aliases: dict | None = None, findings: list[dict] | None = None
+                        ) -> list[dict]:
     """The cross-check findings rows of one target in one scan, from its stored rows.
 
     sdk_aliases: {sdk_id: names} from the SDK signatures (sdk_aliases_by_id); the curated rules
-    when None.
+    when None. findings: the target's findings rows in id order (with source, the POLICY_FIELDS
+    and url), when already read.
     """
     parties = third_party_entities(db, scan_id, target.id, trackers)
     policies = policy_documents(db, scan_id, target.id)
-    policy_findings = [PolicyFinding(*row) for row in db.execute(
-        """SELECT rule_id, category, polarity, evidence, document_id, start, "end", url
-           FROM findings WHERE scan_id = ? AND target_id = ? AND source = 'policy' ORDER BY id""",
-        [scan_id, target.id],
-    ).fetchall()]
+    if findings is None:
+        policy_findings = [PolicyFinding(*row) for row in db.execute(
+            f"""SELECT {', '.join(f'[{c}]' for c in POLICY_FIELDS)} FROM findings
+                WHERE scan_id = ? AND target_id = ? AND source = 'policy' ORDER BY id""",
+            [scan_id, target.id],
+        ).fetchall()]
+    else:
+        fields = operator.itemgetter(*POLICY_FIELDS)
+        policy_findings = [PolicyFinding(*fields(f)) for f in findings if f["source"] == "policy"]
+    # The policy's text without its denials, and the denials: once for the web and app checks.
+    said = {"described": without_denials(policies, policy_findings) if policies else "",
+            "denials": policy_denials(policy_findings)}
     rows = []
-    rows += undisclosed_parties(scan_id, target, parties, policies, trackers, policy_findings)
-    rows += contradicted_denials(scan_id, target, parties, policy_findings)
+    rows += undisclosed_parties(scan_id, target, parties, policies, trackers, policy_findings,
+                                said["described"])
+    rows += contradicted_denials(scan_id, target, parties, policy_findings, said["denials"])
     if target.child_directed:
         rows += child_directed_ad_trackers(scan_id, target, parties)
         rows += child_directed_disclaimers(scan_id, target, policy_findings)
     rows += app_crosscheck_findings(db, scan_id, target, trackers, policies, policy_findings,
-                                    sdk_aliases)
+                                    sdk_aliases, said)
     return rows
 
 
@@ -272,11 +287,13 @@ def undisclosed_severity(party: Party) -> str:
 
 
 def undisclosed_parties(scan_id, target, parties, policies, trackers,
-                        policy_findings=()) -> list[dict]:
-    if not policies:
+                        policy_findings=(), described: str | None = None) -> list[dict]:
+    """described: without_denials(policies, policy_findings), when already made."""
+    if not policies or not parties:
         return []  # no policy at all is its own finding (scoring: policy.missing)
     text = "\n".join(t for _, _, t in policies)
-    described = without_denials(policies, policy_findings)
+    if described is None:
+        described = without_denials(policies, policy_findings)
     policy_url = policies[0][1]
     rows = []
     for party in parties:
@@ -341,9 +358,14 @@ def contradicting_denials(party: Party, denials: dict) -> list[tuple[str, Policy
     return found
 
 
-def contradicted_denials(scan_id, target, parties, policy_findings) -> list[dict]:
-    """Denials of the policy that a tracker on its pages, or an SDK in its app, contradicts."""
-    denials = policy_denials(policy_findings)
+def contradicted_denials(scan_id, target, parties, policy_findings,
+                         denials: dict | None = None) -> list[dict]:
+    """Denials of the policy that a tracker on its pages, or an SDK in its app, contradicts.
+    denials: policy_denials(policy_findings), when already made."""
+    if not parties:
+        return []
+    if denials is None:
+        denials = policy_denials(policy_findings)
     rows = []
     for party in parties:
         for category, denial in contradicting_denials(party, denials):
@@ -443,8 +465,10 @@ def app_permission_rows(db, scan_id: int, target_id: str) -> list[dict]:
 
 
 def app_crosscheck_findings(db, scan_id, target, trackers, policies, policy_findings,
-                            sdk_aliases=None) -> list[dict]:
-    """The app's cross-checks: SDKs against the policy and the store page; the advertising ID."""
+                            sdk_aliases=None, said: dict | None = None) -> list[dict]:
+    """The app's cross-checks: SDKs against the policy and the store page; the advertising ID.
+    said: {"described", "denials"} of the policy when the web checks made them."""
+    said = said or {}
     has_sdks = db.execute("SELECT 1 FROM app_sdks WHERE scan_id = ? AND target_id = ? LIMIT 1",
                           [scan_id, target.id]).fetchone()
     sdks = []
@@ -453,19 +477,22 @@ def app_crosscheck_findings(db, scan_id, target, trackers, policies, policy_find
         sdks = app_sdk_parties(db, scan_id, target.id, trackers, aliases)
     listing = latest_store_listing(db, scan_id, target.id)
     rows = []
-    rows += undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings)
-    rows += contradicted_denials(scan_id, target, sdks, policy_findings)
+    rows += undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings,
+                             said.get("described"))
+    rows += contradicted_denials(scan_id, target, sdks, policy_findings, said.get("denials"))
     rows += store_declarations_contradicted(scan_id, target, sdks, listing)
     rows += child_app_advertising_id(scan_id, target, sdks, listing,
                                      app_permission_rows(db, scan_id, target.id))
     return rows
 
 
-def undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings=()) -> list[dict]:
+def undisclosed_sdks(scan_id, target, sdks, policies, trackers, policy_findings=(),
+                     described: str | None = None) -> list[dict]:
     if not policies or not sdks:
         return []
     text = "\n".join(t for _, _, t in policies)
-    described = without_denials(policies, policy_findings)
+    if described is None:
+        described = without_denials(policies, policy_findings)
     policy_url = policies[0][1]
     return [_finding(
         scan_id, target.id, "crosscheck.undisclosed-sdk", "third_party_sharing",

@@ -78,11 +78,13 @@ def grade_for(score: int) -> str:
     return "F"
 
 
-def score_target(db, scan_id: int, target, known: dict | None = None) -> dict:
+def score_target(db, scan_id: int, target, known: dict | None = None,
+                 findings: list[dict] | None = None) -> dict:
     """The scores row for one target of a scan, with every contribution to the score.
 
     known: a dict that, when given, receives {(scan_id, target id): (explanation, facts)} for
-    store_scores, which then need not read and group the target's findings a second time."""
+    store_scores, which then need not read and group the target's findings a second time.
+    findings: the target's target_findings, when already read."""
     fetches = list(db["fetches"].rows_where("scan_id = ? AND target_id = ?", [scan_id, target.id]))
     reachable = any(f["error"] is None and f["status"] and f["status"] < 400 for f in fetches)
     has_policy = any(f["document_id"] for f in fetches if f["kind"] == "policy")
@@ -92,7 +94,8 @@ def score_target(db, scan_id: int, target, known: dict | None = None) -> dict:
         return {**row, "score": None, "grade": None, "status": "unreachable",
                 "explanation": json.dumps({"reason": "no page of the target could be fetched",
                                            "errors": errors[:10]})}
-    findings = target_findings(db, scan_id, target.id)
+    if findings is None:
+        findings = target_findings(db, scan_id, target.id)
     rules = tracker_rules(db, scan_id, target.id)
     explanation = explain(findings, child_directed=target.child_directed,
                           has_policy=has_policy, tracker_rules=rules)
@@ -214,12 +217,14 @@ FINDING_COLUMNS = ("id", "source", "rule_id", "category", "practice", "severity"
                    "data_types", "evidence", "document_id", "start", "end")
 
 
-def target_findings(db, scan_id: int, target_id: str) -> list[dict]:
-    """The findings rows (the columns scoring reads) of one target in one scan."""
-    columns = ", ".join(f'"{c}"' for c in FINDING_COLUMNS)
-    return [dict(zip(FINDING_COLUMNS, values, strict=True)) for values in db.execute(
-        f"SELECT {columns} FROM findings WHERE scan_id = ? AND target_id = ? ORDER BY id",
-        [scan_id, target_id],
+def target_findings(db, scan_id: int, target_id: str, *, source: str | None = None,
+                    columns: tuple[str, ...] = FINDING_COLUMNS) -> list[dict]:
+    """The findings rows (the columns scoring reads, or these) of one target in one scan, or
+    only those of one source, in id order."""
+    where = "scan_id = ? AND target_id = ?" + (" AND source = ?" if source else "")
+    return [dict(zip(columns, values, strict=True)) for values in db.execute(
+        f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM findings WHERE {where} ORDER BY id",
+        [scan_id, target_id, *([source] if source else [])],
     ).fetchall()]
 
 
@@ -292,7 +297,7 @@ def fact_key(finding: dict, tracker_rules: dict | None = None) -> tuple:
 
 
 def _fact(group: list[dict], child_directed: bool) -> dict:
-    scored = [(finding_points(f, child_directed), f) for f in group]
+    scored = [(_memo_points(f, child_directed), f) for f in group]
     (points, base, basis, escalation), top = max(
         scored, key=lambda pf: (pf[0][0], -_priority(pf[1]["category"]), -pf[1]["id"]))
     return {
@@ -312,8 +317,31 @@ def _priority(category: str) -> int:
     return len(CATEGORY_PRIORITY)
 
 
+# The fields of a finding that finding_points reads: its result is memoised by them (a scan's
+# findings repeat the same few hundred combinations), so a field it comes to read must be here.
+POINTS_FIELDS = ("category", "severity", "data_types", "practice", "rule_id")
+
+
+def _memo_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
+    key = (child_directed, *(finding.get(field) for field in POINTS_FIELDS))
+    try:
+        return _POINTS[key]
+    except KeyError:
+        pass
+    except TypeError:  # data_types given as a list, not its JSON: not memoised
+        return finding_points(finding, child_directed)
+    if len(_POINTS) > 65536:
+        _POINTS.clear()
+    points = _POINTS[key] = finding_points(finding, child_directed)
+    return points
+
+
+_POINTS: dict[tuple, tuple] = {}
+
+
 def finding_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
-    """(points, points before escalation, what they rest on, escalation reason or None)."""
+    """(points, points before escalation, what they rest on, escalation reason or None).
+    Reads only the POINTS_FIELDS of the finding (_memo_points keys on them)."""
     types = _data_types(finding)
     weighed = [DATA_TYPE_POINTS[t] for t in types if t in DATA_TYPE_POINTS]
     if finding["category"] == "collection" and weighed:
