@@ -297,7 +297,7 @@ def fact_key(finding: dict, tracker_rules: dict | None = None) -> tuple:
 
 
 def _fact(group: list[dict], child_directed: bool) -> dict:
-    scored = [(_memo_points(f, child_directed), f) for f in group]
+    scored = [(finding_points(f, child_directed), f) for f in group]
     (points, base, basis, escalation), top = max(
         scored, key=lambda pf: (pf[0][0], -_priority(pf[1]["category"]), -pf[1]["id"]))
     return {
@@ -317,31 +317,8 @@ def _priority(category: str) -> int:
     return len(CATEGORY_PRIORITY)
 
 
-# The fields of a finding that finding_points reads: its result is memoised by them (a scan's
-# findings repeat the same few hundred combinations), so a field it comes to read must be here.
-POINTS_FIELDS = ("category", "severity", "data_types", "practice", "rule_id")
-
-
-def _memo_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
-    key = (child_directed, *(finding.get(field) for field in POINTS_FIELDS))
-    try:
-        return _POINTS[key]
-    except KeyError:
-        pass
-    except TypeError:  # data_types given as a list, not its JSON: not memoised
-        return finding_points(finding, child_directed)
-    if len(_POINTS) > 65536:
-        _POINTS.clear()
-    points = _POINTS[key] = finding_points(finding, child_directed)
-    return points
-
-
-_POINTS: dict[tuple, tuple] = {}
-
-
 def finding_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
-    """(points, points before escalation, what they rest on, escalation reason or None).
-    Reads only the POINTS_FIELDS of the finding (_memo_points keys on them)."""
+    """(points, points before escalation, what they rest on, escalation reason or None)."""
     types = _data_types(finding)
     weighed = [DATA_TYPE_POINTS[t] for t in types if t in DATA_TYPE_POINTS]
     if finding["category"] == "collection" and weighed:
