@@ -735,7 +735,77 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
                 (start + match_span[0], start + match_span[1])
             findings.append(Finding(*head, list(rule.data_types), sentence, start, end,
                                     match_start, match_end, rule.status, path))
-    return findings
+    return one_per_category(findings, compiled_rules)
+
+
+# --- one sentence, one finding per category ------------------------------------------------------
+# Rules that fire on any statement of their category, without naming a data type or recipient:
+# they give way to any other rule of the category in the same sentence.
+GENERIC_RULES = frozenset({
+    "collection.first-party", "collection.cookies-first-party", "collection.th-records",
+    "collection.th-other-data", "collection.th-personal-data", "collection.th-org-obtains",
+    "third_party_sharing.third-parties", "third_party_sharing.disclosure",
+    "third_party_sharing.th-third-parties", "third_party_sharing.th-disclosure",
+    "third_party_sharing.th-other-recipients"})
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def _specificity(finding: Finding, order: int, rule_order: dict) -> tuple:
+    """Sort key, most specific first: highest severity of the rule (a risk rule made neutral by
+    its context, "sale.personal-data.definition", keeps its rule's), not a generic rule,
+    narrowest matched phrase, then the rule's place in the rule files."""
+    base = finding.rule_id if finding.rule_id in rule_order else finding.rule_id.rsplit(".", 1)[0]
+    place, severity = rule_order.get(base, (order, finding.severity))
+    return (-SEVERITY_RANK.get(severity, 0), base in GENERIC_RULES,
+            (finding.match_end or 0) - (finding.match_start or 0), place)
+
+
+_RULE_ORDER: list = [None, {}]  # the rule list last asked for, and its {id: (place, severity)}
+
+
+def _rule_order(rules) -> dict:
+    if _RULE_ORDER[0] is not rules:
+        _RULE_ORDER[:] = [rules, {rule.id: (n, rule.severity) for n, rule in enumerate(rules)}]
+    return _RULE_ORDER[1]
+
+
+def one_per_category(findings: list[Finding], rules=()) -> list[Finding]:
+    """At most one risk finding per category and sentence: the most specific one (_specificity)
+    stands, with the data types of all of them (in order, without repeats) and the other rules'
+    ids in `also` (a collection finding without data types, scored by its severity, stays apart
+    from those with types). Protective and neutral findings add no points and are kept one by
+    one: the cross-checks read them by rule id ("we do not show ads",
+    behavioral_ads.ad-serving.denied, is not "no targeted ads"; children.not-directed is not
+    children.age-threshold). The findings are classify's own: the one that stands is updated."""
+    groups: dict[tuple, list[int]] = {}
+    merging = False
+    for index, finding in enumerate(findings):
+        if finding.polarity == "risk":
+            # a collection finding without data types scores by its severity, not by a data
+            # type (scanner/scoring.py): merged with typed ones it would lose its points
+            category = finding.category
+            key = (finding.start, category, category == "collection" and not finding.data_types)
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [index]
+            else:
+                members.append(index)
+                merging = True
+    if not merging:
+        return findings
+    rule_order = _rule_order(rules)
+    dropped = set()
+    for members in groups.values():
+        if len(members) == 1:
+            continue
+        ranked = sorted(members, key=lambda i: _specificity(findings[i], i, rule_order))
+        top = findings[ranked[0]]
+        top.data_types = list(dict.fromkeys(t for i in ranked for t in findings[i].data_types))
+        top.also += tuple(dict.fromkeys(findings[i].rule_id for i in ranked[1:]
+                                        if findings[i].rule_id != top.rule_id))
+        findings[members[0]] = top
+        dropped.update(members[1:])
+    return [finding for i, finding in enumerate(findings) if i not in dropped]
 
 
 def example_problems(rule: Rule) -> list[str]:

@@ -151,6 +151,7 @@ class Finding:
     match_end: int | None = None
     status: str = "experimental"
     heading: str = ""  # the sentence's heading path: "Section > Subsection"
+    also: tuple = ()  # rule ids merged into this finding (engine.one_per_category), most specific first
 
 
 # --- vocabulary: named word lists shared by the rules of one language -----------------------------
