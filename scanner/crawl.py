@@ -323,6 +323,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers."""
     events = events or ScanEvents()
     db = store.open_db(db_path)
+    trackers = None  # the tracker list recorded for the scan is the one its analysis uses
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                    options=options.to_dict())
@@ -349,7 +350,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
         try:
             finished = _done_targets(db, scan_id)
             scores = analyse_scan(db, scan_id, [t for t in targets if t.id in finished],
-                                  TrackerList.load())
+                                  trackers or TrackerList.load())
         except KeyboardInterrupt:
             store.finish_scan(db, scan_id, "interrupted")
             raise
@@ -398,6 +399,7 @@ class _Worker:
     events_fd: int
     buffer: bytes = b""
     reported: set = dataclasses.field(default_factory=set)
+    closed: bool = False  # its events pipe reached its end: the worker is exiting
 
 
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
@@ -435,7 +437,10 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 chunk = os.read(worker.events_fd, 65536)
             except BlockingIOError:
                 break
-            if not chunk:
+            if not chunk:  # the worker closed its end; an end stays readable, so no more select
+                if not worker.closed:
+                    worker.closed = True
+                    selector.unregister(worker.events_fd)
                 break
             worker.buffer += chunk
         *lines, worker.buffer = worker.buffer.split(b"\n")
@@ -448,7 +453,8 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
         """After a worker exits: report the targets it did not, and mark those it left undone:
         'done' if its crawl ended normally, 'failed' if it died; left 'pending' if `stopped`."""
         read_events(worker)
-        selector.unregister(worker.events_fd)
+        if not worker.closed:
+            selector.unregister(worker.events_fd)
         os.close(worker.events_fd)
         returncode = worker.proc.returncode
         db = store.open_db(db_path)
@@ -476,7 +482,9 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 while queue and len(running) < options.workers:
                     job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
                     running.append(start(queue.pop(0), job_path))
-                for key, _ in selector.select(timeout=0.2):
+                # A worker that closed its pipe is exiting: look for its end more often.
+                exiting = any(worker.closed for worker in running)
+                for key, _ in selector.select(timeout=0.02 if exiting else 0.2):
                     read_events(key.data)
                 for worker in list(running):
                     if worker.proc.poll() is None:
