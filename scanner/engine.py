@@ -566,7 +566,8 @@ RIGHTS_CUE = re.compile(r"\b(?:(?:have|has|exercise|with)\s+(?:the\s+|a\s+|your\
                         r"|object(?:ing)?\s+to|withdraw\w*\s+(?:your\s+)?consent"
                         r"|turn(?:ing|s)?\s+off|disabl(?:e|ing)|request\s+(?:that\s+we|us\s+to)"
                         r"|ask\s+us\s+(?:not\s+)?to)\b", re.I)
-CLAUSE_END = re.compile(r"[.;!?]\s|,\s+(?:and\s+|but\s+)?(?:we|our|they|third|these)\b", re.I)
+# (a Markdown bold or italic lead-in ends too: "**Right to Opt-Out of Sale.** We may share ...")
+CLAUSE_END = re.compile(r"[.;!?][*_]{0,3}\s|,\s+(?:and\s+|but\s+)?(?:we|our|they|third|these)\b", re.I)
 # A cross-reference: the phrase names a section ("see Interest-Based Ads", "go to Section 6").
 CROSS_REFERENCE = re.compile(r"\(\s*(?:see|refer\s+to|cf\.?)\s+[^()]{0,80}$"
                              r"|\b(?:see|refer\s+to|go\s+to)\s+(?:our\s+|the\s+)?(?:section|paragraph|part"
