@@ -204,9 +204,8 @@ def _headers(value) -> tuple[dict | None, str | None]:
 
 def _fetch_content(row: dict) -> tuple:
     """A fetch without its times and its volatile header values (their names are kept)."""
-    skip = {"id", "scan_id", *FETCH_TIMES, *HEADER_COLUMNS}
-    content = [(c, _normal(row.get(c))) for c in sorted(row) if c not in skip and
-               row.get(c) is not None]
+    content = list(_row_content({k: v for k, v in row.items()
+                                 if k not in FETCH_TIMES and k not in HEADER_COLUMNS}))
     for column in HEADER_COLUMNS:
         parsed, raw = _headers(row.get(column))
         if parsed is None:

@@ -47,7 +47,7 @@ class StorePipeline:
     """Turns each fetch into rows of one scan: documents and raw bodies are stored at once (by
     content); a target's fetches, third parties, cookies and findings are held until the target
     is done, then written in one transaction, or as a reference to the same rows of its previous
-    scan (store.write_observations). Under `scanner scan` the worker's TargetCompletion holds
+    scan (observations.write_observations). Under `scanner scan` the worker's TargetCompletion holds
     them (crawler.scanner_observations) and writes them when every spider is done with the
     target; otherwise this pipeline writes each target's when its spider closes."""
 
@@ -81,7 +81,7 @@ class StorePipeline:
             if self.owns_observations and self.scan_id is not None:
                 for target_id in self.observations.targets():
                     write_observations(self.db, self.scan_id, target_id,
-                                             self.observations.pop(target_id))
+                                       self.observations.pop(target_id))
         finally:
             self.db.close()
 
