@@ -128,7 +128,7 @@ def judged_texts(records: list[dict]) -> list[str]:
 
 
 def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto",
-             keep_errors: bool = False, in_context: bool = True) -> Evaluation:
+             keep_errors: bool = False, in_context: bool = True, model=None) -> Evaluation:
     """Score each category that some record labels; null labels are left out of that category.
 
     Practice mode scores a record's optional `practice_labels` (is the practice stated as done?)
@@ -136,7 +136,7 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     Subsection") is the heading path its text sits under, for rules with `context:`.
 
     in_context: judge list items with their lead-in (judged_texts); False judges each record
-    on its own text alone.
+    on its own text alone. model: a scanner.model.Model whose suggestions count as findings.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
@@ -144,7 +144,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     texts = judged_texts(records) if in_context else [r["text"] for r in records]
     result.with_lead_in = sum(t != r["text"] for t, r in zip(texts, records, strict=True))
     for record, text in zip(records, texts, strict=True):
-        findings = classify(text, rules, lang=lang, section=record.get("heading") or "")
+        findings = classify(text, rules, lang=lang, section=record.get("heading") or "",
+                            model=model)
         predicted = predicted_categories(findings, mode)
         labels = record.get("practice_labels") if mode == "practice" else None
         for category, label in (labels or record["labels"]).items():
@@ -172,13 +173,15 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
 NEGATION_BEFORE = re.compile(expand_macros(r"{NEG}(?:\W+[\w'-]+){0,6}\W*$"), re.I)
 
 
-def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto") -> list[tuple]:
+def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto",
+                            model=None) -> list[tuple]:
     """Risk findings whose matched phrase follows a negation within six words ("we do not ...
     sell"): what a regulator must never see flagged. Independent of the rules' own `unless`."""
     bad = []
     for record in records:
         text = record["text"]
-        for f in classify(text, rules, lang=lang, section=record.get("heading") or ""):
+        for f in classify(text, rules, lang=lang, section=record.get("heading") or "",
+                          model=model):
             if f.polarity != "risk" or f.match_start is None:
                 continue
             if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):
