@@ -147,6 +147,22 @@ def test_normalised_text_is_stable_under_whitespace_and_zero_width_noise():
     assert normalise_text("การดํา\u0e4d\u0e32เนินการ".replace("ดํา", "ด")) == normalise_text("การดำเนินการ")
 
 
+@pytest.mark.parametrize("text", [
+    "", " ", "a", " a ", "a  b", "a\tb", "a\u00a0 b", "\x1fa\x1f  b\u1680", "a\u1680\u1680b ",
+    "\u2003a\u3000\u3000b\u202f", "a\x0bb\x1cc\u2028d", "\u201cdon\u2019t\u201d \u2018sell\u2019",
+])
+def test_whitespace_shortcuts_give_what_the_regular_expressions_give(text):
+    import re
+
+    from scanner.extract import collapse_whitespace
+
+    assert collapse_whitespace(text) == re.sub(r"\s+", " ", text)
+    quotes = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+    lines = [re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip()
+             for line in text.translate(quotes).splitlines()]
+    assert normalise_text(text) == "\n".join(line for line in lines if line)
+
+
 # ---------------------------------------------------------------- PDF
 
 
