@@ -14,6 +14,7 @@ from functools import reduce
 from itertools import accumulate, chain, compress, islice
 from operator import or_
 
+from scanner import thai
 from scanner.language import detect_lang
 from scanner.prefilter import probe_keys
 from scanner.rule_schema import DENIED_SUFFIX, MACROS, Finding, Proximity, Rule
@@ -647,7 +648,7 @@ def _fired(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool
 
 
 def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool,
-                      section: tuple = (), title: bool = False):
+                      section: tuple = (), title: bool = False, alone: bool = True):
     """(rule index, outcome, span, context or None) for each rule that fires on the sentence.
 
     A title of the document's outline (`title`) is a heading for every risk rule. A list of
@@ -659,8 +660,10 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
     if title:
         return [(i, outcome, span, "heading" if rules[i].polarity == "risk" else None)
                 for i, outcome, span in fired]
-    if lang != "en" or not any(rules[f[0]].polarity == "risk" for f in fired):
+    if not any(rules[f[0]].polarity == "risk" for f in fired):
         return [(i, outcome, span, None) for i, outcome, span in fired]
+    if lang == "th":
+        return _thai_in_context(sentence, fired, rules, alone)
     if "\n" in sentence:
         positive = exception_list_form(sentence)
         if positive is not None:
@@ -690,6 +693,31 @@ def _fired_in_context(sentence: str, compiled: CompiledRules, lang: str, fast_en
                 disclaimer = bool(DISCLAIMER.search(sentence))
             if disclaimer:
                 context = "disclaimer"
+        judged.append((rule_index, outcome, span, context))
+    return judged
+
+
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    line_end = text.find("\n", end)
+    return not text[text.rfind("\n", 0, start) + 1:start].strip() and \
+        not text[end:None if line_end < 0 else line_end].strip()
+
+
+def _thai_in_context(sentence: str, fired: list, rules: list[Rule], alone: bool) -> list[tuple]:
+    """The Thai side of _fired_in_context: a risk in a heading (a line of its own: `alone`),
+    definition, rights notice or cross-reference is neutral, judged on the token form."""
+    form = thai.tokenized_form(sentence)
+    whole = thai.sentence_context(sentence, form)
+    if whole == "heading" and not alone:
+        whole = None  # a piece of a longer line the cutter cut off, not a title
+    judged = []
+    for rule_index, outcome, span in fired:
+        rule, context = rules[rule_index], None
+        if rule.polarity == "risk" and outcome == "hit":  # a denial stays protective
+            # a context rule's bare item under its heading is what the rule is for
+            context = None if whole == "heading" and rule.context else whole
+            if context is None:
+                context = thai.phrase_context(form, find_match(rule, form))
         judged.append((rule_index, outcome, span, context))
     return judged
 
@@ -729,8 +757,10 @@ def classify(text: str, rules: list[Rule], lang: str = "auto", fast: bool = True
         in_section = () if title else section_rules
         if model is not None and not title:
             sentences.append((start, end, path))
+        # a Thai title is a line of its own, never a piece of one
+        alone = lang == "en" or _alone_on_line(text, start, end)
         for rule_index, outcome, match_span, context in _fired_in_context(
-                sentence, compiled, lang, fast_english, in_section, title):
+                sentence, compiled, lang, fast_english, in_section, title, alone):
             head = heads[rule_index][outcome]
             if head is None:  # the denial of a rule that is not a risk
                 continue

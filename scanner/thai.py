@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 TOKEN_SEPARATOR = "|"
@@ -77,6 +78,12 @@ LIST_CUES = ("เช่น", "ได้แก่", "อาทิ", "ประก
 NOUN_ITEM_OPENERS = ("การ", "ข้อมูล", "ความ", "ประวัติ", "หมายเลข", "เลข", "ชื่อ", "ที่อยู่", "เนื้อหา",
                      "ภาพ", "รูป", "วันเดือนปี", "วันเกิด", "อีเมล", "เบอร์")
 MIN_THAI_SENTENCE = 12
+# A short piece with no subject, modal or negation is an item of a list the CRF cut apart
+# ("ความคิดเห็นทางการเมือง", "ประวัติอาชญากรรม"), not a sentence.
+MAX_NOUN_ITEM = 30
+RAW_STATEMENT = re.compile("อาจ|จะ|ต้อง|ไม่|มิได้|เรา|บริษัท|ท่าน|คุณ|ผู้ใช้|ระบบ")
+# A cross-reference goes on into the section it names ("โปรดดูในหัวข้อ “การเปิดเผยข้อมูล”").
+SECTION_NAMED = ("หัวข้อ", "ในข้อ", "ตามข้อ")
 MAX_MERGED_SENTENCE = 800
 
 
@@ -134,11 +141,92 @@ def _continues(previous: str, segment: str) -> bool:
         return True
     if segment.startswith(NOUN_ITEM_OPENERS) and any(cue in previous[-150:] for cue in LIST_CUES):
         return True
-    if len(previous) < MIN_THAI_SENTENCE:
+    if len(previous) < MIN_THAI_SENTENCE or previous.endswith(SECTION_NAMED):
         return True
+    if not RAW_STATEMENT.search(segment) and (
+            len(segment) <= MAX_NOUN_ITEM or GLOSSED_TERM.match(previous)):
+        return True  # a bare noun item of a list, or the rest of a glossary definition
     last_word = previous.rsplit(" ", 1)[-1]
     if previous.endswith(".") and len(last_word) <= 5:
         return True  # an abbreviation such as พ.ศ. or ม.
     # "เก็บรวบรวม ใช้ และเปิดเผย": a short word then a space is a list, not a sentence
     first_word = segment.split(" ", 1)[0]
     return len(first_word) <= 4 and " " in segment
+
+
+# --- statements that are not a practice (the engine makes a risk found in them neutral) ---------
+# Matched on the token form, as the Thai rules are. A word that states something: a modal, an
+# auxiliary, a copula, a negation, a passive (not "ที่ถูก..."), a manner, a purpose or a list. A title has
+# none ("การเปิดเผยข้อมูลแก่บุคคลภายนอก", "ข้อมูลส่วนบุคคลที่เราเก็บรวบรวม").
+STATING = re.compile(r"\|(อาจ|จะ|ต้อง|ได้|สามารถ|ควร|ย่อม|เป็น|เป็นไป|คือ|ไม่|มิ|โดย|เพื่อ|ได้แก่|เช่น|อาทิ"
+                     r"|ประกอบด้วย|รวมถึง|ดังนี้|ดังต่อไปนี้|ถูก(?<!\|ที่\|ถูก))\|")
+# An item mark, then a section number ("3.", "2.1", "ข้อ 5", "หมวด 3", "(ก)").
+SECTION_NUMBER = (r"(\(\|?[ก-ฮ0-9๐-๙]{1,2}\|?\)\||[-•*]\|)?"
+                  r"([0-9๐-๙]+(\.[0-9๐-๙]+)*\|(\.\|)?|(ข้อ|หมวด|ส่วน)(ที่)?\|[0-9๐-๙]+(\.[0-9๐-๙]+)*\|(\.\|)?)")
+# A title names a topic: a nominal (การ..., ความ...) or a noun of the notice's topics.
+TITLE_OPENER = re.compile(
+    rf"^\|([“\"]\|)?{SECTION_NUMBER}?"
+    r"(การ|ความ|ข้อมูล|ประเภท|วัตถุประสงค์|นโยบาย|ระยะเวลา|สิทธิ|ผู้รับ|แหล่ง|ฐาน|คุกกี้|วิธี|ช่องทาง"
+    r"|หลักเกณฑ์|มาตรการ|บุคคล|หน่วยงาน|ผู้ให้บริการ|ผู้ควบคุม|ผู้ประมวลผล|เจ้าหน้าที่|เทคโนโลยี|ผู้เยาว์|เด็ก)")
+NUMBERED_TITLE = re.compile(rf"^\|{SECTION_NUMBER}")
+# A title asked as a question: "เราเก็บรวบรวมข้อมูลอะไรบ้าง", "เราเปิดเผยข้อมูลให้ใครบ้าง".
+QUESTION_END = re.compile(r"\|(อะไร\|)?(บ้าง|อย่างไร|ไหม|ใคร|ที่ไหน|เมื่อไร|\?)\|$")
+TITLE_MAX_CHARACTERS = 90
+TITLE_MAX_TOKENS = 14
+# A definition: "“ข้อมูลส่วนบุคคล” หมายถึง ...", "คุกกี้ คือ ...", a term glossed in English before
+# a colon ("ข้อมูลอ่อนไหว (Sensitive Data): ข้อมูลส่วนบุคคลเกี่ยวกับ...") that states nothing.
+MEANS_NEAR_START = re.compile(r"^\|([^|]+\|){1,8}(หมายถึง|หมายความว่า|หมายความถึง|หมายรวมถึง)\|")
+IS_A = re.compile(r"^\|([“\"]\|)?([^|]+\|){1,3}([”\"]\|)?คือ\|")
+GLOSSED_TERM = re.compile(r"^[-•*\s]*[^\s:()]{1,40}(\s[^\s:()]{1,20}){0,3}\s*\([A-Za-z][^()]{0,60}\)\s*:")
+MODAL = re.compile(r"\|(อาจ|จะ|ต้อง|ได้|สามารถ)\|")
+OUR_SUBJECT = re.compile(r"\|(เรา|บริษัท[^|]*)\|")
+# The reader's right, or how to use it, opening the sentence: "สิทธิในการคัดค้านการเก็บรวบรวม...",
+# "ท่านมีสิทธิขอให้...", "ท่านสามารถเพิกถอนความยินยอมในการเปิดเผย...", "ขอให้ลบ...".
+RIGHT = r"สิทธิ์?\|"
+RIGHTS_OPENER = re.compile(
+    rf"^\|{SECTION_NUMBER}?"
+    r"((ท่าน|คุณ|เจ้าของข้อมูล[^|]*|ผู้ใช้[^|]*|ผู้ปกครอง|นักเรียน)\|(จึง\||ยัง\||ก็\|)?)?"
+    rf"(มี\|{RIGHT}|{RIGHT}|ใช้\|{RIGHT}|การ\|ใช้\|{RIGHT}"
+    rf"|สามารถ\|(ใช้\|{RIGHT}|ขอ|เพิก|ถอนความยินยอม|คัดค้าน|ร้องขอ|ยื่น|ยกเลิก|ระงับ)"
+    r"|ขอ\|?ให้\|(ลบ|แก้ไข|ระงับ|โอน)|ขอ\|(ลบ|แก้ไข|เข้าถึง|ระงับ|รับ|โอน)|ขอรับ|ถอนความยินยอม"
+    r"|(การ\|)?เพิก\|ถอนความยินยอม|(การ\|)?ถอนความยินยอม|คัดค้าน|ร้องเรียน)")
+# A later clause stating a practice after the rights notice ("... อย่างไรก็ตาม เราอาจเปิดเผย...").
+PRACTICE_CLAUSE = re.compile(r"\|(อย่างไรก็ตาม|ทั้งนี้|แต่|นอกจากนี้)\|")
+# A cross-reference: the matched phrase names a section ("โปรดดูรายละเอียดในหัวข้อ “การเปิดเผย...”",
+# "ตามที่ระบุไว้ในข้อ 4 การเปิดเผยข้อมูล...").
+REFERENCE_CUE = re.compile(
+    r"\|(ดู|อ่าน|ศึกษา|ตรวจสอบ)\|(รายละเอียด\|)?(เพิ่มเติม\|)?(ได้\|)?(ที่\||ใน\||จาก\|)?"
+    r"(หัวข้อ|ข้อ|ส่วน|หมวด|นโยบาย|ประกาศ)\|"
+    r"|\|(ตาม|ดัง)(ที่)?\|?(ระบุ|กล่าว|แจ้ง|อธิบาย|กำหนด)\|(ไว้\|)?(แล้ว\|)?(ใน|ที่)\|(หัวข้อ|ข้อ|ส่วน|หมวด)\|"
+    r"|\|(ใน|ตาม|ภายใต้)\|(หัวข้อ|ข้อ)\|([0-9๐-๙]|“|\")")
+REFERENCE_PRACTICE = re.compile(r"\|(อาจ|จะ)\|")
+
+
+def sentence_context(sentence: str, form: str) -> str | None:
+    """'heading' or 'definition' when a Thai sentence (`form`: its token form) states no
+    practice, else None."""
+    text = sentence.strip()
+    if "\n" not in text and not text.endswith(":") and not STATING.search(form):
+        if len(text) <= TITLE_MAX_CHARACTERS and (
+                NUMBERED_TITLE.match(form) or (form.count("|") - 1 <= TITLE_MAX_TOKENS
+                                               and TITLE_OPENER.match(form))):
+            return "heading"
+    if "\n" not in text and len(text) <= TITLE_MAX_CHARACTERS and QUESTION_END.search(form):
+        return "heading"
+    if MEANS_NEAR_START.match(form) or IS_A.match(form):
+        return "definition"
+    if GLOSSED_TERM.match(text) and not MODAL.search(form) and not OUR_SUBJECT.search(form):
+        return "definition"
+    return None
+
+
+def phrase_context(form: str, span: tuple[int, int] | None) -> str | None:
+    """'rights' or 'reference' when the phrase a rule matched (`span` in the token form) is the
+    object of the reader's right or a section named in a cross-reference."""
+    before = form[:(span[0] if span else len(form)) + 1]
+    if RIGHTS_OPENER.match(form) and not PRACTICE_CLAUSE.search(before):
+        return "rights"
+    cues = list(REFERENCE_CUE.finditer(before))
+    if cues and not REFERENCE_PRACTICE.search(before, 0, cues[-1].start() + 1):
+        return "reference"
+    return None
