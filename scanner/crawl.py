@@ -1,11 +1,12 @@
 """Run one scan: targets are crawled in batches, each batch by a worker process of its own.
 
 A worker runs its steps over its batch (the app step: APKs analysed; then the crawl: the store
-spider for targets with an app, then policy + site or browser spiders, in one Scrapy process) and commits each target as 'done' in `scan_targets` the moment every part of the
-worker has finished it (scanner.extensions.TargetCompletion), telling the scan process over a
-pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight, `--resume` crawls
-just the targets not done, and `--workers N` crawls N batches at once (one Twisted reactor per
-process, as Scrapy requires).
+spider for targets with an app, then the scan spider, or with --browser the policy and browser
+spiders, in one Scrapy process) and commits each target as 'done' in `scan_targets` the moment
+every part of the worker has finished it (scanner.extensions.TargetCompletion), telling the scan
+process over a pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight,
+`--resume` crawls just the targets not done, and `--workers N` crawls N batches at once (one
+Twisted reactor per process, as Scrapy requires).
 
 Longer than 500 lines because both ends of the worker protocol (the job file, the done pipe) live
 here; the worker side (CrawlStep, AppStep, crawl_batch, worker_main) is the seam to split out.
@@ -91,18 +92,19 @@ class Batch:
 
 
 class CrawlStep:
-    """The policy spider and the page spider (site, or browser) over the batch in one Scrapy
-    process; each spider finishes a target with the `target_finished` signal."""
+    """The scan spider (the policy and site spiders' jobs in one crawler) over the batch, or
+    with --browser the policy spider and the browser spider, in one Scrapy process; each
+    spider finishes a target with the `target_finished` signal."""
 
     def spiders(self, options: ScanOptions) -> list:
-        from spiders.policy import PolicySpider
-        from spiders.site import SiteSpider
-
         if options.browser:
             from spiders.browser import BrowserSpider
+            from spiders.policy import PolicySpider
 
             return [PolicySpider, BrowserSpider]
-        return [PolicySpider, SiteSpider]
+        from spiders.scan import ScanSpider
+
+        return [ScanSpider]
 
     def parts(self, options: ScanOptions) -> list[str]:
         return ["store"] + [spider.name for spider in self.spiders(options)]
@@ -124,18 +126,21 @@ class CrawlStep:
                                   fast=batch.options.allow_private and all_on_loopback(batch.targets))
         process = CrawlerProcess(settings)
         crawlers = []
-        shared_downloads = SharedDownloads()
+        # With --browser, the policy and browser crawlers fetch robots.txt once per host.
+        shared_downloads = SharedDownloads() if batch.options.browser else None
 
         def crawl(spider, **kwargs):
             crawler = process.create_crawler(spider)
             crawlers.append(crawler)
             batch.completion.connect(crawler)
-            shared_downloads.connect(crawler)
+            if shared_downloads is not None:
+                shared_downloads.connect(crawler)
             return process.crawl(crawler, targets=batch.targets, **kwargs)
 
         def crawl_sites(store_policy_urls: dict):
             for spider in self.spiders(batch.options):
-                extra = {"store_policy_urls": store_policy_urls} if spider is PolicySpider else {}
+                extra = {"store_policy_urls": store_policy_urls} \
+                    if issubclass(spider, PolicySpider) else {}
                 crawl(spider, **extra)
 
         if any(target.android for target in batch.targets):

@@ -35,7 +35,7 @@ class PolicySpider(ScannerSpider):
     def __init__(self, *args, store_policy_urls=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.policy_pages = defaultdict(int)
-        self.seen = defaultdict(set)
+        self.policy_seen = defaultdict(set)
         # {target id: the privacy policy its app's store listing links to}: read beside what
         # the homepage leads to, so an app without a website of its own still gets its policy.
         self.store_policy_urls = dict(store_policy_urls or {})
@@ -54,34 +54,42 @@ class PolicySpider(ScannerSpider):
 
     async def start(self):
         for target in self.targets:
-            if target.policy_urls:
-                for url in target.policy_urls:
-                    request = self.policy_request(target, url, "targets-file")
-                    if request:
-                        yield request
-            else:
-                if self.store_policy_urls.get(target.id):
-                    request = self.policy_request(target, self.store_policy_urls[target.id],
-                                                  "store-listing")
-                    if request:
-                        yield request
-                yield scrapy.Request(
-                    target.homepage, callback=self.parse_homepage, errback=self.homepage_failed,
-                    meta={"target": target, "discovered_by": "homepage"}, dont_filter=True,
-                )
+            for request in self.policy_start(target):
+                yield request
+
+    def policy_start(self, target):
+        """The first requests of one target: its policy URLs from the targets file, else the
+        policy its store listing links to and its homepage (to discover the policy from)."""
+        if target.policy_urls:
+            for url in target.policy_urls:
+                request = self.policy_request(target, url, "targets-file")
+                if request:
+                    yield request
+            return
+        if self.store_policy_urls.get(target.id):
+            request = self.policy_request(target, self.store_policy_urls[target.id], "store-listing")
+            if request:
+                yield request
+        yield self.policy_job_request(
+            target.homepage, self.parse_homepage, self.homepage_failed,
+            {"target": target, "discovered_by": "homepage"})
+
+    def policy_job_request(self, url, callback, errback, meta) -> scrapy.Request:
+        """Every request of the policy spider's job is made here (spiders/scan.py gives them a
+        cookie jar of their own)."""
+        return scrapy.Request(url, callback=callback, errback=errback, meta=meta, dont_filter=True)
 
     def policy_request(self, target, url, discovered_by, *, must_look_like_policy=False,
                        fallback=()):
         """A request for one policy page, or None when seen or over the per-target bound."""
-        if url in self.seen[target.id] or self.policy_pages[target.id] >= self.max_policy_pages:
+        if url in self.policy_seen[target.id] or self.policy_pages[target.id] >= self.max_policy_pages:
             return None
-        self.seen[target.id].add(url)
+        self.policy_seen[target.id].add(url)
         self.policy_pages[target.id] += 1
-        return scrapy.Request(
-            url, callback=self.parse_policy, errback=self.policy_failed, dont_filter=True,
-            meta={"target": target, "discovered_by": discovered_by,
-                  "must_look_like_policy": must_look_like_policy, "fallback": list(fallback)},
-        )
+        return self.policy_job_request(
+            url, self.parse_policy, self.policy_failed,
+            {"target": target, "discovered_by": discovered_by,
+             "must_look_like_policy": must_look_like_policy, "fallback": list(fallback)})
 
     def parse_homepage(self, response):
         target = response.meta["target"]
@@ -94,14 +102,13 @@ class PolicySpider(ScannerSpider):
         if links:
             return
         paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
-        hubs = [url for url in discover_hub_links(html, response.url) if url not in self.seen[target.id]]
+        hubs = [url for url in discover_hub_links(html, response.url) if url not in self.policy_seen[target.id]]
         if hubs:
             # A "Legal" page is one more hop to the policy; the common paths stay the fallback.
-            self.seen[target.id].add(hubs[0])
-            yield scrapy.Request(
-                hubs[0], callback=self.parse_hub, errback=self.hub_failed, dont_filter=True,
-                meta={"target": target, "discovered_by": "legal-hub", "fallback": paths},
-            )
+            self.policy_seen[target.id].add(hubs[0])
+            yield self.policy_job_request(
+                hubs[0], self.parse_hub, self.hub_failed,
+                {"target": target, "discovered_by": "legal-hub", "fallback": paths})
         else:
             yield from self.next_fallback(target, paths)
 
@@ -158,7 +165,7 @@ class PolicySpider(ScannerSpider):
 
     def parse_policy(self, response, browser_tried=False):
         target = response.meta["target"]
-        self.seen[target.id].add(response.url)
+        self.policy_seen[target.id].add(response.url)
         fallback = response.meta.get("fallback") or []
         if response.status >= 400:
             yield self.fetch_item(response, "policy")
@@ -218,16 +225,14 @@ class PolicySpider(ScannerSpider):
 
         target = response.meta["target"]
         self.browser_reads[target.id] += 1
-        return scrapy.Request(
-            response.url, callback=self.parse_rendered_policy, errback=self.rendered_policy_failed,
-            dont_filter=True,
-            meta={**{k: response.meta.get(k) for k in ("target", "discovered_by",
-                                                         "must_look_like_policy", "fallback")},
-                  "read_with": "browser", "static_response": response, "playwright": True,
-                  "playwright_context": f"policy:{target.id}", "playwright_include_page": True,
-                  "playwright_page_goto_kwargs": {"wait_until": "load"},
-                  "playwright_page_methods": [PageMethod(settle)]},
-        )
+        return self.policy_job_request(
+            response.url, self.parse_rendered_policy, self.rendered_policy_failed,
+            {**{k: response.meta.get(k) for k in ("target", "discovered_by",
+                                                    "must_look_like_policy", "fallback")},
+             "read_with": "browser", "static_response": response, "playwright": True,
+             "playwright_context": f"policy:{target.id}", "playwright_include_page": True,
+             "playwright_page_goto_kwargs": {"wait_until": "load"},
+             "playwright_page_methods": [PageMethod(settle)]})
 
     async def parse_rendered_policy(self, response):
         from scanner.browser import screenshot

@@ -30,19 +30,24 @@ class SiteSpider(ScannerSpider):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pages = defaultdict(int)
-        self.seen = defaultdict(set)
+        self.page_seen = defaultdict(set)
 
     async def start(self):
         for target in self.targets:
-            request = self.page_request(target, target.homepage, "homepage")
-            if request:
+            for request in self.site_start(target):
                 yield request
+
+    def site_start(self, target):
+        """The first request of one target: its homepage."""
+        request = self.page_request(target, target.homepage, "homepage")
+        if request:
+            yield request
 
     def page_request(self, target, url, discovered_by):
         url = url.split("#")[0]
-        if url in self.seen[target.id] or self.pages[target.id] >= self.max_pages:
+        if url in self.page_seen[target.id] or self.pages[target.id] >= self.max_pages:
             return None
-        self.seen[target.id].add(url)
+        self.page_seen[target.id].add(url)
         self.pages[target.id] += 1
         return scrapy.Request(
             url, callback=self.parse_page, errback=self.page_failed, dont_filter=True,
