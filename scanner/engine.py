@@ -115,12 +115,14 @@ class CompiledRules:
             self._section_rules[path] = found
         return found
 
-    def _probe(self, regex: re.Pattern) -> int:
+    def _probe(self, regex: re.Pattern, known: dict) -> int:
+        """known: the rule's probe keys by (pattern, flags), made when it was parsed."""
         probe = self._probes.get(id(regex))
         if probe is not None:
             return probe
         english = not self.rules or self.rules[0].lang == "en"
-        lead, groups = probe_keys(regex) if english else (None, ())
+        lead, groups = (known.get((regex.pattern, regex.flags)) or probe_keys(regex)) \
+            if english else (None, ())
         mask = 0
         for group in groups:
             bit = self._group_bits.get(group)
@@ -150,10 +152,11 @@ class CompiledRules:
 
     def _plan(self, rule: Rule) -> tuple:
         """(pattern probes, near clauses as (within, term probes), except probes, unless probes)."""
-        return (tuple(self._probe(p) for p in rule.patterns),
-                tuple((c.within, tuple(self._probe(t) for t in c.terms)) for c in rule.near),
-                tuple(self._probe(e) for e in rule.exceptions),
-                tuple(self._probe(u) for u in rule.unless))
+        known = rule.probes
+        return (tuple(self._probe(p, known) for p in rule.patterns),
+                tuple((c.within, tuple(self._probe(t, known) for t in c.terms)) for c in rule.near),
+                tuple(self._probe(e, known) for e in rule.exceptions),
+                tuple(self._probe(u, known) for u in rule.unless))
 
     def word_hits(self, word: str) -> tuple:
         """(key group bits, proposed alternatives, anchor key sets) of the keys beginning word."""

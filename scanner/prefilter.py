@@ -233,6 +233,15 @@ def rule_keys(rule) -> tuple:
             + tuple(alternative_keys(clause.terms) for clause in rule.near))
 
 
+def rule_probe_keys(rule) -> dict:
+    """probe_keys of every regex of an English rule (patterns, near terms, exceptions, unless)
+    by (pattern, flags): made when the rule is parsed, so that the compiled rules cache keeps
+    them and the engine does not parse the regexes again in every process."""
+    regexes = [*rule.patterns, *(term for clause in rule.near for term in clause.terms),
+               *rule.exceptions, *rule.unless]
+    return {(r.pattern, r.flags): probe_keys(r) for r in regexes}
+
+
 MAX_ANCHOR_KEYS = 64
 MULTILINE_FLAG = re.compile(r"\(\?[a-zA-Z]*m")
 BEGINNING = ""  # the anchor key of a match that can only start at the beginning: ^, \A

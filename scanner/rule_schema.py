@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from scanner.paths import POLICY_RULES_DIR, RULES_DIR
-from scanner.prefilter import parser_works, rule_keys
+from scanner.prefilter import parser_works, rule_keys, rule_probe_keys
 
 CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "tracking",
               "children", "user_rights", "retention", "transfer")
@@ -87,6 +87,7 @@ class Rule:
     exceptions: list = field(default_factory=list)
     description: str = ""
     keys: tuple | None = None  # per pattern / near clause: word-prefix groups that must all appear
+    probes: dict = field(default_factory=dict)  # prefilter.rule_probe_keys (English rules)
     # Per examples["match"] sentence: the (start, end) its [[marks]] gave, or None.
     match_spans: list = field(default_factory=list)
     version: str = ""           # sha256 (12 hex) of the definition, word lists written out
@@ -414,6 +415,7 @@ def parse_rule(raw, path: Path, lang: str) -> Rule:
     )
     # Thai patterns match the token form, where word-prefix keys do not apply.
     rule.keys = None if lang == "th" else rule_keys(rule)
+    rule.probes = {} if lang == "th" else rule_probe_keys(rule)
     rule.version = definition_version(raw, rule)
     return rule
 
