@@ -23,7 +23,6 @@ from scanner import __version__
 from scanner.download import DownloadError, file_sha256, stream_to_file
 from scanner.importers import IMPORTED_DIR, ListImportError, import_list
 from scanner.options import loopback_forced
-from scanner.safety import loopback_problem, url_problem
 from scanner.trackers import tracker_rule_files
 
 
@@ -78,6 +77,9 @@ class UpdateResult:
 
 def address_check(allow_private: bool):
     """The guard for list downloads: loopback only under SCANNER_LOOPBACK_ONLY, else safety's."""
+    # Imported here: safety imports Scrapy, which the scan process (recording lists) never needs.
+    from scanner.safety import loopback_problem, url_problem
+
     if loopback_forced():
         def check(url):
             problem = loopback_problem(url)
