@@ -1,7 +1,8 @@
 """One download for the crawlers of a worker that ask for the same thing.
 
-The policy spider and the site spider both start at each homepage (and Scrapy fetches
-`robots.txt` for each of them): without this, every homepage went over the wire twice. A
+A `--browser` scan runs two crawlers in a worker, the policy spider's and the browser spider's
+(Chromium renders the pages, the policy is read from plain HTTP), and Scrapy fetches `robots.txt`
+for each of them. (Without `--browser` one crawler does both jobs: spiders/scan.py.) A
 `SharedDownloads` serves the crawlers of one worker; its downloader middleware, placed next to
 the downloader, hands a crawler the answer another crawler received for an identical request (same
 method, URL, headers and body), or lets it wait for an identical request in flight. The answer

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import scrapy
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from spiders.policy import PolicySpider
 from spiders.site import SiteSpider
@@ -54,8 +55,11 @@ class ScanSpider(PolicySpider, SiteSpider):
         middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
         middlewares.update({"scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
                             f"{__name__}.JobCookiesMiddleware": 700})
+        # At least "spider" priority: the runner's project settings are merged in again when the
+        # crawl starts (CrawlerProcess.crawl), replacing what is set at theirs.
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares,
-                     priority=max(settings.getpriority("DOWNLOADER_MIDDLEWARES") or 0, 20))
+                     priority=max(settings.getpriority("DOWNLOADER_MIDDLEWARES") or 0,
+                                  SETTINGS_PRIORITIES["spider"]))
 
     async def start(self):
         for target in self.targets:  # in the targets' order, as TargetTracker expects

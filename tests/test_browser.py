@@ -183,6 +183,12 @@ def test_failed_page_loads_are_one_line_and_the_scan_goes_on(browser_scan):
 
 
 @needs_chromium
+def test_the_policy_and_browser_crawlers_fetch_robots_txt_once(browser_scan):
+    # scanner/shared_downloads.py: what both crawlers of a --browser scan ask for, downloaded once
+    assert browser_scan.site.requests.count("/robots.txt") == 1
+
+
+@needs_chromium
 def test_pages_are_fetched_and_followed_in_the_browser(browser_scan):
     fetched = {(r["url"].split("/", 3)[-1], r["status"]) for r in browser_scan.db["fetches"].rows_where(
         "kind = 'page' AND error IS NULL")}

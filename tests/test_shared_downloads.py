@@ -1,25 +1,17 @@
-"""One download for the crawlers of a worker that ask for the same thing (scanner/shared_downloads.py):
-in a scan, each homepage and robots.txt leave the machine once though both spiders record them;
-in memory, what is shared and what is not."""
+"""One download for the crawlers of a worker that ask for the same thing (scanner/shared_downloads.py),
+in memory: what is shared and what is not. In a --browser scan the policy and browser crawlers
+fetch robots.txt once (tests/test_browser.py); without --browser one crawler does both jobs
+(tests/test_scan_spider.py)."""
 
 import asyncio
 from types import SimpleNamespace
 
 import pytest
-import sqlite_utils
 from scrapy.http import HtmlResponse, Request
 
-from helpers import LoopbackSite, run_cli, write_targets
 from scanner.shared_downloads import SHARED_FLAG, SharedDownloads
 
 URL = "http://127.0.0.1:9/"
-HOME = """<!doctype html><html><head><title>Kids Club</title></head><body>
-<script src="https://www.google-analytics.com/analytics.js"></script>
-<a href="/about.html">About</a> <footer><a href="/privacy">Privacy Policy</a></footer>
-</body></html>"""
-POLICY = """<!doctype html><html><head><title>Privacy Policy</title></head><body><main>
-<h1>Privacy Policy</h1><p>We collect your email address when you contact us.</p>
-<p>We do not sell your personal information.</p></main></body></html>"""
 
 
 class Stats:
@@ -151,32 +143,3 @@ def test_kept_answers_are_bounded_in_bytes_oldest_dropped_first():
         assert shared.bytes == 20
 
     asyncio.run(scenario())
-
-
-@pytest.mark.crawl
-def test_in_a_scan_each_homepage_leaves_the_machine_once_and_both_spiders_record_it(tmp_path):
-    site = LoopbackSite({
-        "/": HOME, "/about.html": HOME.replace("Kids Club", "About"), "/privacy": POLICY,
-        "/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n"),
-    })
-    targets = write_targets(tmp_path / "targets.yaml", {
-        "id": "kids-club", "name": "Kids Club", "audience": "child-directed",
-        "homepage": site.url + "/"})
-    db_path = tmp_path / "results.db"
-    try:
-        run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 5, check=False)
-    finally:
-        site.close()
-    assert sorted(site.requests) == ["/", "/about.html", "/privacy", "/robots.txt"]
-    db = sqlite_utils.Database(db_path)
-    homepage = list(db.query(
-        "SELECT kind, status, request_sent_at, response_received_at, response_headers "
-        "FROM fetches WHERE url = ? ORDER BY kind", [site.url + "/"]))
-    assert len(homepage) == 2  # the policy spider's and the site spider's
-    assert all(row["status"] == 200 and row["response_headers"] for row in homepage)
-    # One download: both records carry its timings.
-    assert homepage[0]["request_sent_at"] and homepage[0]["response_received_at"]
-    assert {(r["request_sent_at"], r["response_received_at"]) for r in homepage} == {
-        (homepage[0]["request_sent_at"], homepage[0]["response_received_at"])}
-    policies = list(db.query("SELECT discovered_by, status FROM fetches WHERE kind = 'policy'"))
-    assert policies == [{"discovered_by": "footer-link", "status": 200}]
