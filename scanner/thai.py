@@ -172,7 +172,7 @@ NUMBERED_TITLE = re.compile(rf"^\|{SECTION_NUMBER}")
 # A title asked as a question: "เราเก็บรวบรวมข้อมูลอะไรบ้าง", "เราเปิดเผยข้อมูลให้ใครบ้าง".
 QUESTION_END = re.compile(r"\|(อะไร\|)?(บ้าง|อย่างไร|ไหม|ใคร|ที่ไหน|เมื่อไร|\?)\|$")
 TITLE_MAX_CHARACTERS = 90
-TITLE_MAX_TOKENS = 14
+TITLE_MAX_TOKENS = 10
 # A definition: "“ข้อมูลส่วนบุคคล” หมายถึง ...", "คุกกี้ คือ ...", a term glossed in English before
 # a colon ("ข้อมูลอ่อนไหว (Sensitive Data): ข้อมูลส่วนบุคคลเกี่ยวกับ...") that states nothing.
 MEANS_NEAR_START = re.compile(r"^\|([^|]+\|){1,8}(หมายถึง|หมายความว่า|หมายความถึง|หมายรวมถึง)\|")
