@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from scanner.evaluate import (  # noqa: E402
     Score, denials_counted_as_risk, evaluate, format_table, read_labelled)
 from scanner.matching import classify, load_rules  # noqa: E402
+from scanner.model import load_model  # noqa: E402
 
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 TARGETS = {
@@ -66,6 +67,7 @@ def accuracy(rules) -> list[dict]:
         for category, target in targets.items():
             f1 = result.scores[category].f1
             print(f"  target {category} F1 >= {target:.2f}: {f1:.3f} {'ok' if f1 >= target else 'BELOW'}")
+        with_model(records, "en", "topic", result, rules)
         practice = evaluate(records, rules, mode="practice", lang="en")
         print(format_table(practice, f"{name}: practice mode (risk findings only)"))
         bad = denials_counted_as_risk(records, rules, lang="en")
@@ -73,6 +75,22 @@ def accuracy(rules) -> list[dict]:
         for record_id, rule_id, evidence in bad[:10]:
             print(f"    {record_id} {rule_id}: {' '.join(evidence.split())[:160]}")
     return texts
+
+
+def with_model(records, lang: str, mode: str, alone, rules=None, categories=None) -> None:
+    """The F1 of the rules plus the learned model (scanner/model.py) beside the rules' alone, for
+    the categories the model is enabled for; nothing when the language has no enabled model."""
+    model = load_model(lang)
+    if model is None:
+        return
+    both = evaluate(records, rules or load_rules(), mode=mode, lang=lang, model=model)
+    shown = [c for c in model.categories if c in alone.scores and c in (categories or alone.scores)]
+    if shown:
+        print(f"  rules + learned model {model.version}, {mode} F1 (P): " + ", ".join(
+            f"{c} {alone.scores[c].f1:.3f} -> {both.scores[c].f1:.3f} "
+            f"({both.scores[c].precision:.3f})" for c in shown)
+            + f"; denials counted as risk: "
+              f"{len(denials_counted_as_risk(records, rules or load_rules(), lang, model))}")
 
 
 def is_frozen(policy: str) -> bool:
@@ -123,6 +141,9 @@ def real_accuracy(rules, with_frozen: bool = True) -> None:
                                f"of {policies} policies, practice mode"))
             print("  topic mode F1: " + ", ".join(
                 f"{category} {score.f1:.3f}" for category, score in results["topic"].scores.items()))
+            for mode in ("practice", "topic"):
+                with_model(chosen, lang, mode, results[mode], rules,
+                           [c for c, (m, _) in targets.items() if m == mode])
             for category, (mode, target) in targets.items():
                 score = results[mode].scores.get(category)
                 if score is None:
@@ -190,20 +211,22 @@ def throughput(rules, texts: list[str]) -> None:
             current = []
     if current:
         documents.append("\n".join(current))
-    classify(documents[0], rules, lang="en")  # compile and warm the caches
+    model = load_model("en")  # the learned model runs beside the rules, as in a scan
+    classify(documents[0], rules, lang="en", model=model)  # compile and warm the caches
     size = sum(len(d.encode("utf-8")) for d in documents)
     # The fastest of PASSES passes is the cost least disturbed by other processes (as timeit
     # reports); the slowest is printed too, to show how noisy the machine was.
     passes = []
     for _ in range(PASSES):
         started = time.process_time()
-        findings = sum(len(classify(d, rules, lang="en")) for d in documents)
+        findings = sum(len(classify(d, rules, lang="en", model=model)) for d in documents)
         passes.append(time.process_time() - started)
     elapsed = min(passes)
     rate = size / 1e6 / elapsed
     print(f"\nthroughput: {size / 1e6:.1f} MB in {elapsed:.2f} s CPU = {rate:.2f} MB/s per core, "
           f"fastest of {PASSES} passes (slowest {size / 1e6 / max(passes):.2f}) "
-          f"({findings} findings, {len([r for r in rules if r.lang == 'en'])} English rules); "
+          f"({findings} findings, {len([r for r in rules if r.lang == 'en'])} English rules"
+          f"{', learned model ' + model.version if model else ''}); "
           f"target >= {THROUGHPUT_TARGET_MB_S} MB/s {'ok' if rate >= THROUGHPUT_TARGET_MB_S else 'BELOW'}")
 
 

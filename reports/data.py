@@ -261,6 +261,11 @@ def _findings(db, scan_id, target_id, contributions, third_parties, recorded) ->
         rule = describe_finding_rule(row.get("rule_id"), row.get("category"),
                                      row.get("polarity"), recorded)
         finding["rule_description"] = rule["description"]
+        if (row.get("rule_id") or "").startswith("model.") and row.get("practice"):
+            # the learned model's suggestion: its score and the features that weighed most
+            detail = row["practice"].partition("(")[2].rstrip(")")
+            finding["suggested_by_model"] = True
+            finding["rule_description"] += f" Model score and heaviest features: {detail}."
         finding["legal_references"] = rule["references"]
         finding["rule_version"] = rule["version"]
         findings.append(finding)

@@ -36,6 +36,8 @@ MIN_WORDS = 4  # shorter sentences (titles, fragments) are not scored
 # rules' throughput; bench/train_model.py's CV goes through the same check).
 TRIGGER_WORDS = 20
 TOP_FEATURES = 3  # features named in a finding's explanation
+# Never suggested, whatever a weights file says: a false sale allegation is the worst error.
+NEVER_SUGGESTED = frozenset({"sale"})
 
 
 class ModelFileError(ValueError):
@@ -160,7 +162,8 @@ def read_model(path: Path, every: bool = False) -> Model:
         categories = {
             category: CategoryModel(category, float(spec["bias"]), dict(spec["weights"]),
                                     float(spec["threshold"]))
-            for category, spec in data["categories"].items() if every or spec.get("enabled")}
+            for category, spec in data["categories"].items()
+            if category not in NEVER_SUGGESTED and (every or spec.get("enabled"))}
         return Model(data["lang"], hashlib.sha256(raw).hexdigest()[:12], categories)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: not a model weights file: {exc}") from None

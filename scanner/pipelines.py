@@ -17,6 +17,7 @@ from scanner.evidence import store_body
 from scanner.extensions import ScanLifecycle
 from scanner.items import StoreListingItem
 from scanner.matching import classify, load_rules, rules_version
+from scanner.model import load_model, model_version
 from scanner.observations import ObservationBuffer, write_observations
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
@@ -32,15 +33,20 @@ def policy_rules():
 @lru_cache(maxsize=1)
 def findings_version() -> str:
     """What the policy findings of a document depend on besides its text: the rule files and
-    the matcher's code. A document's findings are stored once per findings version."""
-    return f"{rules_version()}+{__version__}"
+    the matcher's code, and the learned model's weights when one is enabled (scanner/model.py).
+    A document's findings are stored once per findings version."""
+    models = "".join(f"+{lang}-model-{version}" for lang in ("en", "th")
+                     if (version := model_version(lang)) != "none")
+    return f"{rules_version()}+{__version__}{models}"
 
 
 @lru_cache(maxsize=256)
 def document_findings(document_id: int, text: str, lang: str, headings: tuple | None = None) -> tuple:
     """The rules' findings in one stored document: computed once per crawl, however many
-    targets share the policy (one publisher's apps often do). headings: its outline."""
-    return tuple(classify(text, policy_rules(), lang=lang, headings=headings))
+    targets share the policy (one publisher's apps often do). headings: its outline. The
+    learned model of the language, when one is enabled, adds its suggestions (no points)."""
+    return tuple(classify(text, policy_rules(), lang=lang, headings=headings,
+                          model=load_model(lang)))
 
 
 class StorePipeline:

@@ -16,6 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from scanner.model import RULE_PREFIX as MODEL_PREFIX
+from scanner.model import load_model
 from scanner.rule_schema import CATEGORY_PLAIN, generated_description, load_rules
 from scanner.paths import ROOT
 from scanner.schema import store_rule_set
@@ -220,6 +222,30 @@ def code_rule_rows() -> list[dict]:
             for rule_id, (category, text, references) in code_rules().items()]
 
 
+def model_description(category: str | None) -> str:
+    """What a `model.<category>` finding says (scanner/model.py)."""
+    topic = CATEGORY_PLAIN.get(category or "", category or "states this practice")
+    return (f"Suggested by the statistical model, not by a rule: the sentence reads like "
+            f"sentences saying the service {topic} in the labelled policies the model learned "
+            "from, and no rule found it. It adds no points; read the sentence to confirm it.")
+
+
+def model_rule_rows() -> list[dict]:
+    """A row per category the learned model of each language may suggest (`model.<category>`),
+    versioned by its weights file; none when no model is enabled."""
+    rows = []
+    for lang in ("en", "th"):
+        model = load_model(lang)
+        for category in model.categories if model else ():
+            rows.append({
+                "id": MODEL_PREFIX + category, "kind": "model", "version": model.version,
+                "description": model_description(category), "category": category,
+                "severity": "info", "polarity": "risk", "references": "[]",
+                "status": "experimental", "lang": lang,
+                "source_file": f"rules/model/{lang}.json", "file_description": None})
+    return rows
+
+
 def record_rules(db, scan_id: int, trackers=None) -> int:
     """Record the rules of this scan (read back through the `rules` view): each distinct rule
     and rule set is stored once, the scan names its set; returns the number of rules.
@@ -233,7 +259,7 @@ def record_rules(db, scan_id: int, trackers=None) -> int:
     from scanner.trackers import TrackerList
 
     trackers = trackers if trackers is not None else TrackerList.load()
-    tracker_rows, code_rows = tracker_rule_rows(trackers), code_rule_rows()
+    tracker_rows, code_rows = tracker_rule_rows(trackers), code_rule_rows() + model_rule_rows()
     key = rules_key(tracker_rows, code_rows)
     known = _known_sets().get(key) if key else None
     if known:
@@ -384,6 +410,8 @@ def _code_rule_description(rule_id: str, category: str | None, polarity: str | N
         return f"Found inside the app: {words}."
     if head == "browser":
         return f"Seen in a real browser on the target's pages: {words}."
+    if head + "." == MODEL_PREFIX:
+        return model_description(category)
     if ":" in rule_id:
         return f"A request to a known tracker ({rule_id}) from the target's pages."
     if topic:
