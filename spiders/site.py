@@ -68,6 +68,8 @@ class SiteSpider(ScannerSpider):
             yield from self.follow_site_links(response, target)
 
     def follow_site_links(self, response, target):
+        if self.pages[target.id] >= self.max_pages:
+            return  # the page budget is spent: no link would be followed
         site = registrable_domain(urlsplit(response.url).hostname or "")
         for href in response.css("a[href]::attr(href)").getall():
             url = urljoin(response.url, href.strip())
