@@ -244,7 +244,18 @@ CORPORATE_SUFFIX = re.compile(
 
 def _mentions(text: str, names: list[str]) -> bool:
     """True when the text names any of names as a whole word (any case)."""
-    return bool(names) and _names_pattern(tuple(names)).search(text) is not None
+    if not names:
+        return False
+    if all(map(str.isascii, names)) and not ASCII_FOLDS.search(text):
+        lowered = text.lower()
+        if not any(name.lower() in lowered for name in names):
+            return False  # no name occurs in any case: the search could not match
+    return _names_pattern(tuple(names)).search(text) is not None
+
+
+# The characters that match an ASCII letter case-insensitively without being ASCII (İ ı ſ K):
+# in a text without them, re.I finds an ASCII name only where the text's str.lower() has it.
+ASCII_FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 @functools.lru_cache(maxsize=1024)
