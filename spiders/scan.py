@@ -104,23 +104,39 @@ class ScanSpider(PolicySpider, SiteSpider):
     def parse_jobs(self, response):
         """Each job's callback on the answer, with its own request meta."""
         request = response.request
-        outputs = []
-        for callback, _, meta in request.meta[JOBS]:
-            outputs.extend(callback(response.replace(request=_job_request(request, meta))) or ())
-        yield from self.merged(outputs)
+        yield from self._each_job(
+            (callback, response.replace(request=_job_request(request, meta)))
+            for callback, _, meta in request.meta[JOBS])
 
     def jobs_failed(self, failure):
         """Each job's errback on the failure, its request carrying the job's own meta."""
         request = failure.request
-        outputs = []
-        try:
-            for _, errback, meta in request.meta[JOBS]:
-                if errback is not None:
-                    failure.request = _job_request(request, meta)
-                    outputs.extend(errback(failure) or ())
-        finally:
-            failure.request = request
+
+        def each_job():
+            try:
+                for _, errback, meta in request.meta[JOBS]:
+                    if errback is not None:
+                        failure.request = _job_request(request, meta)
+                        yield errback, failure
+            finally:  # before any output is handed on: every errback has run
+                failure.request = request
+
+        yield from self._each_job(each_job())
+
+    def _each_job(self, calls):
+        """The outputs of each (callback, argument), merged. A callback that raises does not
+        take the other jobs' outputs with it (as with a crawler each): its error is raised after
+        them, for Scrapy to log as a spider error."""
+        outputs, error = [], None
+        for callback, argument in calls:
+            try:
+                for output in callback(argument) or ():
+                    outputs.append(output)
+            except Exception as exc:
+                error = error or exc
         yield from self.merged(outputs)
+        if error is not None:
+            raise error
 
 
 def _job(request) -> str | None:

@@ -117,6 +117,27 @@ def test_a_failure_goes_to_each_jobs_errback_with_its_own_meta():
     assert failure.request is homepage
 
 
+def test_a_job_whose_callback_fails_leaves_the_other_jobs_outputs():
+    scan, target = spider()
+    item = FetchItem(target_id=target.id, url=URL, kind="page")
+
+    def broken(response):
+        yield FetchItem(target_id=target.id, url=URL, kind="page", discovered_by="broken")
+        raise ValueError("bad page")
+
+    def fine(response):
+        yield item
+
+    request = Request(URL, callback=scan.parse_jobs, meta={
+        "target": target, JOBS: [(broken, None, {"target": target}), (fine, None, {"target": target})]})
+    outputs = []
+    with pytest.raises(ValueError, match="bad page"):
+        for output in request.callback(HtmlResponse(URL, body=b"<html></html>", request=request)):
+            outputs.append(output)
+    # What the failing job yielded before its error stands too, as in a crawler of its own.
+    assert [o.discovered_by for o in outputs] == ["broken", None] and outputs[1] is item
+
+
 def test_only_different_jobs_asking_for_the_same_thing_are_merged():
     scan, target = spider()
     site = scan.page_request(target, URL + "a", "link")
