@@ -131,6 +131,21 @@ def test_denials_in_other_categories_are_protective(sentence, category):
     assert found and all(f.polarity == "protective" for f in found), sentence
 
 
+@pytest.mark.parametrize("sentence", [
+    # a negation over a list of verbs, or over ให้ + data, governs every verb of the list
+    "เราจะไม่ขาย แลกเปลี่ยน หรือเปิดเผยข้อมูลส่วนบุคคลของท่านให้แก่บุคคลภายนอก",
+    "บริษัทฯ จะไม่ใช้ หรือส่งต่อข้อมูลของนักเรียนให้กับผู้ให้บริการภายนอก",
+    "โรงเรียนจะไม่เก็บ ใช้ หรือโอนข้อมูลของนักเรียนไปยังต่างประเทศ",
+    "เราจะไม่ให้ข้อมูลส่วนบุคคลของท่านแก่ผู้โฆษณา",
+    "บริษัทฯ ไม่ขายหรือแชร์ข้อมูลของท่านกับพันธมิตรทางธุรกิจ เว้นแต่กฎหมายกำหนด",
+    "เราจะไม่ขอ หรือเก็บข้อมูลส่วนบุคคลของเด็ก",
+    "เราไม่เก็บประวัติการเข้าชมเว็บไซต์เพื่อแสดงโฆษณา",
+    "เราไม่รวบรวมคุกกี้ของบุคคลที่สาม",
+])
+def test_a_thai_denial_over_a_list_of_verbs_raises_no_risk(sentence):
+    assert [f.rule_id for f in risks(sentence)] == []
+
+
 @pytest.mark.parametrize("sentence,category", [
     # ไม่ elsewhere in the sentence, not governing the practice
     ("หากท่านไม่ให้ข้อมูล เราอาจเก็บรวบรวมอีเมลของท่านจากผู้ปกครอง", "collection"),
