@@ -201,9 +201,12 @@ class StorePipeline:
         page_host = urlsplit(page_url).hostname or ""
         trackers = self.trackers
         rows, findings = [], []
+        third_party: dict[str, bool] = {}  # by host: a page loads many files of a few hosts
         for request_url, via in item.resources:
             host = urlsplit(request_url).hostname or ""
-            if not host or not is_third_party(host, page_host, trackers):
+            if host and host not in third_party:
+                third_party[host] = is_third_party(host, page_host, trackers)
+            if not host or not third_party[host]:
                 continue
             info, rule_id, list_source = classify_request(trackers, request_url, page_url, via)
             ids = tracker_ids(request_url)

@@ -8,6 +8,7 @@ inline, cookie, browser) or a finer one, `coarse.detail` where a coarse kind app
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -187,18 +188,36 @@ def _is_pixel(img) -> bool:
     return ("width:1px" in style or "width:0" in style) and ("height:1px" in style or "height:0" in style)
 
 
+# A path beginning with one "/" (urlsplit drops tabs and line breaks anywhere: none of them).
+ROOTED_PATH = re.compile(r"/(?!/)[^\t\r\n]*\Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def _join_rooted(origin: str, raw: str) -> str:
+    """urljoin(base, raw) for a raw path beginning with one "/": it takes only the base's scheme
+    and host (origin), so the files that every page of a site loads are resolved once."""
+    return urljoin(origin, raw)
+
+
 class _Collector:
     def __init__(self, page_url: str):
         self.base = page_url
         self.seen: set = set()
         self.out: list[Resource] = []
+        try:
+            parts = urlsplit(page_url)
+        except ValueError:
+            parts = None
+        self.origin = f"{parts.scheme}://{parts.netloc}/" \
+            if parts and parts.scheme in ("http", "https") and parts.netloc else None
 
     def add(self, raw: str | None, via: str) -> None:
         raw = (raw or "").strip()
         if not raw or raw.startswith(("data:", "javascript:", "#", "mailto:", "tel:", "blob:", "about:")):
             return
         try:
-            url = urljoin(self.base, raw)
+            rooted = self.origin and ROOTED_PATH.match(raw)
+            url = _join_rooted(self.origin, raw) if rooted else urljoin(self.base, raw)
             scheme = urlsplit(url).scheme
         except ValueError:
             return
