@@ -149,6 +149,8 @@ def _continues(previous: str, segment: str) -> bool:
     last_word = previous.rsplit(" ", 1)[-1]
     if previous.endswith(".") and len(last_word) <= 5:
         return True  # an abbreviation such as พ.ศ. or ม.
+    if previous.endswith("ฯ") and not previous.endswith("ฯลฯ"):
+        return True  # an abbreviated name: บริษัทฯ, โครงการฯ, ทางคณะ ฯ
     # "เก็บรวบรวม ใช้ และเปิดเผย": a short word then a space is a list, not a sentence
     first_word = segment.split(" ", 1)[0]
     return len(first_word) <= 4 and " " in segment
