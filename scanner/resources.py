@@ -216,12 +216,13 @@ class _Collector:
         if not raw or raw.startswith(("data:", "javascript:", "#", "mailto:", "tel:", "blob:", "about:")):
             return
         try:
-            rooted = self.origin and ROOTED_PATH.match(raw)
-            url = _join_rooted(self.origin, raw) if rooted else urljoin(self.base, raw)
-            scheme = urlsplit(url).scheme
+            if self.origin and ROOTED_PATH.match(raw):
+                url = _join_rooted(self.origin, raw)  # http(s), as the page is
+            else:
+                url = urljoin(self.base, raw)
+                if urlsplit(url).scheme not in ("http", "https"):
+                    return
         except ValueError:
-            return
-        if scheme not in ("http", "https"):
             return
         if (url, via) not in self.seen:
             self.seen.add((url, via))
@@ -419,10 +420,16 @@ TRACKER_ID_PATTERNS = (
 
 def tracker_ids(url: str) -> list[str]:
     """IDs of accounts and containers a tracker URL names: G-XXXX, GTM-XXXX, meta-pixel:123..."""
+    return list(_tracker_ids(url))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tracker_ids(url: str) -> tuple[str, ...]:
+    """tracker_ids, remembered: every page of a site loads the same tags with the same IDs."""
     found = []
     for label, pattern in TRACKER_ID_PATTERNS:
         for match in pattern.finditer(url):
             value = f"{label}:{match.group(1)}" if label else match.group(1)
             if value not in found:
                 found.append(value)
-    return found
+    return tuple(found)
