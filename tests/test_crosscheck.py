@@ -193,3 +193,13 @@ def test_a_bare_scrapy_crawl_site_is_a_scan_that_is_cross_checked_and_scored(loo
     (score,) = db["scores"].rows
     assert score["target_id"] == "colour-club" and score["status"] == "no_policy"
     assert score["score"] >= 30  # the critical cross-check finding counted
+
+
+def test_a_party_is_named_in_any_case_even_by_letters_case_folding_equates_with_ascii():
+    from scanner.crosscheck import _mentions
+
+    assert _mentions("We work with KIDZ ADS.", ["Kidz Ads"])
+    assert _mentions("We work with \u212aidz Ads.", ["Kidz Ads"])  # KELVIN SIGN folds to k
+    assert _mentions("Partners: \u0130con Media", ["icon media"])
+    assert not _mentions("We use Kidz Adsense.", ["Kidz Ads"])  # not as a whole word
+    assert not _mentions("We share nothing.", ["Kidz Ads"])

@@ -138,3 +138,15 @@ def test_half_urls_in_inline_scripts_are_not_hosts():
             "var h='https://static.hotjar.com/c/hotjar-'+id+'.js';</script>")
     found = {(r.url, r.via) for r in extract_resources(html, "https://kids.example/")}
     assert found == {("https://static.hotjar.com/c/hotjar-", "inline.url")}
+
+
+@pytest.mark.parametrize("page_url", ["http://a.test/x/y.html?q=1#f", "https://[::1]:8443/a/b",
+                                      "HTTP://A.test/x/../y", "http://u:p@a.test/p;par?x"])
+@pytest.mark.parametrize("raw", ["/img/1.png", "/a/../b/./c?x#f", "/%2e%2e/x", "/;p?q", "/"])
+def test_a_path_from_the_root_resolves_as_urljoin_resolves_it(page_url, raw):
+    """Such paths are joined to the page's scheme and host alone (remembered for the site)."""
+    from urllib.parse import urljoin
+
+    html = f'<html><body><img src="{raw}"><img src="x/{raw}"></body></html>'
+    assert [r.url for r in extract_resources(html, page_url)] == [
+        urljoin(page_url, raw), urljoin(page_url, f"x/{raw}")]
