@@ -166,6 +166,11 @@ def test_unrelated_negation_does_not_cancel_a_risk(sentence, category):
     # the user choosing to publish, or giving data to us, is not the service sharing it
     ("ท่านเลือกได้เองว่าจะเปิดเผยโปรไฟล์ต่อสาธารณะหรือไม่", False),
     ("ข้อมูลที่ท่านให้ไว้แก่บริษัทจะถูกเก็บรักษาอย่างปลอดภัย", False),
+    ("ท่านส่งสำเนาเอกสารให้แก่สถานทูตด้วยตนเอง", False),
+    ("ท่านใช้ Google Drive ในการเก็บไฟล์ของท่านเอง", False),
+    # an outside tool the organisation collects with, data it gives to a sponsor
+    ("เราใช้ Google Forms ในการเก็บข้อมูลการลงทะเบียน", True),
+    ("เราจะให้ข้อมูลของท่านแก่ผู้สนับสนุนกิจกรรม", True),
 ])
 def test_sharing_names_the_recipient_not_the_user_publishing(sentence, shares):
     assert bool(risks(sentence, "third_party_sharing")) is shares, sentence
