@@ -239,7 +239,20 @@ def rule_probe_keys(rule) -> dict:
     them and the engine does not parse the regexes again in every process."""
     regexes = [*rule.patterns, *(term for clause in rule.near for term in clause.terms),
                *rule.exceptions, *rule.unless]
-    return {(r.pattern, r.flags): probe_keys(r) for r in regexes}
+    return {(r.pattern, r.flags): _shared_probe_keys(r) for r in regexes}
+
+
+_probe_keys_made: dict[tuple, tuple] = {}
+
+
+def _shared_probe_keys(regex: re.Pattern) -> tuple:
+    """probe_keys of a regex that rules share (their vocabulary's terms), parsed once; by
+    whether re._parser works too, as probe_keys' answer depends on it."""
+    key = (regex.pattern, regex.flags, parser_works())
+    found = _probe_keys_made.get(key)
+    if found is None:
+        found = _probe_keys_made[key] = probe_keys(regex)
+    return found
 
 
 MAX_ANCHOR_KEYS = 64
