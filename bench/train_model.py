@@ -45,6 +45,7 @@ SETS = {
     "real-extra-b": TEXTS_DIR / "real-extra-b.jsonl",
     "real-extra-c": TEXTS_DIR / "real-extra-c.jsonl",
     "real-extra-d": TEXTS_DIR / "real-extra-d.jsonl",
+    "real-extra-e": TEXTS_DIR / "real-extra-e.jsonl",
 }
 LABEL_FILES = {"real-dev": EVAL_DIR / "real-dev.jsonl"} | {
     name: ROOT / "bench" / "data" / "labels" / f"{name}.jsonl" for name in SETS if name != "real-dev"}
@@ -52,7 +53,9 @@ LABEL_FILES = {"real-dev": EVAL_DIR / "real-dev.jsonl"} | {
 MODES = {"sale": "practice", "behavioral_ads": "practice", "third_party_sharing": "practice",
          "collection": "topic", "children": "topic"}
 FOLDS, INNER_FOLDS = 5, 4
-UNSEEN = "real-extra-d"  # labelled after the rules were tuned: its rule figures are out-of-sample
+BOOTSTRAP = 1000  # resamples of the held-out policies for the gain's interval
+# Labelled after the rules were tuned: their held-out rule figures are out-of-sample too.
+UNSEEN = ("real-extra-d", "real-extra-e")
 THRESHOLDS = [x / 20 for x in range(2, 20)]  # 0.10 ... 0.95
 EPOCHS, RATE, L2, SEED = 12, 0.3, 0.1, 14
 MIN_POLICIES = 3  # a feature is kept when it occurs in this many policies of the training data
@@ -182,26 +185,48 @@ def pick_threshold(records, category) -> float:
     return max(THRESHOLDS, key=lambda t: (round(totals[t].f1, 6), t))
 
 
-def cross_validate(records, category, groups: list[list[str]]) -> tuple[Score, Score, list, dict]:
-    """(rules alone, rules + model, thresholds chosen, {set: (alone, both)}) pooled over the
-    held-out groups."""
-    alone, both, chosen, by_set = Score(), Score(), [], {}
+def cross_validate(records, category, groups: list[list[str]]) -> tuple[list, list]:
+    """(outcomes, thresholds chosen): an outcome per held-out labelled record, (set, policy,
+    label, rules alone say it, rules + model say it)."""
+    outcomes, chosen = [], []
     for held in groups:
         held = set(held)
         training = [r for r in records if r["policy"] not in held]
-        test = [r for r in records if r["policy"] in held]
-        threshold = pick_threshold(training, category)
         model = train(labelled(training, category), category)
-        model.threshold = threshold
-        chosen.append(threshold)
-        add(alone, score(test, category, None))
-        add(both, score(test, category, model))
-        for name in dict.fromkeys(r["set"] for r in test):
-            part = [r for r in test if r["set"] == name]
-            pair = by_set.setdefault(name, (Score(), Score()))
-            add(pair[0], score(part, category, None))
-            add(pair[1], score(part, category, model))
-    return alone, both, chosen, by_set
+        model.threshold = pick_threshold(training, category)
+        chosen.append(model.threshold)
+        for r in labelled([r for r in records if r["policy"] in held], category):
+            alone = rules_say(r, category)
+            both = alone or (rules_silent(r, category) and model_says(model, r))
+            outcomes.append((r["set"], r["policy"], bool(r["labels"][category]), alone, both))
+    return outcomes, chosen
+
+
+def pooled(outcomes, which: int) -> Score:
+    """Score of the outcomes' guesses: which 3 the rules alone, 4 the rules + model."""
+    s = Score()
+    for *_, label, alone, both in outcomes:
+        guess = (alone, both)[which - 3]
+        s.tp += guess and label
+        s.fp += guess and not label
+        s.fn += label and not guess
+        s.tn += not guess and not label
+    return s
+
+
+def bootstrap(outcomes, draws: int = BOOTSTRAP) -> tuple[float, float, float]:
+    """95 % interval of the F1 gain, resampling whole policies, and the share of draws with
+    no gain."""
+    by_policy: dict[str, list] = {}
+    for outcome in outcomes:
+        by_policy.setdefault(outcome[1], []).append(outcome)
+    policies, rng, gains_drawn = sorted(by_policy), random.Random(SEED), []
+    for _ in range(draws):
+        sample = [o for _ in policies for o in by_policy[rng.choice(policies)]]
+        gains_drawn.append(pooled(sample, 4).f1 - pooled(sample, 3).f1)
+    gains_drawn.sort()
+    return (gains_drawn[int(0.025 * draws)], gains_drawn[int(0.975 * draws) - 1],
+            sum(g <= 0 for g in gains_drawn) / draws)
 
 
 def gains(alone: Score, both: Score) -> bool:
@@ -251,12 +276,20 @@ def report_cv(records, by_set: bool, show_curve: bool = False) -> dict:
             print(f"{category:20} {alone.precision:5.3f} {alone.recall:5.3f} {alone.f1:5.3f}"
                   "   (never suggested by the model: precision first)")
             continue
-        alone, both, chosen, by_set = cross_validate(records, category, groups)
+        outcomes, chosen = cross_validate(records, category, groups)
+        alone, both = pooled(outcomes, 3), pooled(outcomes, 4)
         results[category] = (alone, both, chosen)
+        low, high, none = bootstrap(outcomes)
         print(row(category, alone, both, " ".join(f"{t:.2f}" for t in chosen)
+                  + f"  95% [{low:+.3f}, {high:+.3f}], no gain in {none:.0%}"
                   + ("  gain" if gains(alone, both) else "")))
-        if UNSEEN in by_set and not by_set_groups:
-            print(row(f"  {UNSEEN} only", *by_set[UNSEEN], "(policies the rules were not tuned on)"))
+        unseen = [o for o in outcomes if o[0] in UNSEEN]
+        if unseen and not by_set_groups:
+            low, high, none = bootstrap(unseen)
+            print(row("  " + "+".join(sorted({o[0][-1] for o in unseen})) + " only",
+                      pooled(unseen, 3), pooled(unseen, 4),
+                      f"rules unseen: {len({o[1] for o in unseen})} policies; "
+                      f"95% [{low:+.3f}, {high:+.3f}], no gain in {none:.0%}"))
         if show_curve:
             print(f"{'':20} fixed thresholds: {curve(records, category, groups)}")
     return results
@@ -266,16 +299,19 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_weights(records, results: dict, names) -> Path:
-    """Train each category on all the records; write rules/model/en.json (no text)."""
+def write_weights(records, results: dict, names, forced=()) -> Path:
+    """Train each category on all the records; write rules/model/en.json (no text). forced:
+    categories enabled whatever CV said (recorded as such)."""
     categories = {}
     for category, (alone, both, chosen) in results.items():
-        enabled = gains(alone, both)
+        enabled = gains(alone, both) or category in forced
         threshold = pick_threshold(records, category)
         model = train(labelled(records, category), category)
         weights = {n: round(w, 4) for n, w in sorted(model.weights.items()) if abs(w) >= 0.005}
         categories[category] = {
             "enabled": enabled, "threshold": threshold, "bias": round(model.bias, 4),
+            "enabled_by": ("cv" if gains(alone, both) else "hand (--enable), below the CV "
+                           "criterion") if enabled else None,
             "mode": MODES[category], "weights": weights,
             "cv": {"rules": alone.as_dict(), "rules_and_model": both.as_dict(),
                    "thresholds": chosen}}
@@ -325,6 +361,9 @@ def main() -> None:
                         help="also F1 at fixed thresholds (a diagnostic, not how they are chosen)")
     parser.add_argument("--write", action="store_true", help="write rules/model/en.json")
     parser.add_argument("--score-only", metavar="SET")
+    parser.add_argument("--enable", nargs="+", default=[], metavar="CATEGORY",
+                        choices=[c for c in MODES if c not in NEVER_SUGGESTED],
+                        help="with --write: enable these categories whatever CV says")
     parser.add_argument("--gated", action="store_true",
                         help="train only on the records where the rules are silent")
     parser.add_argument("--every-category", action="store_true",
@@ -339,7 +378,7 @@ def main() -> None:
     if args.by_set:
         report_cv(records, by_set=True, show_curve=args.curve)
     if args.write:
-        path = write_weights(records, results, args.sets)
+        path = write_weights(records, results, args.sets, args.enable)
         model = read_model(path)
         print(f"\nwrote {path.relative_to(ROOT)} ({model.version}): enabled "
               + (", ".join(f"{c} (threshold {m.threshold:.2f})" for c, m in model.categories.items())
