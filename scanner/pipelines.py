@@ -198,12 +198,12 @@ class StorePipeline:
 
     def _third_parties(self, item, observations: dict) -> None:
         page_url = item.final_url or item.url
-        page_host = urlsplit(page_url).hostname or ""
+        page_host = _hostname(page_url)
         trackers = self.trackers
         rows, findings = [], []
         third_party: dict[str, bool] = {}  # by host: a page loads many files of a few hosts
         for request_url, via in item.resources:
-            host = urlsplit(request_url).hostname or ""
+            host = _hostname(request_url)
             if host and host not in third_party:
                 third_party[host] = is_third_party(host, page_host, trackers)
             if not host or not third_party[host]:
@@ -264,6 +264,13 @@ class StorePipeline:
             observations["browser_artifacts"] = [
                 {"scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url, **a}
                 for a in artifacts]
+
+
+@lru_cache(maxsize=4096)
+def _hostname(url: str) -> str:
+    """The URL's host, remembered: every page of a site loads the same files (urllib's own
+    cache holds 128 URLs, fewer than a crawl interleaves)."""
+    return urlsplit(url).hostname or ""
 
 
 def _json_or_none(value) -> str | None:
