@@ -6,10 +6,12 @@ for each test; nothing here needs ../shared or bench/.texts."""
 import hashlib
 import json
 import re
+import shutil
 
 import pytest
 
-from scanner import rules_record
+from reports import render_report
+from scanner import rules_record, store
 from scanner.matching import classify, load_rules
 from scanner.model import (
     MODEL_DIR, RULE_PREFIX, ModelFileError, features, load_model, read_model, tokens)
@@ -160,3 +162,27 @@ def test_the_committed_weights_file_holds_weights_and_provenance_no_text():
             kind, _, value = name.partition(":")
             assert kind in ("w", "b", "h", "r", "rule"), name
             assert len(value.split(" ")) <= 2, name  # a word or a word pair, never a sentence
+
+
+def test_a_report_marks_a_model_finding_as_the_models_with_its_features(demo_scan_db, tmp_path):
+    db_path = tmp_path / "model.db"
+    shutil.copy(demo_scan_db, db_path)
+    db = store.open_db(db_path)
+    finding_id = db.execute("SELECT id FROM findings WHERE target_id = 'pixel-pals' AND "
+                            "source = 'policy' LIMIT 1").fetchone()[0]
+    fetch_id, n = store.policy_finding_fetch(finding_id)
+    db.execute("""UPDATE document_findings SET rule_id = 'model.third_party_sharing',
+                  category = 'third_party_sharing', severity = 'info', polarity = 'risk',
+                  practice = ? WHERE n = ? AND (document_id, findings_version) =
+                  (SELECT document_id, findings_version FROM fetches WHERE id = ?)""",
+               ["suggested by the statistical model (p=0.81; 'partners' +1.20)", n, fetch_id])
+    db.conn.commit()
+    scan_id = store.latest_scan_id(db)
+    data = json.loads(render_report(db, scan_id, "json"))
+    (found,) = [f for t in data["targets"] for f in t["findings"]
+                if f["rule_id"] == "model.third_party_sharing"]
+    assert found["suggested_by_model"] is True and not found["rule_points"]
+    assert found["rule_description"].startswith("Suggested by the statistical model, not by a rule")
+    assert found["rule_description"].endswith(
+        "Model score and heaviest features: p=0.81; 'partners' +1.20.")
+    assert "Suggested by the statistical model" in render_report(db, scan_id, "md")
