@@ -141,6 +141,8 @@ def test_denials_in_other_categories_are_protective(sentence, category):
     "เราจะไม่ขอ หรือเก็บข้อมูลส่วนบุคคลของเด็ก",
     "เราไม่เก็บประวัติการเข้าชมเว็บไซต์เพื่อแสดงโฆษณา",
     "เราไม่รวบรวมคุกกี้ของบุคคลที่สาม",
+    "ข้าพเจ้าไม่ยินยอมให้เปิดเผยข้อมูลของข้าพเจ้าแก่บุคคลภายนอก",
+    "เราไม่อนุญาตให้บุคคลภายนอกเข้าถึงข้อมูลของนักเรียน",
 ])
 def test_a_thai_denial_over_a_list_of_verbs_raises_no_risk(sentence):
     assert [f.rule_id for f in risks(sentence)] == []
