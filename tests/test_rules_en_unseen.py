@@ -69,3 +69,18 @@ def test_a_slash_list_denial_is_never_a_sale(sentence):
     assert "sale" not in risks(sentence)
     record = {"id": "t1", "text": sentence, "labels": {}}
     assert denials_counted_as_risk([record], RULES, lang="en") == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "Selling your personal data is something we will never do.",
+    "For more information about how we sell data, see Section 7 below.",
+    "If we ever decide to sell personal information, we will update this policy.",
+    "Where we sell or share personal information, you may opt out.",
+])
+def test_pointers_suppositions_and_late_denials_are_never_a_sale(sentence):
+    assert "sale" not in risks(sentence)
+
+
+def test_a_stated_sale_stays_a_sale():
+    assert "sale" in risks("We may sell your personal information to data brokers.")
+    assert "sale" in risks("In the past 12 months we have sold identifiers to advertising networks.")
