@@ -491,8 +491,8 @@ def judge(rule: Rule, sentence: str, heading: str | None = "") -> tuple[str | No
     if any(e.search(sentence) for e in rule.exceptions):
         return None, None
     if rule.unless:
-        # English denials act on their own clause; Thai ones on the sentence (its token form)
-        clauses = clause_starts(sentence) if rule.lang == "en" else []
+        # denials act on their own clause (a Thai one's clauses are cut in its token form)
+        clauses = clause_starts(sentence) if rule.lang == "en" else thai.clause_starts(sentence)
         if any(same_clause(clauses, span, m.span()) for u in rule.unless
                for m in u.finditer(sentence)):
             return "denied", span

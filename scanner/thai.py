@@ -205,6 +205,20 @@ REFERENCE_CUE = re.compile(
 REFERENCE_PRACTICE = re.compile(r"\|(อาจ|จะ)\|")
 
 
+# Where a new clause of a Thai sentence begins (in the token form): a connective followed within
+# three words by a new predicate, a subject, a modal or a negation ("เราเก็บชื่อ แต่จะไม่เก็บเลขบัตร",
+# "...ของผู้เข้าร่วม โดยจะไม่มีการเก็บข้อมูลอ่อนไหว"). A list of verbs under one negation ("ไม่เก็บ ใช้
+# และเปิดเผย") has none, so the negation still governs all of it.
+CLAUSE_BREAK = re.compile(
+    r"\|(แต่|โดย|และ|อย่างไรก็ตาม|อย่างไรก็ดี|ทั้งนี้|นอกจากนี้|ส่วน|หรือ)(?=\|([^|]+\|){0,2}?"
+    r"(จะ|อาจ|ไม่|มิ|มิได้|ต้อง|สามารถ|เรา|บริษัท[^|]*|ทาง|ท่าน|คุณ)\|)")
+
+
+def clause_starts(form: str) -> list[int]:
+    """Offsets in a token form where its second, third, ... clause begin."""
+    return [m.start() for m in CLAUSE_BREAK.finditer(form)]
+
+
 def sentence_context(sentence: str, form: str) -> str | None:
     """'heading' or 'definition' when a Thai sentence (`form`: its token form) states no
     practice, else None."""

@@ -155,6 +155,10 @@ def test_a_thai_denial_over_a_list_of_verbs_raises_no_risk(sentence):
     ("เราอาจเปิดเผยข้อมูลแก่ผู้โฆษณา ไม่ว่าท่านจะใช้บริการแบบใด", "third_party_sharing"),
     ("เราไม่ขายข้อมูลของท่าน แต่อาจแบ่งปันข้อมูลกับเครือข่ายโฆษณา", "third_party_sharing"),
     ("เราจะไม่เปิดเผยข้อมูลแก่บุคคลภายนอก เว้นแต่ผู้ให้บริการที่ดำเนินการในนามของเรา", "third_party_sharing"),
+    # a denial acts on its own clause (scanner.thai.clause_starts), not on the whole sentence
+    ("เราเก็บชื่อและอีเมลของท่าน แต่จะไม่เก็บเลขบัตรประชาชน", "collection"),
+    ("โครงการจะเก็บรวบรวมชื่อและเบอร์โทรศัพท์ของผู้เข้าร่วม โดยจะไม่มีการเก็บข้อมูลอ่อนไหว", "collection"),
+    ("เราไม่ขายข้อมูล แต่อาจให้เช่ารายชื่อ", "sale"),
 ])
 def test_unrelated_negation_does_not_cancel_a_risk(sentence, category):
     assert risks(sentence, category), sentence
