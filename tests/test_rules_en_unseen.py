@@ -21,6 +21,8 @@ def risks(text: str, heading: str = "") -> set:
     "The museum uses Google Analytics to monitor activity on its website.",
     "To answer support questions, we use your email address.",
     "When signing up for the forum, we store:\n- Your password, as a salted hash",
+    "When you open the app, the following data is collected automatically:\n- your IP address",
+    "Scores and achievements are saved on our servers.",
 ])
 def test_collection_said_without_collect(sentence):
     assert "collection" in risks(sentence)
