@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.engine import EXCEPTION_LEAD_IN
+from scanner.language import detect_lang
 from scanner.matching import CATEGORIES, classify, expand_macros
 from scanner.sentences import MAX_JOINED_ITEMS
 
@@ -170,19 +171,31 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     return result
 
 
+# Thai negations: ไม่ (not), มิได้/มิใช่ (formal not), ห้าม (forbidden).
+THAI_NEGATION = re.compile("ไม่|มิได้|มิใช่|ห้าม")
 NEGATION_BEFORE = re.compile(expand_macros(r"{NEG}(?:\W+[\w'-]+){0,6}\W*$"), re.I)
 
 
 def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto",
                             model=None) -> list[tuple]:
     """Risk findings whose matched phrase follows a negation within six words ("we do not ...
-    sell"): what a regulator must never see flagged. Independent of the rules' own `unless`."""
+    sell"): what a regulator must never see flagged. Independent of the rules' own `unless`.
+
+    A Thai finding's matched phrase is its whole clause, so no negation can precede it: a Thai
+    risk finding counts when the clause has a Thai negation and its label for the category says
+    the practice is not done (labelled false), i.e. the labeller read the negation as a denial."""
     bad = []
     for record in records:
         text = record["text"]
+        thai = detect_lang(text) == "th" if lang == "auto" else lang == "th"
         for f in classify(text, rules, lang=lang, section=record.get("heading") or "",
                           model=model):
             if f.polarity != "risk" or f.match_start is None:
+                continue
+            if thai:
+                labels = record.get("practice_labels") or record.get("labels") or {}
+                if labels.get(f.category) is False and THAI_NEGATION.search(f.evidence):
+                    bad.append((record.get("id"), f.rule_id, f.evidence))
                 continue
             if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):
                 continue  # "We will not share it unless:" + items: the items are what is done

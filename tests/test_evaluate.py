@@ -187,3 +187,31 @@ def test_a_denial_lifted_by_consent_is_a_practice_not_a_denial_counted_as_risk()
               "labels": {"behavioral_ads": True}}
     assert evaluate([record], rules, mode="practice", lang="en").scores["behavioral_ads"].tp == 1
     assert denials_counted_as_risk([record], rules, lang="en") == []
+
+
+def test_a_thai_denial_a_rule_reads_as_risk_is_counted(tmp_path):
+    # A Thai finding's matched phrase is its whole clause, so the English check (a negation before
+    # the phrase) could never fire on Thai: the Thai check reads the label and a Thai negation.
+    (tmp_path / "th").mkdir()
+    naive = tmp_path / "th" / "naive.yaml"  # a rule's language is its folder's
+    naive.write_text(
+        "description: a sale rule with no unless, to be fooled by a denial\n"
+        "rules:\n"
+        "  - id: sale.th-naive\n"
+        "    category: sale\n"
+        "    severity: high\n"
+        "    polarity: risk\n"
+        "    status: experimental\n"
+        "    patterns: ['ขาย']\n"
+        "    references: ['PDPA s.19']\n"
+        "    examples: {match: ['เราขายข้อมูล', 'บริษัทขายรายชื่อ'], no_match: ['เราเก็บข้อมูล', 'เราใช้ข้อมูล']}\n",
+        encoding="utf-8")
+    rules = load_rules([naive])
+    denial = {"id": "d", "text": "เราจะไม่ขายข้อมูลส่วนบุคคลของท่านให้แก่บุคคลภายนอก",
+              "labels": {"sale": False}}
+    stated = {"id": "s", "text": "เราอาจขายข้อมูลส่วนบุคคลของท่านให้แก่บุคคลภายนอก",
+              "labels": {"sale": True}}
+    assert [bad[:2] for bad in denials_counted_as_risk([denial], rules, lang="th")] == [
+        ("d", "sale.th-naive")]
+    assert denials_counted_as_risk([stated], rules, lang="th") == []
+    assert denials_counted_as_risk([denial], load_rules(), lang="th") == []
