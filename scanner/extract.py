@@ -55,8 +55,7 @@ CONTENT_SELECTORS = ("main", "[role=main]", "article", "#content", "#main", "#ma
 
 ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 LINE_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-# The whitespace (to str.split() and \s) of a line that LINE_SPACES leaves alone.
-NOT_LINE_SPACES = ("\x1f", "\u1680")
+NOT_LINE_SPACES = ("\x1f", "\u1680")  # a line's whitespace (str.split, \s) LINE_SPACES leaves
 TYPOGRAPHIC_QUOTES = (("\u2018", "'"), ("\u2019", "'"), ("\u201a", "'"), ("\u201b", "'"),
                       ("\u201c", '"'), ("\u201d", '"'), ("\u201e", '"'), ("\u2032", "'"))
 
