@@ -36,7 +36,8 @@ from accuracy import EVAL_DIR, TEXTS_DIR, is_frozen  # noqa: E402
 from scanner.evaluate import Score, evaluate, judged_texts, read_labelled  # noqa: E402
 from scanner.matching import classify, load_rules  # noqa: E402
 from scanner.model import (  # noqa: E402
-    MODEL_DIR, NEVER_SUGGESTED, CategoryModel, Model, features, load_model, read_model)
+    MODEL_DIR, NEVER_SUGGESTED, TRIGGER_WORDS, CategoryModel, Model, features, load_model,
+    read_model)
 
 # The English sets whose tuning parts train the model, and where each is.
 SETS = {
@@ -60,6 +61,9 @@ THRESHOLDS = [x / 20 for x in range(2, 20)]  # 0.10 ... 0.95
 EPOCHS, RATE, L2, SEED = 12, 0.3, 0.1, 14
 MIN_POLICIES = 3  # a feature is kept when it occurs in this many policies of the training data
 MIN_GAIN = 0.02  # CV F1 gain a category needs to be enabled
+# Kept for their own numbers, never tuned on: an enabled category whose topic F1 on either
+# falls by more than GUARD_DROP is not enabled after all.
+GUARD_FILES, GUARD_DROP = ("opp115-dev.jsonl", "c3pa-dev.jsonl"), 0.005
 MAX_PRECISION_DROP = 0.05
 
 
@@ -173,16 +177,22 @@ def add(total: Score, part: Score) -> None:
 
 
 def pick_threshold(records, category) -> float:
-    """The threshold of best pooled F1 over an inner grouped CV of records."""
+    """The threshold of best pooled F1 over an inner grouped CV of records, among those that
+    keep the precision within MAX_PRECISION_DROP of the rules' (as the enabling criterion);
+    the highest threshold when none does."""
     totals = {t: Score() for t in THRESHOLDS}
+    rules_alone = Score()
     for held in folds(records, INNER_FOLDS):
         held = set(held)
         model = train(labelled([r for r in records if r["policy"] not in held], category), category)
         test = [r for r in records if r["policy"] in held]
+        add(rules_alone, score(test, category, None))
         for t in THRESHOLDS:
             model.threshold = t
             add(totals[t], score(test, category, model))
-    return max(THRESHOLDS, key=lambda t: (round(totals[t].f1, 6), t))
+    allowed = [t for t in THRESHOLDS
+               if totals[t].precision >= rules_alone.precision - MAX_PRECISION_DROP]
+    return max(allowed or THRESHOLDS[-1:], key=lambda t: (round(totals[t].f1, 6), t))
 
 
 def cross_validate(records, category, groups: list[list[str]]) -> tuple[list, list]:
@@ -295,8 +305,47 @@ def report_cv(records, by_set: bool, show_curve: bool = False) -> dict:
     return results
 
 
+def rules_commit() -> str:
+    """The commit of the rules the model was trained beside (RULES_COMMIT when trained in an
+    exported copy of a commit), '+changes' when the rule files differ from it."""
+    import os
+    import subprocess
+
+    if os.environ.get("RULES_COMMIT"):
+        return os.environ["RULES_COMMIT"]
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "rules/policy"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if changed else "")
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dev_guard(model: CategoryModel) -> dict:
+    """The category's topic F1 on the OPP-115 and C3PA dev files, rules alone and with the
+    model: a veto (drop) when either falls by more than GUARD_DROP. A check, never a fit: no
+    setting is chosen from these files."""
+    rules, found = load_rules(), {}
+    for name in GUARD_FILES:
+        path = EVAL_DIR / name
+        if not path.exists():
+            continue
+        records = read_labelled(path)
+        alone = evaluate(records, rules, mode="topic", lang="en").scores.get(model.category)
+        both = evaluate(records, rules, mode="topic", lang="en",
+                        model=Model("en", "guard", {model.category: model})).scores.get(
+                            model.category)
+        if alone is not None:
+            found[name] = [round(alone.f1, 4), round(both.f1, 4)]
+            print(f"dev guard {model.category} {name} topic F1: {alone.f1:.3f} -> {both.f1:.3f}")
+    return {"topic_f1": found,
+            "drop": any(before - after > GUARD_DROP for before, after in found.values())}
 
 
 def write_weights(records, results: dict, names, forced=()) -> Path:
@@ -307,11 +356,16 @@ def write_weights(records, results: dict, names, forced=()) -> Path:
         enabled = gains(alone, both) or category in forced
         threshold = pick_threshold(records, category)
         model = train(labelled(records, category), category)
+        model.threshold = threshold
         weights = {n: round(w, 4) for n, w in sorted(model.weights.items()) if abs(w) >= 0.005}
+        guard = dev_guard(model) if enabled and category not in forced else None
+        if guard and guard["drop"]:
+            enabled = False
         categories[category] = {
             "enabled": enabled, "threshold": threshold, "bias": round(model.bias, 4),
             "enabled_by": ("cv" if gains(alone, both) else "hand (--enable), below the CV "
                            "criterion") if enabled else None,
+            "dev_guard": guard,
             "mode": MODES[category], "weights": weights,
             "cv": {"rules": alone.as_dict(), "rules_and_model": both.as_dict(),
                    "thresholds": chosen}}
@@ -326,9 +380,11 @@ def write_weights(records, results: dict, names, forced=()) -> Path:
                         "records": sum(r["set"] == name for r in records),
                         "policies": len({r["policy"] for r in records if r["set"] == name})}
                        for name in names],
+        "rules_commit": rules_commit(),
         "training": {"epochs": EPOCHS, "rate": RATE, "l2": L2, "seed": SEED,
                      "min_policies": MIN_POLICIES, "folds": FOLDS, "inner_folds": INNER_FOLDS,
-                     "min_gain": MIN_GAIN},
+                     "min_gain": MIN_GAIN, "max_precision_drop": MAX_PRECISION_DROP,
+                     "trigger_words": TRIGGER_WORDS},
         "categories": categories,
     }
     MODEL_DIR.mkdir(parents=True, exist_ok=True)

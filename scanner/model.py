@@ -32,9 +32,10 @@ TOKEN = re.compile(r"[a-z0-9]+")
 APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})
 MIN_WORDS = 4  # shorter sentences (titles, fragments) are not scored
 # The cheap check: a sentence is scored only when it has one of the TRIGGER_WORDS words of
-# heaviest positive weight of some enabled category (scoring every sentence cost 30 % of the
-# rules' throughput; bench/train_model.py's CV goes through the same check).
-TRIGGER_WORDS = 20
+# heaviest positive weight of some enabled category (scoring every sentence cost a quarter of
+# the rules' throughput). bench/train_model.py's CV goes through the same check; 60 had the
+# best CV of 20, 60, 200 and every sentence (docs/accuracy.md).
+TRIGGER_WORDS = 60
 TOP_FEATURES = 3  # features named in a finding's explanation
 # Never suggested, whatever a weights file says: a false sale allegation is the worst error.
 NEVER_SUGGESTED = frozenset({"sale"})
@@ -63,6 +64,10 @@ def features(sentence: str, heading: str = "", fired=(), words=None) -> list[str
     return sorted(out)
 
 
+def _probability(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 @dataclass
 class CategoryModel:
     category: str
@@ -70,10 +75,32 @@ class CategoryModel:
     weights: dict  # feature name -> weight
     threshold: float
 
+    def __post_init__(self):
+        # The same weights for scoring without building feature names: words, word pairs
+        # (first word -> second word -> weight) and the rest by name.
+        self.words, self.pairs, self.others = {}, {}, {}
+        for name, weight in self.weights.items():
+            kind, _, value = name.partition(":")
+            if kind == "w":
+                self.words[value] = weight
+            elif kind == "b" and " " in value:
+                first, second = value.split(" ", 1)
+                self.pairs.setdefault(first, {})[second] = weight
+            else:
+                self.others[name] = weight
+
     def score(self, names) -> float:
         """The probability that the sentence with these features states the category."""
-        z = self.bias + sum(self.weights.get(n, 0.0) for n in names)
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return _probability(self.bias + sum(self.weights.get(n, 0.0) for n in names))
+
+    def quick_score(self, words: set, pairs: set, others) -> float:
+        """score() of the features of these distinct words, word pairs and other names."""
+        z = self.bias + sum(self.words.get(w, 0.0) for w in words)
+        for first, second in pairs:
+            seconds = self.pairs.get(first)
+            if seconds:
+                z += seconds.get(second, 0.0)
+        return _probability(z + sum(self.others.get(n, 0.0) for n in others))
 
     def top(self, names, count: int = TOP_FEATURES) -> list[tuple[str, float]]:
         """The positive features of the sentence that weigh most, heaviest first."""
@@ -104,15 +131,17 @@ class Model:
         words = tokens(sentence)
         if len(words) < MIN_WORDS or self.triggers.isdisjoint(words):
             return []
-        names = features(sentence, heading, ((f.rule_id, f.category, f.polarity) for f in findings),
-                         words)
+        distinct, pairs = set(words), set(zip(words, words[1:], strict=False))
+        others = _heading_names(heading) + tuple(
+            name for f in findings for name in (f"r:{f.category}:{f.polarity}", "rule:" + f.rule_id))
         out = []
         for category in missing:
             model = self.categories[category]
-            probability = model.score(names)
+            probability = model.quick_score(distinct, pairs, set(others))
             if probability < model.threshold:
                 continue
-            top = model.top(names)
+            top = model.top(features(
+                sentence, heading, ((f.rule_id, f.category, f.polarity) for f in findings), words))
             span = _phrase_span(sentence, top)
             if span is not None and negation_governs(sentence[:span[0]]):
                 continue  # "we do not show you ads based on ...": a denial, never a risk
@@ -136,6 +165,12 @@ class Model:
         if not added:
             return findings
         return sorted(findings + added, key=lambda f: f.start)
+
+
+@functools.lru_cache(maxsize=1024)
+def _heading_names(heading: str) -> tuple:
+    """The h: features of a heading path (the sentences of a section share one)."""
+    return tuple(dict.fromkeys("h:" + w for w in tokens(heading)))
 
 
 def _phrase_span(sentence: str, top: list[tuple[str, float]]) -> tuple[int, int] | None:

@@ -186,3 +186,17 @@ def test_a_report_marks_a_model_finding_as_the_models_with_its_features(demo_sca
     assert found["rule_description"].endswith(
         "Model score and heaviest features: p=0.81; 'partners' +1.20.")
     assert "Suggested by the statistical model" in render_report(db, scan_id, "md")
+
+
+def test_the_quick_score_is_the_score_of_the_feature_names(tiny):
+    ads = tiny.categories["behavioral_ads"]
+    ads.weights.update({"h:choices": 0.7, "r:collection:risk": -0.4, "b:you see": 0.3,
+                        "rule:collection.first-party": 0.2})
+    ads.__post_init__()
+    fired = [("collection.first-party", "collection", "risk")]
+    for sentence in (TAILORED, TAILORED + " You see the offers, you see.", "Nothing here at all."):
+        words = tokens(sentence)
+        names = features(sentence, "Your choices", fired)
+        others = {n for n in names if not n.startswith(("w:", "b:"))}
+        quick = ads.quick_score(set(words), set(zip(words, words[1:], strict=False)), others)
+        assert quick == pytest.approx(ads.score(names), abs=1e-12)
