@@ -123,7 +123,7 @@ def _single_spaced(line: str) -> str:
 
 
 def collapse_whitespace(text: str) -> str:
-    """re.sub(r"\s+", " ", text), by str.split, which splits at exactly the characters \s matches."""
+    r"""re.sub(r"\s+", " ", text), by str.split, which splits at exactly the characters \s matches."""
     words = text.split()
     if not words:
         return " " if text else ""
