@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from scanner import store
-from scanner.analysis import analyse_scan
+from scanner.analysis import ScanAnalysis
 from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.rules_record import record_rules
@@ -256,6 +256,10 @@ class ScanEvents:
                         reachable: bool | None, reason: str | None = None) -> None:
         """status 'done' (crawled; reachable says if any fetch succeeded) or 'failed'."""
 
+    def target_scored(self, target_id: str, row: dict) -> None:
+        """A target done was cross-checked and scored during the crawl (row: its scores row,
+        stored); the targets left are at the end, before `scan_finished`."""
+
     def scan_finished(self, outcome: ScanOutcome) -> None:
         pass
 
@@ -320,9 +324,11 @@ def resumable_scan(db) -> dict | None:
 def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT_OPTIONS, *,
              resume_scan_id: int | None = None, events: ScanEvents | None = None,
              lock=None) -> ScanOutcome:
-    """Crawl every target once (or, resuming, every target not done), then cross-check and
-    score the targets done. A Ctrl-C or SIGTERM stops the workers and ends the scan
-    'interrupted' with what was done.
+    """Crawl every target once (or, resuming, every target not done), cross-checking and
+    scoring each target in this process as soon as a worker tells it is done (while the workers
+    crawl on), and the targets done in an earlier run of a resumed scan while waiting for them;
+    any done target left is analysed at the end. A Ctrl-C or SIGTERM stops the workers and ends
+    the scan 'interrupted' with what was done.
 
     A resumed scan is crawled with the options given here, which the caller restores from it.
     `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers."""
@@ -346,16 +352,23 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     pending = [t for t in targets if t.id not in done]
     _forget_partial_rows(db, scan_id, [t.id for t in pending])
     store.mark_targets(db, scan_id, [t.id for t in pending], "pending")
-    db.close()
+    # This connection analyses each target done while the workers write others (WAL: its reads
+    # wait for no one; its writes, one short BEGIN IMMEDIATE each, wait in the busy timeout).
+    analysis = ScanAnalysis(db, scan_id, targets, trackers or TrackerList.load())
+    earlier = [t.id for t in targets if t.id in done]
+
+    def analyse(target_id: str) -> None:
+        row = analysis.target_done(target_id)
+        if row is not None:
+            events.target_scored(target_id, row)
 
     events.scan_started(scan_id, len(targets), len(targets) - len(pending))
     with _sigterm_interrupts():
-        status = _run_batches(db_path, scan_id, pending, options, events, lock)
-        db = store.open_db(db_path)
         try:
+            status = _run_batches(db_path, scan_id, pending, options, events, lock,
+                                  analyse=analyse, backlog=earlier)
             finished = _done_targets(db, scan_id)
-            scores = analyse_scan(db, scan_id, [t for t in targets if t.id in finished],
-                                  trackers or TrackerList.load())
+            scores = analysis.finish(finished)
         except KeyboardInterrupt:
             store.finish_scan(db, scan_id, "interrupted")
             raise
@@ -408,8 +421,14 @@ class _Worker:
 
 
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
-                 lock) -> str:
-    """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'."""
+                 lock, analyse=None, backlog=()) -> str:
+    """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'.
+
+    analyse(target_id) is called for each target a worker tells done (after `events` hears of
+    it), and for the targets of `backlog` one at a time when no worker has anything to tell,
+    until the workers are stopped."""
+    backlog = list(backlog)
+    stopping = False
     queue = split_batches(pending, options)
     running: list[_Worker] = []
     selector = selectors.DefaultSelector()
@@ -453,6 +472,8 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
             event = json.loads(line)
             worker.reported.add(event["target"])
             events.target_finished(event["target"], "done", event["seconds"], event["reachable"])
+            if analyse is not None and not stopping:
+                analyse(event["target"])
 
     def settle(worker: _Worker, stopped: bool = False) -> None:
         """After a worker exits: report the targets it did not, and mark those it left undone:
@@ -489,8 +510,11 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                     running.append(start(queue.pop(0), job_path))
                 # A worker that closed its pipe is exiting: look for its end more often.
                 exiting = any(worker.closed for worker in running)
-                for key, _ in selector.select(timeout=0.02 if exiting else 0.2):
+                ready = selector.select(timeout=0 if backlog else 0.02 if exiting else 0.2)
+                for key, _ in ready:
                     read_events(key.data)
+                if backlog and not ready and analyse is not None:
+                    analyse(backlog.pop(0))
                 for worker in list(running):
                     if worker.proc.poll() is None:
                         continue
@@ -500,6 +524,7 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                         status = "interrupted"
         except KeyboardInterrupt:
             status = "interrupted"
+            stopping = True
             _stop(running)
             for worker in running:
                 settle(worker, stopped=True)
