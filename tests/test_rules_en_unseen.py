@@ -30,6 +30,7 @@ def test_collection_said_without_collect(sentence):
 @pytest.mark.parametrize("sentence", [
     "We do not use Google Analytics or any other analytics tools.",
     "Afterwards, we retain some information in a depersonalised or aggregated form only.",
+    "If you choose not to save your credit card, you enter it again with each order.",
 ])
 def test_denials_and_non_personal_data_are_no_collection_or_sharing(sentence):
     assert not risks(sentence) & {"collection", "third_party_sharing"}
