@@ -84,3 +84,14 @@ def test_pointers_suppositions_and_late_denials_are_never_a_sale(sentence):
 def test_a_stated_sale_stays_a_sale():
     assert "sale" in risks("We may sell your personal information to data brokers.")
     assert "sale" in risks("In the past 12 months we have sold identifiers to advertising networks.")
+
+
+def test_cookies_the_site_sets_are_collection_and_their_denial_is_not():
+    assert "collection" in risks("Cookies are small text files stored on your device that help us "
+                                 "remember you.")
+    for denial in ("Our games for children set no cookies and no tracking pixels.",
+                   "We do not use cookies on the pupils' pages.",
+                   "Cookies, by themselves, do not tell us who you are."):
+        assert "collection" not in risks(denial)
+        record = {"id": "t1", "text": denial, "labels": {}}
+        assert denials_counted_as_risk([record], RULES, lang="en") == []
