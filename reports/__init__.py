@@ -35,6 +35,7 @@ CSV_COLUMNS = (
     "score", "source", "rule_id", "category", "practice", "severity", "polarity", "rule_points",
     "evidence", "url", "document_id", "document_sha256", "start", "end",
     "app_package", "app_version_name", "apk_sha256", "rule_description", "legal_references",
+    "also_matched",
 )
 
 _ENV = Environment(loader=PackageLoader("reports", "templates"),
@@ -88,7 +89,8 @@ def findings_csv(data: dict) -> str:
             writer.writerow(base)
         for finding in target["findings"]:
             references = "; ".join(finding.get("legal_references") or [])
-            writer.writerow({**finding, **base, "legal_references": references})
+            writer.writerow({**finding, **base, "legal_references": references,
+                             "also_matched": "; ".join(finding.get("also") or [])})
     return out.getvalue()
 
 

@@ -250,6 +250,8 @@ def _findings(db, scan_id, target_id, contributions, third_parties, recorded) ->
                              "ORDER BY id", [scan_id, target_id])):
         finding = {k: v for k, v in row.items() if k not in ("scan_id", "target_id")}
         finding["data_types"] = _json(finding.get("data_types"), [])
+        # the other rules that matched the sentence in this category (m015; none before it)
+        finding["also"] = _json(finding.get("also"), [])
         finding["rule_points"] = points.get((row.get("source"), row.get("rule_id")))
         doc_id = row.get("document_id")
         if doc_id and doc_id not in sha:

@@ -258,7 +258,8 @@ def _rules_of(db, findings: list[dict]) -> list[dict] | None:
     """The `rules` rows of the findings' rule ids, when the database records rules."""
     if "rules" not in db.table_names() + db.view_names():
         return None
-    ids = sorted({f["rule_id"] for f in findings if f.get("rule_id")})
+    ids = sorted({f["rule_id"] for f in findings if f.get("rule_id")}
+                 | {r for f in findings for r in _json(f.get("also")) or ()})  # merged rules
     if not ids:
         return []
     columns = set(db["rules"].columns_dict)

@@ -30,14 +30,21 @@ def policy_rules():
     return load_rules()
 
 
+# What a stored finding holds beyond the rule's verdict: "also", the rules merged into it
+# (m015). Rows stored before it have no `also`; a new tag makes a document's findings be
+# stored again rather than read back without the rules merged into them.
+FINDINGS_LAYOUT = "also"
+
+
 @lru_cache(maxsize=1)
 def findings_version() -> str:
     """What the policy findings of a document depend on besides its text: the rule files and
-    the matcher's code, and the learned model's weights when one is enabled (scanner/model.py).
-    A document's findings are stored once per findings version."""
+    the matcher's code, what a stored finding holds (FINDINGS_LAYOUT), and the learned model's
+    weights when one is enabled (scanner/model.py). A document's findings are stored once per
+    findings version."""
     models = "".join(f"+{lang}-model-{version}" for lang in ("en", "th")
                      if (version := model_version(lang)) != "none")
-    return f"{rules_version()}+{__version__}{models}"
+    return f"{rules_version()}+{__version__}+{FINDINGS_LAYOUT}{models}"
 
 
 @lru_cache(maxsize=256)

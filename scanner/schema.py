@@ -546,10 +546,11 @@ FROM observation_refs o
 JOIN [{table}] r ON r.scan_id = o.{kind}_from AND r.target_id = o.target_id"""
 
 
-def _policy_findings(fetches: str, scan: str) -> str:
+def _policy_findings(fetches: str, scan: str, also: bool = False) -> str:
+    """The policy findings of fetches read under `scan`; with also (m015) their `also` column."""
     return f"""SELECT {POLICY_FINDING_ID_BASE} + fe.id * {FINDINGS_PER_DOCUMENT} + df.n, {scan}, fe.target_id,
        'policy', df.rule_id, df.category, df.practice, df.severity, df.polarity, df.data_types,
-       df.evidence, fe.document_id, df.start, df.[end], COALESCE(NULLIF(fe.final_url, ''), fe.url)
+       df.evidence, fe.document_id, df.start, df.[end], COALESCE(NULLIF(fe.final_url, ''), fe.url){', df.[also]' if also else ''}
 {fetches}
 JOIN document_findings df ON df.document_id = fe.document_id
  AND df.findings_version = fe.findings_version"""
@@ -617,3 +618,31 @@ def m014_sentence_headings(db: sqlite_utils.Database) -> None:
                             "WHERE document_id = ? AND n = ?",
                             [(path, int(title), document_id, n) for (n, _s, _e), (path, title)
                              in zip(spans, paths, strict=True)])
+
+
+# ---- m015: the rules merged into a policy finding ---------------------------------------------
+# One sentence keeps one risk finding per category (scanner/engine.py one_per_category); the
+# other rules that matched it are its `also` (a JSON list of rule ids, most specific first; []
+# when none; null for rows stored before m015). Web, app and cross-check findings have none.
+FINDINGS_WITH_ALSO_VIEW = "\nUNION ALL\n".join([
+    f"SELECT {', '.join(f'[{c}]' for c in FINDING_COLUMNS)}, NULL AS [also] FROM scan_findings",
+    *(f"SELECT {', '.join('o.scan_id' if c == 'scan_id' else f'f.[{c}]' for c in FINDING_COLUMNS)}, "
+      f"NULL AS [also]\nFROM observation_refs o\nJOIN scan_findings f ON f.scan_id = "
+      f"o.{kind}_from AND f.target_id = o.target_id AND f.{OBSERVATION_KINDS[kind][2]}"
+      for kind in ("findings", "crosscheck")),
+    _policy_findings("FROM fetch_rows fe", "fe.scan_id", also=True),
+    _policy_findings("FROM fetch_times t\nJOIN fetch_rows fe ON fe.id = t.fetch_id", "t.scan_id",
+                     also=True),
+])
+
+
+@migrations()
+def m015_finding_also(db: sqlite_utils.Database) -> None:
+    """document_findings.also: the other rules that matched a policy finding's sentence in its
+    category, merged into it; the findings view (and the views on it) show it."""
+    for view in ("target_risk", "latest_findings", "findings"):
+        db.execute(f"DROP VIEW IF EXISTS [{view}]")
+    db["document_findings"].add_column("also", str)
+    db.create_view("findings", FINDINGS_WITH_ALSO_VIEW)
+    db.create_view("latest_findings", LATEST_FINDINGS_VIEW)
+    db.create_view("target_risk", TARGET_RISK_VIEW)

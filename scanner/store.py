@@ -81,6 +81,8 @@ OPTIONAL_FOR_READING += ("m014_sentence_headings",)
 # m013 only stops storing unchanged observations again: before it they are tables of the names
 # the views have since, read alike.
 OPTIONAL_FOR_READING += ("m013_observations_once",)
+# m015 only adds the rules merged into a policy finding (`also`): without it, none are shown.
+OPTIONAL_FOR_READING += ("m015_finding_also",)
 
 
 class DatabaseFileError(LookupError):
@@ -279,7 +281,7 @@ def store_document_findings(db: sqlite_utils.Database, document_id: int, version
         {"document_id": document_id, "findings_version": version, "n": n, "rule_id": f.rule_id,
          "category": f.category, "practice": f.practice, "severity": f.severity,
          "polarity": f.polarity, "data_types": json.dumps(list(f.data_types)), "evidence": f.evidence,
-         "start": f.start, "end": f.end}
+         "start": f.start, "end": f.end, "also": json.dumps(list(f.also))}
         for n, f in enumerate(list(findings)[:FINDINGS_PER_DOCUMENT])
     ]
     if rows:
