@@ -123,8 +123,8 @@ def test_every_report_format_shows_the_rules_also_matched(tmp_path):
     assert html.count("also matched:") == 1
 
 
-def test_a_database_made_before_m015_migrates_and_reads(tmp_path):
-    db_path = tmp_path / "old.db"
+def database_before_m015(db_path) -> tuple[int, str]:
+    """A scan of TARGET as a scanner before m015 stored it: (scan id, its findings_version)."""
     db = store.sqlite_utils.Database(db_path)
     store.migrations.apply(db, stop_before="m015_finding_also")
     assert "also" not in db["document_findings"].columns_dict
@@ -146,6 +146,12 @@ def test_a_database_made_before_m015_migrates_and_reads(tmp_path):
                              "document_id": document_id, "findings_version": old_version})
     finish(db, scan_id, [TARGET])
     db.close()
+    return scan_id, old_version
+
+
+def test_a_database_made_before_m015_migrates_and_reads(tmp_path):
+    db_path = tmp_path / "old.db"
+    scan_id, old_version = database_before_m015(db_path)
 
     db = store.open_db(db_path)  # migrates
     assert "also" in db["document_findings"].columns_dict
@@ -164,6 +170,19 @@ def test_a_database_made_before_m015_migrates_and_reads(tmp_path):
     assert sharing_risks(db, scan_id) == [old]
     versions = {r[0] for r in db.execute("SELECT DISTINCT findings_version FROM document_findings")}
     assert versions == {old_version, findings_version()}
+
+
+def test_an_archive_made_before_m015_is_read_without_migrating_it(tmp_path, monkeypatch):
+    db_path = tmp_path / "old.db"
+    scan_id, _ = database_before_m015(db_path)
+    monkeypatch.setattr(store, "is_writable", lambda path: False)
+    db = store.open_for_reading(db_path)
+    assert "m015_finding_also" in store.pending_migrations(db)
+    assert "also" not in db["document_findings"].columns_dict  # left as it was
+    data = json.loads(render_report(db, scan_id, "json"))
+    risks = [f for f in data["targets"][0]["findings"] if f["polarity"] == "risk"]
+    assert risks and all(f["also"] == [] for f in risks)
+    assert "also_matched" in render_report(db, scan_id, "csv").splitlines()[0]
 
 
 def test_merge_and_case_files_carry_the_merged_rules(tmp_path):
