@@ -275,6 +275,8 @@ def test_a_database_made_before_reads_the_same_through_the_views(tmp_path):
     db = store.open_db(path)
     assert {"fetches", "third_parties", "cookies", "findings"} <= set(db.view_names())
     for view, rows in before.items():
+        if view == "findings":  # m015's `also` (rules merged into a policy finding): null here
+            rows = [{**r, "also": None} for r in rows]
         assert [dict(r) for r in db.query(f"SELECT * FROM [{view}] ORDER BY id")] == rows, view
     # a new scan of it is written and read through the views
     second = new_scan(db)
