@@ -358,7 +358,12 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     earlier = [t.id for t in targets if t.id in done]
 
     def analyse(target_id: str) -> None:
-        row = analysis.target_done(target_id)
+        try:
+            row = analysis.target_done(target_id)
+        except Exception:  # its transaction rolled back
+            # Not while the crawl goes on: `finish` analyses the target again after the crawl,
+            # where an error ends the scan as it did before analysis overlapped the crawl.
+            return
         if row is not None:
             events.target_scored(target_id, row)
 

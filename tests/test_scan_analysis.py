@@ -130,3 +130,30 @@ def test_the_crosschecks_of_targets_not_analysed_again_are_dropped(db):
                       "source = 'crosscheck'", [scan_id]).fetchall() == []
     assert [r["target_id"] for r in db["scores"].rows_where("scan_id = ?", [scan_id])] == ["kept"]
 
+
+
+@pytest.mark.crawl
+def test_an_analysis_error_during_the_crawl_leaves_the_target_for_the_end(loopback_site, tmp_path,
+                                                                           monkeypatch):
+    # A failure while the crawl goes on (a lock wait that timed out, say) must not stop the crawl:
+    # the target is analysed again after it, as before analysis overlapped the crawl.
+    from scanner import analysis
+
+    real = analysis.analyse_target
+    calls = []
+
+    def fails_first(db, scan_id, target, tracker_list):
+        calls.append(target.id)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real(db, scan_id, target, tracker_list)
+
+    monkeypatch.setattr(analysis, "analyse_target", fails_first)
+    db_path = tmp_path / "r.db"
+    sites = [loopback_site(site_pages(f"s{i}")) for i in range(2)]
+    path = write_targets(tmp_path, [site.url for site in sites])
+    outcome = run_scan(db_path, load_targets(path), str(path), ScanOptions(allow_private=True))
+
+    assert outcome.status == "complete" and outcome.not_done == []
+    assert set(scores(db_path)) == {"site-0", "site-1"}
+    assert sorted(calls) == sorted([calls[0], *{"site-0", "site-1"}])  # the failed one again
