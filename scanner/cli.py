@@ -169,7 +169,7 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
                 outcome = run_scan(db_path, targets, str(targets_file), options,
                                    resume_scan_id=resume_scan_id, events=progress, lock=lock)
             except KeyboardInterrupt:  # a second Ctrl-C while stopping, or during the analysis
-                progress.say("interrupted: the scan is marked interrupted at the next start; "
+                progress.say("interrupted: the scan is marked interrupted; "
                              "run again with --resume")
                 sys.exit(ExitCode.INTERRUPTED)
         print_summary(db_path, outcome.scan_id)
