@@ -189,12 +189,8 @@ def test_the_scan_spider_swaps_in_its_cookies_middleware():
     assert middlewares["scanner.safety.AddressGuardMiddleware"] == 50
 
 
-@pytest.mark.crawl
-def test_in_a_scan_each_homepage_policy_and_robots_txt_is_fetched_once_for_both_jobs(tmp_path):
-    site = LoopbackSite({
-        "/": HOME, "/about.html": HOME.replace("Kids Club", "About"), "/privacy": POLICY,
-        "/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n"),
-    })
+def scan_kids_club(site, tmp_path):
+    """Scan the one target served by `site` (then closed); the database's path."""
     targets = write_targets(tmp_path / "targets.yaml", {
         "id": "kids-club", "name": "Kids Club", "audience": "child-directed",
         "homepage": site.url + "/"})
@@ -203,6 +199,16 @@ def test_in_a_scan_each_homepage_policy_and_robots_txt_is_fetched_once_for_both_
         run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 5, check=False)
     finally:
         site.close()
+    return db_path
+
+
+@pytest.mark.crawl
+def test_in_a_scan_each_homepage_policy_and_robots_txt_is_fetched_once_for_both_jobs(tmp_path):
+    site = LoopbackSite({
+        "/": HOME, "/about.html": HOME.replace("Kids Club", "About"), "/privacy": POLICY,
+        "/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n"),
+    })
+    db_path = scan_kids_club(site, tmp_path)
     assert sorted(site.requests) == ["/", "/about.html", "/privacy", "/robots.txt"]
     db = sqlite_utils.Database(db_path)
     rows = list(db.query("SELECT url, kind, discovered_by, status, request_sent_at, "
@@ -242,14 +248,7 @@ def test_in_a_scan_each_job_sends_the_cookies_it_was_given(tmp_path):
         "/robots.txt": (200, {"Content-Type": "text/plain", "Set-Cookie": "r=1; Path=/"},
                         "User-agent: *\nAllow: /\n"),
     })
-    targets = write_targets(tmp_path / "targets.yaml", {
-        "id": "kids-club", "name": "Kids Club", "audience": "child-directed",
-        "homepage": site.url + "/"})
-    db_path = tmp_path / "results.db"
-    try:
-        run_cli("scan", targets, "--db", db_path, "--allow-private", "--max-pages", 5, check=False)
-    finally:
-        site.close()
+    db_path = scan_kids_club(site, tmp_path)
     sent = {}
     for row in sqlite_utils.Database(db_path).query(
             "SELECT url, kind, request_headers FROM fetches"):
