@@ -11,6 +11,7 @@ from scanner.engine import EXCEPTION_LEAD_IN
 from scanner.language import detect_lang
 from scanner.matching import CATEGORIES, classify, expand_macros
 from scanner.sentences import MAX_JOINED_ITEMS
+from scanner.thai import tokenized_form
 
 MODES = ("topic", "practice")
 
@@ -171,8 +172,8 @@ def evaluate(records: list[dict], rules, mode: str = "topic", lang: str = "auto"
     return result
 
 
-# Thai negations: ไม่ (not), มิได้/มิใช่ (formal not), ห้าม (forbidden).
-THAI_NEGATION = re.compile("ไม่|มิได้|มิใช่|ห้าม")
+# A Thai negation word (the Thai rules' own list), matched as a word of the token form.
+THAI_NEGATION = re.compile(expand_macros(r"\|{NEG_WORD}\|", "th"))
 NEGATION_BEFORE = re.compile(expand_macros(r"{NEG}(?:\W+[\w'-]+){0,6}\W*$"), re.I)
 
 
@@ -194,7 +195,7 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto",
                 continue
             if thai:
                 labels = record.get("practice_labels") or record.get("labels") or {}
-                if labels.get(f.category) is False and THAI_NEGATION.search(f.evidence):
+                if labels.get(f.category) is False and THAI_NEGATION.search(tokenized_form(f.evidence)):
                     bad.append((record.get("id"), f.rule_id, f.evidence))
                 continue
             if "\n" in f.evidence and EXCEPTION_LEAD_IN.search(f.evidence.split("\n", 1)[0]):
