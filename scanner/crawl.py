@@ -432,7 +432,7 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
     analyse(target_id) is called for each target a worker tells done (after `events` hears of
     it), and for the targets of `backlog` one at a time when no worker has anything to tell,
     until the workers are stopped."""
-    backlog = list(backlog)
+    backlog = list(backlog) if analyse is not None else []  # (else a select that never waits)
     stopping = False
     queue = split_batches(pending, options)
     running: list[_Worker] = []
@@ -518,7 +518,7 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 ready = selector.select(timeout=0 if backlog else 0.02 if exiting else 0.2)
                 for key, _ in ready:
                     read_events(key.data)
-                if backlog and not ready and analyse is not None:
+                if backlog and not ready:
                     analyse(backlog.pop(0))
                 for worker in list(running):
                     if worker.proc.poll() is None:
