@@ -21,6 +21,7 @@ from scanner.model import load_model, model_version
 from scanner.observations import ObservationBuffer, write_observations
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
+from scanner.rule_schema import LANGS
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
 from scanner.trackers import TrackerList, is_third_party, registrable_domain
 
@@ -42,7 +43,7 @@ def findings_version() -> str:
     the matcher's code, what a stored finding holds (FINDINGS_LAYOUT), and the learned model's
     weights when one is enabled (scanner/model.py). A document's findings are stored once per
     findings version."""
-    models = "".join(f"+{lang}-model-{version}" for lang in ("en", "th")
+    models = "".join(f"+{lang}-model-{version}" for lang in LANGS
                      if (version := model_version(lang)) != "none")
     return f"{rules_version()}+{__version__}+{FINDINGS_LAYOUT}{models}"
 

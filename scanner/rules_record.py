@@ -18,7 +18,7 @@ from pathlib import Path
 
 from scanner.model import RULE_PREFIX as MODEL_PREFIX
 from scanner.model import load_model
-from scanner.rule_schema import CATEGORY_PLAIN, generated_description, load_rules
+from scanner.rule_schema import CATEGORY_PLAIN, LANGS, generated_description, load_rules
 from scanner.paths import ROOT
 from scanner.schema import store_rule_set
 
@@ -234,7 +234,7 @@ def model_rule_rows() -> list[dict]:
     """A row per category the learned model of each language may suggest (`model.<category>`),
     versioned by its weights file; none when no model is enabled."""
     rows = []
-    for lang in ("en", "th"):
+    for lang in LANGS:
         model = load_model(lang)
         for category in model.categories if model else ():
             rows.append({
