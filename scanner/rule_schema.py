@@ -8,6 +8,7 @@ compiled-rules cache all read and write the same Rule fields, and are kept besid
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -491,6 +492,60 @@ def load_rules(paths=None, include_deprecated: bool = False) -> list[Rule]:
 # --- the compiled rules cache: parsing and compiling 140 rules takes 0.5-2.5 s, every worker did it
 CACHE_DIR_ENV, RULES_CACHE_NAME = "SCANNER_CACHE_DIR", "policy-rules.pickle"
 RULES_CACHE_CODE = ("rule_schema.py", "prefilter.py", "__init__.py")  # a change makes it stale
+# What a rule's regex is used for, taken from the compiled pattern when it is first needed.
+_PATTERN_METHODS = ("search", "match", "fullmatch", "finditer", "findall", "sub", "subn",
+                    "split", "scanner", "groups", "groupindex")
+
+
+class LazyPattern:
+    """A rule's regex as the compiled rules cache gives it back: re.compile(pattern, flags),
+    compiled when first used, so a process compiles only the regexes its sentences reach (the
+    prefilter leaves most of the ~900 untried) instead of all of them when unpickling."""
+
+    __slots__ = ("pattern", "flags", *_PATTERN_METHODS)
+
+    def __init__(self, pattern: str, flags: int):
+        self.pattern, self.flags = pattern, flags
+
+    def __getattr__(self, name):
+        # Called only while a method's slot is empty: compile, then the slots hold the
+        # compiled pattern's own bound methods (no further indirection).
+        if name not in _PATTERN_METHODS:
+            raise AttributeError(name)
+        compiled = re.compile(self.pattern, self.flags)
+        for method in _PATTERN_METHODS:
+            setattr(self, method, getattr(compiled, method))
+        return getattr(compiled, name)
+
+    def __reduce__(self):
+        return LazyPattern, (self.pattern, self.flags)
+
+    def __eq__(self, other):  # as two re.compile of one pattern and flags are equal
+        if isinstance(other, LazyPattern):
+            return (self.pattern, self.flags) == (other.pattern, other.flags)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((self.pattern, self.flags))
+
+    def __repr__(self):
+        return repr(re.compile(self.pattern, self.flags))
+
+
+class _RulesPickler(pickle.Pickler):
+    """Pickles rules with each compiled regex as a LazyPattern (a regex that rules share stays
+    one object: the memo is looked up first)."""
+
+    def reducer_override(self, obj):
+        if type(obj) is re.Pattern:
+            return LazyPattern, (obj.pattern, obj.flags)
+        return NotImplemented
+
+
+def _pickled_rules(key: str, rules: list[Rule]) -> bytes:
+    out = io.BytesIO()
+    _RulesPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((key, rules))
+    return out.getvalue()
 
 
 def cache_dir() -> Path:
@@ -536,7 +591,7 @@ def cached_rule_set() -> list[Rule]:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-", delete=False) as out:
             partial = out.name
-            out.write(pickle.dumps((key, rules), protocol=pickle.HIGHEST_PROTOCOL))
+            out.write(_pickled_rules(key, rules))
         os.replace(partial, path)  # atomic: a worker reading it sees the old file or the new
     except OSError:  # a read-only home: every load parses, as before the cache
         if partial:

@@ -45,6 +45,49 @@ def test_a_second_load_reads_the_cache_and_classifies_alike(cache, monkeypatch):
     assert second[0] is not first[0]  # fresh objects: a caller changing one changes no other
 
 
+def regexes(rule):
+    return [*rule.patterns, *rule.unless, *rule.exceptions, *rule.context,
+            *(term for clause in rule.near for term in clause.terms)]
+
+
+def compiled_yet(regex) -> bool:
+    """Whether a LazyPattern holds its compiled methods (its slot is filled)."""
+    try:
+        rule_schema.LazyPattern.search.__get__(regex)
+    except AttributeError:
+        return False
+    return True
+
+
+def test_cached_regexes_compile_when_first_used_and_match_as_compiled(cache):
+    parsed = load_rules(rule_files())
+    load_rules()
+    cached = load_rules()
+    lazy = [regex for rule in cached for regex in regexes(rule)]
+    assert lazy and all(isinstance(regex, rule_schema.LazyPattern) for regex in lazy)
+    assert not any(compiled_yet(regex) for regex in lazy)  # unpickled without compiling
+    unused = lazy[0]
+    # A regex that rules share is still one object (the engine looks each up once per sentence).
+    by_text = {}
+    for regex in lazy:
+        assert by_text.setdefault((regex.pattern, regex.flags), regex) is regex
+    for rule, original in zip(cached, parsed, strict=True):
+        for regex, compiled in zip(regexes(rule), regexes(original), strict=True):
+            assert (regex.pattern, regex.flags) == (compiled.pattern, compiled.flags)
+            same = rule_schema.LazyPattern(compiled.pattern, compiled.flags)
+            assert regex == same and hash(regex) == hash(same) and regex is not same
+    text = sample_text(parsed)
+    for regex, compiled in zip(lazy, (r for rule in parsed for r in regexes(rule)), strict=True):
+        assert [m.span() for m in regex.finditer(text)] == [m.span() for m in compiled.finditer(text)]
+        found, expected = regex.search(text, 5), compiled.search(text, 5)
+        assert (found and found.span()) == (expected and expected.span())
+    assert all(compiled_yet(regex) for regex in lazy)
+    assert pickle.loads(pickle.dumps(unused)) == unused
+    assert not compiled_yet(pickle.loads(pickle.dumps(unused)))
+    with pytest.raises(AttributeError):
+        unused.no_such_method  # noqa: B018 - only a pattern's own methods compile it
+
+
 def test_deprecated_rules_come_from_the_same_cache(cache):
     everything = load_rules(include_deprecated=True)
     assert cache.exists()
