@@ -1,0 +1,328 @@
+"""Sale and behavioural-ads findings audited on many unseen policies (issue 14, session 6).
+
+The pool: the latest English privacy policy of each service in Open Terms Archive's
+contrib-versions, pga-versions and genai-eu-versions mirrors, without the services held back in
+issue 14, those of ../shared/eval/real-dev-SOURCES.md and bench/data/labels/SOURCES.md, and the
+services that share their policy text (Google's products, Microsoft's, Meta's, Amazon's). Split
+by service, seeded, into A (read to tune) and B (validation: only counts and scores are read).
+
+  pool     list the pool and its split (bench/data/labels/real-audit-a-pool.json: no text)
+  sample   run the policy rules over every pool policy and write the sentences to label
+           (--out, outside the repository: third-party text): every sale risk finding, a seeded
+           sample of sale-keyword sentences without one, ads risk findings up to a cap per split,
+           a seeded sample of ads-keyword sentences without one
+  score    run the current rules again and score the labelled sentences of one split: precision
+           of the findings and recall, each also weighted by the inverse of the sampling rate of
+           its stratum (findings, keyword sentences), so that the figures estimate the frame
+           (every sentence with a finding or a keyword)
+
+Run:  .venv/bin/python bench/sale_ads_audit.py pool
+      .venv/bin/python bench/sale_ads_audit.py sample --out /tmp/audit-candidates.jsonl
+      .venv/bin/python bench/sale_ads_audit.py score --split B
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.eval_texts import (  # noqa: E402
+    MIRRORS, ArchiveError, archived_text, git_dir, heading_at, heading_paths, latest_commit, sha256)
+from scanner.engine import _trimmed  # noqa: E402
+from scanner.language import detect_lang  # noqa: E402
+from scanner.matching import classify, load_rules  # noqa: E402
+from scanner.sentences import split_sentences  # noqa: E402
+
+SEED = "real-audit-a-2026"
+SOURCES = ("OpenTermsArchive/contrib-versions", "OpenTermsArchive/pga-versions",
+           "OpenTermsArchive/genai-eu-versions")
+LABELS_DIR = ROOT / "bench" / "data" / "labels"
+POOL_FILE = LABELS_DIR / "real-audit-a-pool.json"
+LABELS_FILE = LABELS_DIR / "real-audit-a.jsonl"
+CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "children")
+
+# Held back in issue 14 (never read, labelled or tuned on), as the archives name them.
+HELD_BACK = {
+    "youtube kids", "khan academy", "tiktok", "epic games", "kahoot!", "brick hill", "habbo",
+    "flipgrid", "pear deck", "goguardian", "fisher-price", "mattel", "snapchat", "discord",
+    "hoyoverse", "genshin impact", "honkai- star rail", "classlink", "roblox", "classdojo",
+    "coolmath4kids", "vocabularyspellingcity", "shockwave", "shockwave.com", "disney",
+    "national geographic", "instagram", "twitch", "spotify", "netflix", "pinterest", "reddit",
+    "zoom", "we heart it", "blizzard", "blizzard entertainment", "tumblr", "grammarly",
+    "wargaming", "kongregate", "mcgraw hill", "turnitin", "askfm", "mcdonald's",
+    "wizards of the coast", "matichon", "triam udom",
+    # Meta's shared text (Instagram is held back; real-dev left Facebook out for this reason)
+    "facebook", "threads", "crowdtangle",
+    # a Roblox company
+    "guilded",
+}
+# Services of real-dev-SOURCES.md and bench/data/labels/SOURCES.md, and services whose archived
+# policy is the same company text as one of them.
+USED = {
+    # real-dev
+    "youtube", "w3schools", "whatsapp", "microsoft", "steam", "apple", "amazon.com", "line",
+    "wechat", "crunchyroll", "deviantart", "x", "twitter", "kick", "palia", "proctorio",
+    "bluesky", "bereal", "pixiv", "fandom", "ign entertainment", "dailymotion",
+    "urbandictionary.com", "disqus", "last.fm", "temu", "shein",
+    # bench/data/labels
+    "goodreads", "imgur", "bbc", "coursera", "chatgpt", "deepseek", "flickr", "quora",
+    "stack overflow", "telegram", "viber", "vimeo", "wikipedia", "wordfeud", "allrecipes",
+    "daily mail", "forbes", "fox news", "ironsource", "linkedin", "github", "wolframalpha",
+    # the same text as a used policy: Google's (real-dev youtube), Microsoft's, Amazon's,
+    # Wikimedia's, Wolfram's, Tencent's (WeChat)
+    "google", "gmail", "chrome and chrome os", "google ads", "google analytics", "google nest",
+    "google pay", "google voice", "reserve with google", "stadia", "adsense", "blogger",
+    "google generative ai services", "microsoft store", "microsoft copilot", "skype", "bing",
+    "msn", "amazon advertising", "amazon publisher", "amazon web services", "imdb",
+    "wikimedia foundation", "wolfram", "tencent",
+}
+SALE_KEYWORD = re.compile(
+    r"\b(?:sell|sells|selling|sold|sale|sales)\b|[“\"‘']shar(?:e|es|ed|ing)[”\"’']|"
+    r"\bcross[- ]context\b|\bbrokers?\b", re.I)
+ADS_KEYWORD = re.compile(
+    r"advertis|\binterest[- ]based\b|\bpersonali[sz]ed\b|\btargeted\b|\bretarget|"
+    r"\bcross[- ]context\b", re.I)
+# Found while labelling the first draw: the Llama API file is Meta's privacy policy, whose text
+# Instagram's (held back) shares. Listed here rather than in HELD_BACK so that the split and the
+# draw stay as they were made; its sentences are dropped from the drawn sample and from the
+# frames the weights are computed on.
+DROPPED_AFTER_DRAW = {"llama-api"}
+# Services of one company, whose policies share text: one group goes to one side of the split.
+GROUPS = {"proton-mail": "proton", "protonmail": "proton", "protonvpn": "proton",
+          "bolt": "bolt", "bolt-drivers": "bolt", "firefox": "mozilla", "mozilla": "mozilla",
+          "firefox-private-network": "mozilla", "thunderbird": "mozilla", "mdn-plus": "mozilla",
+          "hearst-com": "hearst", "womans-day": "hearst", "match": "match-group",
+          "tinder": "match-group", "okcupid": "match-group", "verizon": "verizon",
+          "visible": "verizon", "graphcms": "hygraph", "hygraph": "hygraph",
+          "wordpress-com": "wordpress", "wordpress-org": "wordpress"}
+KEYWORDS = {"sale": SALE_KEYWORD, "behavioral_ads": ADS_KEYWORD}
+# Sentences read for labelling: longer ones are table dumps or whole paragraphs of lists.
+MIN_CHARS, MAX_CHARS = 25, 900
+# Per split: keyword sentences without a finding sampled, and ads findings taken at most.
+KEYWORD_SAMPLE = {"sale": 70, "behavioral_ads": 70}
+FINDING_CAP = {"sale": 10_000, "behavioral_ads": 110}
+
+
+def rng(*parts: str) -> random.Random:
+    return random.Random(hashlib.sha256(":".join((SEED, *parts)).encode()).hexdigest())
+
+
+def slug(service: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", service.lower()).strip("-")
+
+
+def normalised(sentence: str) -> str:
+    return " ".join(re.findall(r"\w+", sentence.lower()))
+
+
+def pool(mirrors: Path) -> dict:
+    """The pool's policies and their split; sentences identical (normalised) to one of a
+    held-back service's policy in the same archives are listed as held-back text."""
+    policies, held_text = [], set()
+    seen_text: dict[str, str] = {}
+    for source in SOURCES:
+        directory = git_dir(source, mirrors)
+        listing = archived_listing(directory)
+        for path in listing:
+            service = path.split("/")[0]
+            key = service.lower()
+            if key in HELD_BACK:
+                commit = latest_commit(directory, path)
+                text = archived_text(directory, commit, path)
+                held_text.update(normalised(text[s:e]) for s, e in split_sentences(text))
+                continue
+            if key in USED:
+                continue
+            commit = latest_commit(directory, path)
+            text = archived_text(directory, commit, path)
+            if detect_lang(text) != "en":
+                continue
+            digest = sha256(normalised(text))
+            if digest in seen_text or slug(service) in seen_text.values():
+                continue  # the same policy archived under two names or in two archives
+            seen_text[digest] = slug(service)
+            policies.append({"service": service, "policy": slug(service), "source": source,
+                             "path": path, "commit": commit,
+                             **({"dropped": True} if slug(service) in DROPPED_AFTER_DRAW else {})})
+    order = sorted({GROUPS.get(p["policy"], p["policy"]) for p in policies})
+    rng("split").shuffle(order)
+    split = {name: ("A" if i < (len(order) + 1) // 2 else "B") for i, name in enumerate(order)}
+    for policy in policies:
+        policy["split"] = split[GROUPS.get(policy["policy"], policy["policy"])]
+    policies.sort(key=lambda p: p["policy"])
+    return {"seed": SEED, "sources": list(SOURCES), "policies": policies,
+            "held_back_sentences": len(held_text), "_held_text": held_text}
+
+
+def archived_listing(directory: Path) -> list[str]:
+    from bench.eval_texts import _git
+    names = _git(directory, "ls-tree", "-r", "--name-only", "HEAD").decode().splitlines()
+    return sorted(n for n in names if n.endswith("/Privacy Policy.md") and n.count("/") == 1)
+
+
+def policy_sentences(text: str, rules) -> list[dict]:
+    """Every sentence of the policy (classify's own spans) with its sale and ads risk rules."""
+    findings = classify(text, rules, lang="en")
+    fired: dict[tuple, dict] = {}
+    for finding in findings:
+        if finding.polarity == "risk" and finding.category in KEYWORDS:
+            fired.setdefault((finding.start, finding.end), {})[finding.category] = finding.rule_id
+    spans = [_trimmed(text, s, e) for s, e in split_sentences(text, "en")]
+    return [{"start": s, "end": e, "fired": fired.get((s, e), {})} for s, e in spans]
+
+
+def sample(mirrors: Path, out: Path) -> None:
+    data = pool(mirrors)
+    held_text = data["_held_text"]
+    rules = load_rules()
+    frames: dict = {}  # (split, category, stratum) -> list of candidates
+    for policy in data["policies"]:
+        directory = git_dir(policy["source"], mirrors)
+        text = archived_text(directory, policy["commit"], policy["path"])
+        paths = heading_paths(text)
+        for sentence in policy_sentences(text, rules):
+            s, e = sentence["start"], sentence["end"]
+            body = text[s:e]
+            if normalised(body) in held_text:
+                continue
+            for category, keyword in KEYWORDS.items():
+                found = category in sentence["fired"]
+                if not found and not (keyword.search(body) and MIN_CHARS <= len(body) <= MAX_CHARS):
+                    continue
+                stratum = "finding" if found else "keyword"
+                frames.setdefault((policy["split"], category, stratum), []).append({
+                    "policy": policy["policy"], "source": policy["source"], "path": policy["path"],
+                    "commit": policy["commit"], "start": s, "end": e, "sha256": sha256(body),
+                    "heading": heading_at(paths, s), "text": body,
+                    "rule": sentence["fired"].get(category)})
+    chosen: dict[tuple, dict] = {}
+    frame_sizes = {}
+    for (split, category, stratum), items in sorted(frames.items()):
+        limit = FINDING_CAP[category] if stratum == "finding" else KEYWORD_SAMPLE[category]
+        picked = items if len(items) <= limit else rng(split, category, stratum).sample(items, limit)
+        items = [i for i in items if i["policy"] not in DROPPED_AFTER_DRAW]
+        picked = [i for i in picked if i["policy"] not in DROPPED_AFTER_DRAW]
+        frame_sizes[f"{split} {category} {stratum}"] = (len(items), len(picked))
+        for item in picked:
+            key = (item["policy"], item["start"], item["end"])
+            record = chosen.setdefault(key, {**item, "strata": []})
+            record["strata"].append({"category": category, "sampled": stratum,
+                                     "frame": len(items), "taken": len(picked)})
+    with open(out, "w", encoding="utf-8") as handle:
+        for record in sorted(chosen.values(), key=lambda r: (r["policy"], r["start"])):
+            record["split"] = next(p["split"] for p in data["policies"]
+                                   if p["policy"] == record["policy"])
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    for name, (frame, taken) in frame_sizes.items():
+        print(f"{name}: frame {frame}, taken {taken}")
+    print(f"{len(chosen)} sentences to label written to {out}")
+
+
+def write_pool(mirrors: Path) -> None:
+    data = pool(mirrors)
+    data.pop("_held_text")
+    POOL_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts = {s: sum(p["split"] == s for p in data["policies"]) for s in ("A", "B")}
+    print(f"{len(data['policies'])} policies (A {counts['A']}, B {counts['B']}) -> {POOL_FILE}")
+
+
+def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool = False) -> dict:
+    """Precision and recall of the sale and ads risk findings on one split's labelled sentences,
+    raw and weighted by the inverse sampling rate of each sentence's stratum at sampling time."""
+    rules = rules or load_rules()
+    records = [json.loads(line) for line in open(labels_file, encoding="utf-8") if line.strip()]
+    pool_data = json.loads(POOL_FILE.read_text(encoding="utf-8"))
+    splits = {p["policy"]: p["split"] for p in pool_data["policies"]}
+    records = [r for r in records if splits.get(r["policy"]) == split]
+    by_policy: dict = {}
+    for record in records:
+        by_policy.setdefault((record["source"], record["path"], record["commit"]), []).append(record)
+    out = {}
+    tallies = {c: {"tp": 0.0, "fp": 0.0, "fn": 0.0, "n_tp": 0, "n_fp": 0, "n_fn": 0}
+               for c in KEYWORDS}
+    new_unlabelled = {c: 0 for c in KEYWORDS}
+    fired_rules: dict = {c: {} for c in KEYWORDS}
+    for (source, path, commit), items in sorted(by_policy.items()):
+        text = archived_text(git_dir(source, mirrors), commit, path)
+        sentences = {(s["start"], s["end"]): s["fired"] for s in policy_sentences(text, rules)}
+        labelled = {(r["start"], r["end"]) for r in items}
+        for span, fired in sentences.items():
+            for category in fired:
+                if span not in labelled and KEYWORDS[category]:
+                    new_unlabelled[category] += 1
+        for record in items:
+            fired = sentences.get((record["start"], record["end"]), {})
+            for stratum in record["strata"]:
+                category = stratum["category"]
+                label = record["labels"].get(category)
+                if label is None:
+                    continue
+                weight = stratum["frame"] / stratum["taken"]
+                guess = category in fired
+                tally = tallies[category]
+                outcome = "tp" if guess and label else "fp" if guess else "fn" if label else None
+                if outcome:
+                    tally[outcome] += weight
+                    tally["n_" + outcome] += 1
+                if guess:
+                    rule = fired[category]
+                    fired_rules[category].setdefault(rule, [0, 0])[0 if label else 1] += 1
+    # new findings on sentences not labelled in this category's strata are not in the figures
+    for category, tally in tallies.items():
+        p = tally["tp"] / (tally["tp"] + tally["fp"]) if tally["tp"] + tally["fp"] else 0.0
+        r = tally["tp"] / (tally["tp"] + tally["fn"]) if tally["tp"] + tally["fn"] else 0.0
+        n_p = tally["n_tp"] / (tally["n_tp"] + tally["n_fp"]) if tally["n_tp"] + tally["n_fp"] else 0.0
+        n_r = tally["n_tp"] / (tally["n_tp"] + tally["n_fn"]) if tally["n_tp"] + tally["n_fn"] else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        out[category] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f1, 3),
+                         "raw_precision": round(n_p, 3), "raw_recall": round(n_r, 3),
+                         "tp": tally["n_tp"], "fp": tally["n_fp"], "fn": tally["n_fn"],
+                         "rules": fired_rules[category]}
+        if not quiet:
+            print(f"{split} {category}: weighted P {p:.3f} R {r:.3f} F1 {f1:.3f} | raw P {n_p:.3f} "
+                  f"R {n_r:.3f} (tp {tally['n_tp']}, fp {tally['n_fp']}, fn {tally['n_fn']}) | "
+                  f"rules (true, false) {fired_rules[category]}")
+    if not quiet:
+        print(f"{split}: {len(records)} labelled sentences of {len(by_policy)} policies; "
+              f"findings on sentences with no record (not scored): {new_unlabelled}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mirrors", type=Path, default=MIRRORS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("pool", help="list the pool and its split")
+    make = commands.add_parser("sample", help="write the sentences to label (third-party text)")
+    make.add_argument("--out", type=Path, required=True)
+    judge = commands.add_parser("score", help="score one split's labelled sentences")
+    judge.add_argument("--split", choices=("A", "B"), required=True)
+    judge.add_argument("--labels", type=Path, default=LABELS_FILE)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "pool":
+            write_pool(args.mirrors)
+        elif args.command == "sample":
+            if ROOT in args.out.resolve().parents:
+                print("error: --out must be outside the repository (third-party text)",
+                      file=sys.stderr)
+                return 1
+            sample(args.mirrors, args.out)
+        else:
+            score(args.split, args.mirrors, args.labels)
+    except ArchiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
