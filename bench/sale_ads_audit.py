@@ -234,7 +234,8 @@ def write_pool(mirrors: Path) -> None:
     print(f"{len(data['policies'])} policies (A {counts['A']}, B {counts['B']}) -> {POOL_FILE}")
 
 
-def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool = False) -> dict:
+def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool = False,
+          errors: bool = False) -> dict:
     """Precision and recall of the sale and ads risk findings on one split's labelled sentences,
     raw and weighted by the inverse sampling rate of each sentence's stratum at sampling time."""
     rules = rules or load_rules()
@@ -272,6 +273,9 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
                 if outcome:
                     tally[outcome] += weight
                     tally["n_" + outcome] += 1
+                if errors and outcome in ("fp", "fn"):
+                    print(f"{outcome} {category} {fired.get(category, '-')} {record['id']}: "
+                          f"{' '.join(text[record['start']:record['end']].split())[:400]}")
                 if guess:
                     rule = fired[category]
                     fired_rules[category].setdefault(rule, [0, 0])[0 if label else 1] += 1
@@ -306,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     judge = commands.add_parser("score", help="score one split's labelled sentences")
     judge.add_argument("--split", choices=("A", "B"), required=True)
     judge.add_argument("--labels", type=Path, default=LABELS_FILE)
+    judge.add_argument("--errors", action="store_true",
+                       help="print the false findings and the misses (split A only: B stays unread)")
     args = parser.parse_args(argv)
     try:
         if args.command == "pool":
@@ -317,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             sample(args.mirrors, args.out)
         else:
-            score(args.split, args.mirrors, args.labels)
+            if args.errors and args.split != "A":
+                print("error: --errors prints sentences: split A only", file=sys.stderr)
+                return 1
+            score(args.split, args.mirrors, args.labels, errors=args.errors)
     except ArchiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
