@@ -34,13 +34,11 @@ Run: .venv/bin/python bench/audit_pool.py pool|sample|score [--part A|B]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import re
 import sys
 import zlib
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -366,8 +364,8 @@ def score(part: str, texts: Path, errors: bool) -> None:
     if errors and part == "A":
         from scanner.evaluate import judged_texts, predicted_categories
         from scanner.matching import classify
-        for record, text in zip(chosen, judged_texts(chosen)):
-            found = classify(text, rules, lang="en")
+        for record, text in zip(chosen, judged_texts(chosen), strict=True):
+            found = classify(text, rules, lang="en", section=record.get("heading") or "")
             got = predicted_categories(found, "practice")
             for category in ("third_party_sharing", "collection"):
                 want = record["labels"].get(category)
