@@ -28,10 +28,7 @@ def analyse_target(db, scan_id: int, target, tracker_list: TrackerList) -> dict:
     crosschecks = crosscheck_findings(db, scan_id, target, tracker_list, findings=findings)
     known: dict = {}  # what scoring read and grouped, so that storing need not again
     with db.conn:
-        db.execute("DELETE FROM scan_findings WHERE scan_id = ? AND target_id = ? "
-                   "AND source = 'crosscheck'", [scan_id, target.id])
-        db.execute("UPDATE observation_refs SET crosscheck_from = NULL WHERE scan_id = ? "
-                   "AND target_id = ?", [scan_id, target.id])
+        _drop_crosschecks(db, scan_id, "target_id = ?", [target.id])
         write_observations(db, scan_id, target.id, {"crosscheck": crosschecks})
         findings += target_findings(db, scan_id, target.id, source="crosscheck",
                                     columns=COLUMNS)
@@ -46,11 +43,16 @@ def forget_other_crosschecks(db, scan_id: int, target_ids) -> None:
     again): a resumed scan's targets that are no longer done or no longer in its targets file."""
     kept = json.dumps(sorted(set(target_ids)))
     with db.conn:
-        db.execute("DELETE FROM scan_findings WHERE scan_id = ? AND source = 'crosscheck' "
-                   "AND target_id NOT IN (SELECT value FROM json_each(?))", [scan_id, kept])
-        db.execute("UPDATE observation_refs SET crosscheck_from = NULL WHERE scan_id = ? "
-                   "AND crosscheck_from IS NOT NULL "
-                   "AND target_id NOT IN (SELECT value FROM json_each(?))", [scan_id, kept])
+        _drop_crosschecks(db, scan_id, "target_id NOT IN (SELECT value FROM json_each(?))", [kept])
+
+
+def _drop_crosschecks(db, scan_id: int, targets: str, params: list) -> None:
+    """Drop the scan's cross-check findings of the targets this SQL condition selects: its own
+    rows, and its references to an earlier scan's (observation_refs.crosscheck_from)."""
+    db.execute("DELETE FROM scan_findings WHERE scan_id = ? AND source = 'crosscheck' "
+               f"AND {targets}", [scan_id, *params])
+    db.execute("UPDATE observation_refs SET crosscheck_from = NULL WHERE scan_id = ? "
+               f"AND crosscheck_from IS NOT NULL AND {targets}", [scan_id, *params])
 
 
 class ScanAnalysis:

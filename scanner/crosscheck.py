@@ -171,9 +171,11 @@ def crosscheck_findings(db, scan_id: int, target, trackers: TrackerList,
     else:
         fields = operator.itemgetter(*POLICY_FIELDS)
         policy_findings = [PolicyFinding(*fields(f)) for f in findings if f["source"] == "policy"]
-    # The policy's text without its denials, and the denials: once for the web and app checks.
-    said = {"described": without_denials(policies, policy_findings) if policies else "",
-            "denials": policy_denials(policy_findings)}
+    # The policy's text without its denials, and the denials: once for the web and app checks
+    # (each from the denials alone, which is what both keep of the findings).
+    denied = [f for f in policy_findings if is_denial(f)]
+    said = {"described": without_denials(policies, denied) if policies else "",
+            "denials": policy_denials(denied)}
     rows = []
     rows += undisclosed_parties(scan_id, target, parties, policies, trackers, policy_findings,
                                 said["described"])
@@ -323,16 +325,26 @@ def undisclosed_parties(scan_id, target, parties, policies, trackers,
 
 
 def denial_category(finding: PolicyFinding) -> str:
+    return _denial_category(finding.rule_id, finding.category)
+
+
+def _denial_category(rule_id: str, category: str) -> str:
     # "Children never see ads" is filed under children by some rules: it denies ads all the same.
-    return "behavioral_ads" if "no-ads" in finding.rule_id else finding.category
+    return "behavioral_ads" if "no-ads" in rule_id else category
 
 
 def is_denial(finding: PolicyFinding) -> bool:
     """A denied risk ('.denied'), or a protective rule that denies selling, sharing or ads."""
-    if finding.rule_id.endswith(".denied"):
+    return _denies(finding.rule_id, finding.polarity, finding.category)
+
+
+@functools.lru_cache(maxsize=4096)
+def _denies(rule_id: str, polarity: str, category: str) -> bool:
+    """is_denial of the fields it reads (a target's policy findings repeat a few dozen rules)."""
+    if rule_id.endswith(".denied"):
         return True
-    return (finding.polarity == "protective" and denial_category(finding) in DENIALS_CONTRADICTED
-            and not NOT_A_DENIAL.search(finding.rule_id))
+    return (polarity == "protective" and _denial_category(rule_id, category) in DENIALS_CONTRADICTED
+            and not NOT_A_DENIAL.search(rule_id))
 
 
 def policy_denials(policy_findings) -> dict[str, list[PolicyFinding]]:

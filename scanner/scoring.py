@@ -97,10 +97,13 @@ def score_target(db, scan_id: int, target, known: dict | None = None,
     if findings is None:
         findings = target_findings(db, scan_id, target.id)
     rules = tracker_rules(db, scan_id, target.id)
-    explanation = explain(findings, child_directed=target.child_directed,
-                          has_policy=has_policy, tracker_rules=rules)
+    # Grouped once, safeguards picked once: for the explanation and for the stored facts.
+    groups, safeguards = _group_facts(findings, rules), [f for f in findings if is_safeguard(f)]
+    explanation = _explain(findings, groups, safeguards, child_directed=target.child_directed,
+                           has_policy=has_policy)
     if known is not None:
-        known[(scan_id, target.id)] = (explanation, _facts(db, scan_id, target.id, findings, rules))
+        known[(scan_id, target.id)] = (explanation,
+                                       _grouped_facts(db, groups, safeguards))
     score = explanation["score"]
     return {**row, "score": score, "grade": grade_for(score),
             "status": "scored" if has_policy else "no_policy",
@@ -197,7 +200,13 @@ def _facts(db, scan_id: int, target_id: str, findings: list[dict] | None = None,
     if findings is None or rules is None:
         findings = target_findings(db, scan_id, target_id)
         rules = tracker_rules(db, scan_id, target_id)
-    groups = _group_facts(findings, rules)
+    return _grouped_facts(db, _group_facts(findings, rules),
+                          [f for f in findings if is_safeguard(f)])
+
+
+def _grouped_facts(db, groups: dict, safeguards: list[dict]) -> dict[tuple, list[int]]:
+    """_facts from the target's risk findings grouped by fact (_group_facts) and its
+    safeguards (is_safeguard), in findings order."""
     document_ids = sorted({key[1] for key in groups if key[0] == "sentence"})
     sha256 = dict(db.execute(
         f"SELECT id, sha256 FROM documents WHERE id IN ({', '.join('?' * len(document_ids))})",
@@ -207,9 +216,8 @@ def _facts(db, scan_id: int, target_id: str, findings: list[dict] | None = None,
         if key[0] == "sentence":
             key = ("sentence", sha256.get(key[1], key[1]), *key[2:])
         facts[key] = [f["id"] for f in members]
-    for f in findings:
-        if is_safeguard(f):
-            facts.setdefault(("safeguard", f["category"]), []).append(f["id"])
+    for f in safeguards:
+        facts.setdefault(("safeguard", f["category"]), []).append(f["id"])
     return facts
 
 
@@ -243,7 +251,14 @@ def explain(findings: list[dict], *, child_directed: bool, has_policy: bool = Tr
 
     tracker_rules maps a request URL to the tracker rule that matched it (third_parties rows).
     """
-    groups = _group_facts(findings, tracker_rules or {})
+    return _explain(findings, _group_facts(findings, tracker_rules or {}),
+                    [f for f in findings if is_safeguard(f)], child_directed=child_directed,
+                    has_policy=has_policy)
+
+
+def _explain(findings: list[dict], groups: dict, safeguard_rows: list[dict], *,
+             child_directed: bool, has_policy: bool) -> dict:
+    """explain, from the findings' risk facts (_group_facts) and safeguards (is_safeguard)."""
     facts = [_fact(group, child_directed) for group in groups.values()]
     if not has_policy:
         facts.append({"source": "scan", "rule_id": "policy.missing", "category": "policy",
@@ -254,7 +269,7 @@ def explain(findings: list[dict], *, child_directed: bool, has_policy: bool = Tr
                       "evidence": "no privacy policy could be found or fetched"})
     categories = _apply_caps(facts, child_directed)
     risk_points = sum(f["points"] for f in facts)
-    safeguards = _safeguards(findings, risk_points)
+    safeguards = _safeguards(safeguard_rows, risk_points)
     contributions = sorted(facts, key=lambda f: (-f["points"], -f["uncapped_points"],
                                                  f["category"], f["rule_id"]))
     contributions += safeguards
@@ -319,6 +334,22 @@ def _priority(category: str) -> int:
 
 def finding_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
     """(points, points before escalation, what they rest on, escalation reason or None)."""
+    raw = finding.get("data_types")
+    if raw is not None and not isinstance(raw, str):
+        return _finding_points(finding, child_directed)  # a list: not a key to remember by
+    return _remembered_points(finding["category"], finding["severity"], raw,
+                              finding.get("practice"), finding.get("rule_id"), child_directed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_points(category, severity, data_types, practice, rule_id,
+                       child_directed: bool) -> tuple[int, int, str, str | None]:
+    """finding_points of the fields it reads: a scan's findings repeat a few hundred rules."""
+    return _finding_points({"category": category, "severity": severity, "data_types": data_types,
+                            "practice": practice, "rule_id": rule_id}, child_directed)
+
+
+def _finding_points(finding: dict, child_directed: bool) -> tuple[int, int, str, str | None]:
     types = _data_types(finding)
     weighed = [DATA_TYPE_POINTS[t] for t in types if t in DATA_TYPE_POINTS]
     if finding["category"] == "collection" and weighed:
@@ -421,12 +452,12 @@ def is_safeguard(finding: dict) -> bool:
     return "denial" not in practice_of(finding)
 
 
-def _safeguards(findings: list[dict], risk_points: int) -> list[dict]:
-    """One safeguard per category, each -SAFEGUARD_POINTS, bounded by the cap and half the risk."""
+def _safeguards(safeguard_rows: list[dict], risk_points: int) -> list[dict]:
+    """One safeguard per category, each -SAFEGUARD_POINTS, bounded by the cap and half the risk.
+    safeguard_rows: the findings that are safeguards (is_safeguard), in findings order."""
     by_category: dict[str, list[dict]] = {}
-    for f in findings:
-        if is_safeguard(f):
-            by_category.setdefault(f["category"], []).append(f)
+    for f in safeguard_rows:
+        by_category.setdefault(f["category"], []).append(f)
     room = min(SAFEGUARD_CAP, risk_points // 2)
     rows = []
     order = {category: i for i, category in enumerate(SAFEGUARD_ORDER)}

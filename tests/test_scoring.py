@@ -292,3 +292,26 @@ def test_app_and_store_findings_count_once_per_sdk_or_declaration_like_trackers(
     assert points == sum(c["points"] for c in facts.values())
     delete(scored_db, "store.contains-ads")
     assert score(scored_db)[0] < points
+
+
+def test_remembered_points_are_the_points_of_the_row_and_of_its_list_form():
+    """finding_points remembers by the fields it reads: a row gets what its fields give, whether
+    its data_types are the stored JSON text or a list, and whatever rows came before it."""
+    rows = [{"category": category, "severity": severity, "data_types": types, "practice": practice,
+             "rule_id": f"{category}.{practice or 'x'}", "polarity": "risk", "id": 1}
+            for category in ("collection", "third_party_sharing", "sale", "children")
+            for severity in ("low", "high", "critical")
+            for types in (None, "", '["photos", "contact"]', '["contact"]', "not json")
+            for practice in (None, "data-brokers", "th-advertisers")]
+    for child_directed in (True, False):
+        for row in rows:
+            points = scoring.finding_points(row, child_directed)
+            assert points == scoring._finding_points(row, child_directed)
+            listed = json.loads(row["data_types"]) if row["data_types"] and \
+                row["data_types"].startswith("[") else None
+            if listed is not None:
+                assert scoring.finding_points({**row, "data_types": listed}, child_directed) == points
+    photos = {"category": "collection", "severity": "low", "data_types": '["photos"]',
+              "practice": None, "rule_id": "collection.photos"}
+    assert scoring.finding_points(photos, True) == (15, 10, "data type photos", "photos of children")
+    assert scoring.finding_points(photos, False) == (10, 10, "data type photos", None)
