@@ -193,10 +193,17 @@ ROOTED_PATH = re.compile(r"/(?!/)[^\t\r\n]*\Z")
 
 
 @functools.lru_cache(maxsize=4096)
-def _join_rooted(origin: str, raw: str) -> str:
-    """urljoin(base, raw) for a raw path beginning with one "/": it takes only the base's scheme
-    and host (origin), so the files that every page of a site loads are resolved once."""
-    return urljoin(origin, raw)
+def _join_on_origin(origin: str, raw: str) -> str | None:
+    """urljoin(base, raw) where it reads only the base's scheme and host (origin), remembered so
+    that what every page of a site loads is resolved once: a raw path beginning with one "/",
+    or a raw URL with a host of its own ("" when that URL is not http(s): it is left out).
+    None when raw is relative to the base's path or has an empty host: the base is needed."""
+    if ROOTED_PATH.match(raw):
+        return urljoin(origin, raw)  # http(s), as the origin is
+    if not urlsplit(raw).netloc:
+        return None
+    url = urljoin(origin, raw)
+    return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
 class _Collector:
@@ -216,12 +223,13 @@ class _Collector:
         if not raw or raw.startswith(("data:", "javascript:", "#", "mailto:", "tel:", "blob:", "about:")):
             return
         try:
-            if self.origin and ROOTED_PATH.match(raw):
-                url = _join_rooted(self.origin, raw)  # http(s), as the page is
-            else:
+            url = _join_on_origin(self.origin, raw) if self.origin else None
+            if url is None:
                 url = urljoin(self.base, raw)
                 if urlsplit(url).scheme not in ("http", "https"):
                     return
+            elif not url:
+                return
         except ValueError:
             return
         if (url, via) not in self.seen:

@@ -99,6 +99,9 @@ def is_html_response(response) -> bool:
 
 def response_cookies(response) -> list:
     """The cookies the response's Set-Cookie headers set, expiry counted from its Date header."""
+    headers = response.headers.getlist("Set-Cookie")
+    if not headers:
+        return []  # most pages set none: no Date to read
     host = urlsplit(response.url).hostname or ""
     received = None
     date = response.headers.get("Date")
@@ -108,7 +111,7 @@ def response_cookies(response) -> list:
         except (TypeError, ValueError, IndexError):
             received = None
     cookies = []
-    for header in response.headers.getlist("Set-Cookie"):
+    for header in headers:
         cookie = parse_set_cookie(header.decode("latin-1"), host, received)
         if cookie is not None:
             cookies.append(cookie)

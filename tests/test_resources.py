@@ -150,3 +150,26 @@ def test_a_path_from_the_root_resolves_as_urljoin_resolves_it(page_url, raw):
     html = f'<html><body><img src="{raw}"><img src="x/{raw}"></body></html>'
     assert [r.url for r in extract_resources(html, page_url)] == [
         urljoin(page_url, raw), urljoin(page_url, f"x/{raw}")]
+
+
+@pytest.mark.parametrize("page_url", ["http://a.test/x/y.html?q=1#f", "https://[::1]:8443/a/b",
+                                      "HTTP://A.test/x/../y", "http://u:p@a.test/p;par?x"])
+@pytest.mark.parametrize("raw", ["https://cdn.test/a/../b?x#f", "http://cdn.test/p;q", "//cdn.test/x",
+                                 "HTTPS://CDN.test/x", "ftp://files.test/x", "http:///x", "http:",
+                                 "https:", "//", "///x", "http://", "https://[::1]/a", "http://[bad/",
+                                 "wss://s.test/", "http:x/y", "x://h/p", "//h:99999/p"])
+def test_a_url_with_a_host_resolves_as_urljoin_resolves_it(page_url, raw):
+    """Such URLs are joined to the page's scheme and host alone (remembered for the site); one
+    that urljoin cannot read, or that is not http(s), is left out, as before."""
+    from urllib.parse import urljoin, urlsplit
+
+    def joined(raw):
+        try:
+            url = urljoin(page_url, raw)
+            return url if urlsplit(url).scheme in ("http", "https") else None
+        except ValueError:
+            return None
+
+    html = f'<html><body><img src="{raw}"><img src="x/{raw}"></body></html>'
+    expected = [url for url in (joined(raw), joined(f"x/{raw}")) if url is not None]
+    assert [r.url for r in extract_resources(html, page_url)] == list(dict.fromkeys(expected))
