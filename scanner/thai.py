@@ -208,10 +208,12 @@ REFERENCE_PRACTICE = re.compile(r"\|(อาจ|จะ)\|")
 # Where a new clause of a Thai sentence begins (in the token form): a connective followed within
 # three words by a new predicate, a subject, a modal or a negation ("เราเก็บชื่อ แต่จะไม่เก็บเลขบัตร",
 # "...ของผู้เข้าร่วม โดยจะไม่มีการเก็บข้อมูลอ่อนไหว"). A list of verbs under one negation ("ไม่เก็บ ใช้
-# และเปิดเผย") has none, so the negation still governs all of it.
+# และเปิดเผย") has none, so the negation still governs all of it. A closing bracket followed by a
+# subject starts one too ("...ผ่าน Stripe (PCI DSS) เราไม่เก็บเลขบัตร": the denial is the second's).
 CLAUSE_BREAK = re.compile(
     r"\|(แต่|โดย|และ|อย่างไรก็ตาม|อย่างไรก็ดี|ทั้งนี้|นอกจากนี้|ส่วน|หรือ)(?=\|([^|]+\|){0,2}?"
-    r"(จะ|อาจ|ไม่|มิ|มิได้|ต้อง|สามารถ|เรา|บริษัท[^|]*|ทาง|ท่าน|คุณ)\|)")
+    r"(จะ|อาจ|ไม่|มิ|มิได้|ต้อง|สามารถ|เรา|บริษัท[^|]*|ทาง|ท่าน|คุณ)\|)"
+    r"|\|\)(?=\|(เรา|บริษัท[^|]*|ท่าน|คุณ)\|)")
 
 
 def clause_starts(form: str) -> list[int]:
