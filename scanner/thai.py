@@ -160,9 +160,11 @@ def _continues(previous: str, segment: str) -> bool:
 # --- statements that are not a practice (the engine makes a risk found in them neutral) ---------
 # Matched on the token form, as the Thai rules are. A word that states something: a modal, an
 # auxiliary, a copula, a negation, a passive (not "ที่ถูก..."), a manner, a purpose or a list. A title has
-# none ("การเปิดเผยข้อมูลแก่บุคคลภายนอก", "ข้อมูลส่วนบุคคลที่เราเก็บรวบรวม").
+# none ("การเปิดเผยข้อมูลแก่บุคคลภายนอก", "ข้อมูลส่วนบุคคลที่เราเก็บรวบรวม"). The reader's data followed
+# by what is done with it states it too ("ข้อมูลของท่านจัดเก็บบนระบบคลาวด์ของ ...").
 STATING = re.compile(r"\|(อาจ|จะ|ต้อง|ได้|สามารถ|ควร|ย่อม|เป็น|เป็นไป|คือ|ไม่|มิ|โดย|เพื่อ|ได้แก่|เช่น|อาทิ"
-                     r"|ประกอบด้วย|รวมถึง|ดังนี้|ดังต่อไปนี้|ถูก(?<!\|ที่\|ถูก))\|")
+                     r"|ประกอบด้วย|รวมถึง|ดังนี้|ดังต่อไปนี้|ถูก(?<!\|ที่\|ถูก))\|"
+                     r"|\|ของ\|(ท่าน|คุณ|ผู้ใช้)\|(จัดเก็บ|เก็บ|เก็บรักษา|บันทึก|ส่ง|ส่งต่อ|โอน|เปิดเผย|ประมวลผล)\|")
 # An item mark, then a section number ("3.", "2.1", "ข้อ 5", "หมวด 3", "(ก)").
 SECTION_NUMBER = (r"(\(\|?[ก-ฮ0-9๐-๙]{1,2}\|?\)\||[-•*]\|)?"
                   r"([0-9๐-๙]+(\.[0-9๐-๙]+)*\|(\.\|)?|(ข้อ|หมวด|ส่วน)(ที่)?\|[0-9๐-๙]+(\.[0-9๐-๙]+)*\|(\.\|)?)")

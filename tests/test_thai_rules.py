@@ -159,6 +159,9 @@ def test_a_thai_denial_over_a_list_of_verbs_raises_no_risk(sentence):
     ("เราเก็บชื่อและอีเมลของท่าน แต่จะไม่เก็บเลขบัตรประชาชน", "collection"),
     ("โครงการจะเก็บรวบรวมชื่อและเบอร์โทรศัพท์ของผู้เข้าร่วม โดยจะไม่มีการเก็บข้อมูลอ่อนไหว", "collection"),
     ("เราไม่ขายข้อมูล แต่อาจให้เช่ารายชื่อ", "sale"),
+    # a closing bracket then a subject starts a clause: the denial after it is its own
+    ("ข้อมูลการชำระเงินค่าเรียนทั้งหมดผ่าน Omise (มาตรฐาน PCI) เราไม่เก็บเลขบัตรเครดิตไว้เอง",
+     "third_party_sharing"),
 ])
 def test_unrelated_negation_does_not_cancel_a_risk(sentence, category):
     assert risks(sentence, category), sentence
@@ -215,10 +218,37 @@ def test_a_thai_heading_definition_right_or_reference_is_no_practice(sentence, c
     ("ข้อมูลที่เรารวบรวมจะถูกใช้เพื่อปรับปรุงบริการ", "collection"),
     ("ข้อมูลส่วนบุคคลที่เก็บรวบรวม ได้แก่ ชื่อ นามสกุล อายุ และโรงเรียน", "collection"),
     ("ข้อมูลของแอปจัดเก็บบนเซิร์ฟเวอร์ของผู้ให้บริการคลาวด์ในประเทศสิงคโปร์", "third_party_sharing"),
+    # the reader's data, then what is done with it
+    ("ข้อมูลของท่านจัดเก็บบนระบบคลาวด์ของ Microsoft", "third_party_sharing"),
     # a practice stated before the cross-reference
     ("เราอาจเปิดเผยข้อมูลของท่านแก่บุคคลภายนอก โปรดดูรายละเอียดในหัวข้อ 5", "third_party_sharing"),
 ])
 def test_a_thai_statement_that_looks_like_a_title_stays_a_practice(sentence, category):
+    assert risks(sentence, category), [f.rule_id for f in findings(sentence)]
+
+
+@pytest.mark.parametrize("sentence,category", [
+    # the act only named (a purpose, a duty, an involvement), nobody said to do it
+    ("ครูผู้ที่เกี่ยวข้องกับการรวบรวม จัดเก็บ และเปิดเผยข้อมูลของนักเรียนต้องผ่านการอบรม", "collection"),
+    ("ครูผู้ที่เกี่ยวข้องกับการรวบรวม จัดเก็บ และเปิดเผยข้อมูลของนักเรียนต้องผ่านการอบรม",
+     "third_party_sharing"),
+    ("หากวัตถุประสงค์ในการเก็บรวบรวมข้อมูลเปลี่ยนไป ค่ายจะแจ้งให้ผู้สมัครทราบ", "collection"),
+    # kept on the reader's own device; a bracketed condition on another act
+    ("ความคืบหน้าของบทเรียนเก็บไว้ในเครื่องของคุณเอง", "collection"),
+    ("เราจะส่งเกียรติบัตรทางอีเมล (ถ้าคุณให้อีเมลไว้)", "collection"),
+])
+def test_a_practice_only_named_or_kept_by_the_reader_is_no_risk(sentence, category):
+    assert not risks(sentence, category), [f.rule_id for f in findings(sentence)]
+
+
+@pytest.mark.parametrize("sentence,category", [
+    # ... but stated with มีการ, by the organisation, or without the bracket it is
+    ("ค่ายมีการเก็บรวบรวมข้อมูลเพื่อวัตถุประสงค์ในการคัดเลือกผู้เข้าร่วม", "collection"),
+    ("หากคุณให้อีเมลไว้ เราจะส่งข่าวสารของค่ายให้", "collection"),
+    ("การชำระค่าสมัครจะถูกจัดการโดยผู้ให้บริการรับชำระเงิน", "third_party_sharing"),
+    ("เราใช้บริการภายนอกในการส่งอีเมลแจ้งผลการสมัคร", "third_party_sharing"),
+])
+def test_a_practice_stated_next_to_those_constructions_stays_a_risk(sentence, category):
     assert risks(sentence, category), [f.rule_id for f in findings(sentence)]
 
 
