@@ -31,6 +31,7 @@ from scanner.analysis import ScanAnalysis
 from scanner.matching import rules_version
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
 from scanner.rules_record import record_rules
+from scanner.store_writer import Forwarder, FrameReader, StoreWriter, widen_pipe
 from scanner.targets import Target
 from scanner.list_update import record_tracker_lists
 from scanner.trackers import TrackerList, tracker_rule_files
@@ -185,18 +186,21 @@ class AppStep:
 BATCH_STEPS: list = [AppStep(), CrawlStep()]
 
 
-def crawl_batch(job: dict, on_done=None) -> str:
+def crawl_batch(job: dict, on_done=None, sink=None) -> str:
     """Run every step over one batch in this process (a worker); 'finished' or why not.
 
-    on_done(target_id, started, reachable) is called as each target is committed done."""
+    What the crawl stores goes to `sink` (a scanner.store_writer.Forwarder to the scan
+    process); without one it is written here, and on_done(target_id, seconds, reachable) is
+    called as each target is committed done."""
     from scanner.extensions import TargetCompletion
 
     targets = [Target(**t) for t in job["targets"]]
     options = ScanOptions.from_dict(job["options"])
-    db = store.open_db(job["db"])
+    db = store.open_db(job["db"]) if sink is None else None
     try:
         parts = [part for step in BATCH_STEPS for part in step.parts(options)]
-        completion = TargetCompletion(db, job["scan_id"], [t.id for t in targets], parts, on_done)
+        completion = TargetCompletion(sink or StoreWriter(db, job["db"], on_done),
+                                      job["scan_id"], [t.id for t in targets], parts)
         batch = Batch(job["db"], job["scan_id"], targets, options, completion)
         for step in BATCH_STEPS:
             reason = step.run(batch)
@@ -204,7 +208,8 @@ def crawl_batch(job: dict, on_done=None) -> str:
                 return reason
         return "finished"
     finally:
-        db.close()
+        if db is not None:
+            db.close()
 
 
 def _die_with_parent(parent_pid: int | None) -> None:
@@ -224,24 +229,12 @@ def _die_with_parent(parent_pid: int | None) -> None:
 def worker_main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     _die_with_parent(job.get("parent_pid"))
-    events = None
     for fd in (job.get("events_fd"), job.get("lock_fd")):
         if fd is not None:
             os.set_inheritable(fd, False)  # not to the browser: only this process holds them
-    if job.get("events_fd") is not None:
-        events = os.fdopen(job["events_fd"], "w", buffering=1, encoding="utf-8")
-
-    def tell_done(target_id: str, started: float | None, reachable: bool) -> None:
-        if events is None:
-            return
-        seconds = None if started is None else round(time.monotonic() - started, 3)
-        try:
-            events.write(json.dumps({"target": target_id, "seconds": seconds,
-                                     "reachable": reachable}) + "\n")
-        except OSError:
-            pass  # the scan process is gone; the row in scan_targets is what counts
-
-    return 0 if crawl_batch(job, on_done=tell_done) == "finished" else WORKER_UNFINISHED
+    # The scan process writes what this worker stores, as it sends it.
+    sink = Forwarder(job["events_fd"]) if job.get("events_fd") is not None else None
+    return 0 if crawl_batch(job, sink=sink) == "finished" else WORKER_UNFINISHED
 
 
 # ---- the scan process ----------------------------------------------------------------------
@@ -356,6 +349,8 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     # wait for no one; its writes, one short BEGIN IMMEDIATE each, wait in the busy timeout).
     analysis = ScanAnalysis(db, scan_id, targets, trackers or TrackerList.load())
     earlier = [t.id for t in targets if t.id in done]
+    # This connection also writes what the workers send: they crawl, this process stores.
+    writer = StoreWriter(db, db_path)
 
     def analyse(target_id: str) -> None:
         try:
@@ -370,7 +365,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     events.scan_started(scan_id, len(targets), len(targets) - len(pending))
     with _sigterm_interrupts():
         try:
-            status = _run_batches(db_path, scan_id, pending, options, events, lock,
+            status = _run_batches(db_path, scan_id, pending, options, events, lock, writer,
                                   analyse=analyse, backlog=earlier)
             finished = _done_targets(db, scan_id)
             scores = analysis.finish(finished)
@@ -404,6 +399,28 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+class _signals_held:
+    """While inside: SIGINT and SIGTERM wait; on the way out the first that came is handled
+    as it would have been (a KeyboardInterrupt, for Ctrl-C)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self.previous, self.caught = {}, []
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._hold)
+
+    def _hold(self, signum, frame):
+        self.caught.append(signum)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if self.caught:
+            signal.raise_signal(self.caught[0])
+
+
 def split_batches(pending: list, options: ScanOptions) -> list[list]:
     """Batches of at most `batch_size` targets, split evenly: as few worker processes as that
     allows (each starts Scrapy and the scanner anew), yet one batch per worker when the targets
@@ -415,23 +432,30 @@ def split_batches(pending: list, options: ScanOptions) -> list[list]:
     return [pending[i:i + size] for i in range(0, len(pending), size)]
 
 
+# What the scan process reads of a worker's pipe at a time: what it holds unwritten is bounded.
+READ_CHUNK = 1 << 20
+
+
 @dataclasses.dataclass
 class _Worker:
     proc: subprocess.Popen
     batch: list[Target]
     events_fd: int
-    buffer: bytes = b""
+    reader: FrameReader = dataclasses.field(default_factory=FrameReader)
     reported: set = dataclasses.field(default_factory=set)
+    unwritten: dict = dataclasses.field(default_factory=dict)  # target -> why it was not written
     closed: bool = False  # its events pipe reached its end: the worker is exiting
 
 
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
-                 lock, analyse=None, backlog=()) -> str:
+                 lock, writer: StoreWriter, analyse=None, backlog=()) -> str:
     """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'.
 
-    analyse(target_id) is called for each target a worker tells done (after `events` hears of
-    it), and for the targets of `backlog` one at a time when no worker has anything to tell,
-    until the workers are stopped."""
+    Each worker sends what it stores (scanner.store_writer.Forwarder); `writer` writes it as it
+    arrives, a target's rows with its 'done' mark in one transaction. After a Ctrl-C what the
+    stopping workers still send is written too. analyse(target_id) is called for each target
+    written done (after `events` hears of it), and for the targets of `backlog` one at a time
+    when no worker has anything to send, until the workers are stopped."""
     backlog = list(backlog) if analyse is not None else []  # (else a select that never waits)
     stopping = False
     queue = split_batches(pending, options)
@@ -444,6 +468,7 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
 
     def start(batch: list[Target], job_path: Path) -> _Worker:
         read_fd, write_fd = os.pipe()
+        widen_pipe(read_fd)
         job_path.write_text(json.dumps({
             "db": str(db_path), "scan_id": scan_id, "options": options.to_dict(),
             "targets": [dataclasses.asdict(t) for t in batch], "parent_pid": os.getpid(),
@@ -460,30 +485,48 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
         selector.register(read_fd, selectors.EVENT_READ, worker)
         return worker
 
-    def read_events(worker: _Worker) -> None:
-        while True:
+    def read_events(worker: _Worker, drain: bool = False) -> None:
+        """Write what the worker sent: one chunk read (all that is left when `drain`)."""
+        while not worker.closed:
             try:
-                chunk = os.read(worker.events_fd, 65536)
+                chunk = os.read(worker.events_fd, READ_CHUNK)
             except BlockingIOError:
                 break
             if not chunk:  # the worker closed its end; an end stays readable, so no more select
-                if not worker.closed:
-                    worker.closed = True
-                    selector.unregister(worker.events_fd)
+                worker.closed = True
+                selector.unregister(worker.events_fd)
                 break
-            worker.buffer += chunk
-        *lines, worker.buffer = worker.buffer.split(b"\n")
-        for line in lines:
-            event = json.loads(line)
-            worker.reported.add(event["target"])
-            events.target_finished(event["target"], "done", event["seconds"], event["reachable"])
+            worker.reader.feed(chunk)
+            messages = []
+            while (message := worker.reader.next()) is not None:
+                messages.append(message)
+            if messages:
+                write(worker, messages)
+            if not drain:
+                break
+
+    def write(worker: _Worker, messages: list[tuple]) -> None:
+        # A Ctrl-C waits for the commit: what arrived is written, or (the process killed)
+        # none of it.
+        with _signals_held():
+            told, failed = writer.write(messages)
+        for message, exc in failed:  # rolled back alone: nothing of it half written
+            what = f"{message[0]} of target {message[2]}" if message[0] in ("rows", "target") \
+                else f"{message[0]} {message[1].get('url')}"
+            print(f"scanner: could not store the {what}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            if message[0] == "target":
+                worker.unwritten[message[2]] = f"not stored: {type(exc).__name__}: {exc}"
+        for target_id, seconds, reachable in told:
+            worker.reported.add(target_id)
+            events.target_finished(target_id, "done", seconds, reachable)
             if analyse is not None and not stopping:
-                analyse(event["target"])
+                analyse(target_id)
 
     def settle(worker: _Worker, stopped: bool = False) -> None:
         """After a worker exits: report the targets it did not, and mark those it left undone:
         'done' if its crawl ended normally, 'failed' if it died; left 'pending' if `stopped`."""
-        read_events(worker)
+        read_events(worker, drain=True)
         if not worker.closed:
             selector.unregister(worker.events_fd)
         os.close(worker.events_fd)
@@ -491,18 +534,24 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
         db = store.open_db(db_path)
         try:
             done = _done_targets(db, scan_id) & {t.id for t in worker.batch}
-            undone = [t.id for t in worker.batch if t.id not in done]
+            undone = [t.id for t in worker.batch
+                      if t.id not in done and t.id not in worker.unwritten]
             if undone and returncode == 0:
-                # The crawl ended normally, so these were crawled; only their signal went missing.
+                # The crawl ended normally, so these were crawled; only their message went missing.
                 store.mark_targets(db, scan_id, undone, "done")
                 done.update(undone)
             elif undone and not stopped:
                 store.mark_targets(db, scan_id, undone, "failed")
+            if not stopped:  # else left pending, as the targets whose message never came
+                store.mark_targets(db, scan_id, list(worker.unwritten), "failed")
         finally:
             db.close()
         for target in worker.batch:
             if target.id in done and target.id not in worker.reported:
                 events.target_finished(target.id, "done", None, None)
+            elif target.id in worker.unwritten and not stopped:
+                events.target_finished(target.id, "failed", None, None,
+                                       worker.unwritten[target.id])
             elif target.id not in done and not stopped:
                 events.target_finished(target.id, "failed", None, None,
                                        f"worker exited {returncode}")
@@ -530,7 +579,10 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
         except KeyboardInterrupt:
             status = "interrupted"
             stopping = True
-            _stop(running)
+            # What the workers sent before they stop is written; a worker blocked on a full
+            # pipe gets to its end, as this process reads on.
+            _stop(running, lambda: [read_events(key.data) for key, _ in
+                                    selector.select(timeout=0.05)])
             for worker in running:
                 settle(worker, stopped=True)
         finally:
@@ -538,16 +590,17 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
     return status
 
 
-def _stop(running: list[_Worker]) -> None:
-    """Ask each worker to stop (Scrapy shuts down on SIGTERM), then kill those that linger."""
+def _stop(running: list[_Worker], read=lambda: time.sleep(0.05)) -> None:
+    """Ask each worker to stop (Scrapy shuts down on SIGTERM), then kill those that linger;
+    read() is called while they stop (it returns within a moment)."""
     for worker in running:
         if worker.proc.poll() is None:
             worker.proc.terminate()
     deadline = time.monotonic() + WORKER_STOP_SECONDS
+    while time.monotonic() < deadline and any(w.proc.poll() is None for w in running):
+        read()
     for worker in running:
-        try:
-            worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if worker.proc.poll() is None:
             worker.proc.kill()
             worker.proc.wait()
 

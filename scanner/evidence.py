@@ -53,9 +53,10 @@ def body_path(db_path, digest: str) -> Path:
 
 
 def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: int,
-               url: str) -> dict:
-    """Keep data once (compressed, by sha256 of the raw bytes); the fetch's raw_sha256/raw_size."""
-    digest = hashlib.sha256(data).hexdigest()
+               url: str, digest: str | None = None) -> dict:
+    """Keep data once (compressed, by sha256 of the raw bytes); the fetch's raw_sha256/raw_size.
+    digest: the bytes' sha256 when the caller has it (body_columns)."""
+    digest = digest or hashlib.sha256(data).hexdigest()
     path = body_path(db_path, digest)
     if not path.exists():
         # mtime=0: the same bytes always compress to the same file.
@@ -70,6 +71,11 @@ def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: i
             "stored_at": _now(),
         }, ignore=True)
     return {"raw_sha256": digest, "raw_size": len(data)}
+
+
+def body_columns(data: bytes) -> dict:
+    """The fetch's raw_sha256 and raw_size of a body: what store_body returns for it."""
+    return {"raw_sha256": hashlib.sha256(data).hexdigest(), "raw_size": len(data)}
 
 
 def read_body(db_path, body: dict) -> bytes:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from scanner import store
 from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
-from scanner.observations import ObservationBuffer, write_observations
+from scanner.observations import ObservationBuffer
 from scanner.trackers import TrackerList
 
 
@@ -58,21 +60,21 @@ class ScanLifecycle:
 class TargetCompletion:
     """In a worker of `scanner scan`: a target is done once every part of the worker (each
     crawler's spider, each later step) has finished it; its rows, which the pipelines held in
-    `observations` until then, and its `scan_targets` row 'done' are then committed in one
-    transaction, so an interrupted scan keeps it whole or not at all, and `on_done` is told.
+    `observations` until then, go to `sink` (scanner.store_writer: a Forwarder to the scan
+    process, or a StoreWriter), which commits them with its `scan_targets` row 'done' in one
+    transaction, so an interrupted scan keeps it whole or not at all.
 
     Not in EXTENSIONS: one instance serves all the crawlers of a worker (`connect` each).
     """
 
-    def __init__(self, db, scan_id: int, target_ids, parts, on_done=None):
-        self.db = db
+    def __init__(self, sink, scan_id: int, target_ids, parts):
+        self.sink = sink  # also the pipelines' (crawler.scanner_sink): documents and bodies
         self.scan_id = scan_id
         # The pipelines of every crawler hold each target's rows here until it is done.
         self.observations = ObservationBuffer()
         self.waiting = {target_id: set(parts) for target_id in target_ids}
         self.started: dict[str, float] = {}
         self.reachable: set[str] = set()
-        self.on_done = on_done
         self.done: list[str] = []
         self.finished_parts: set[str] = set()
 
@@ -80,6 +82,7 @@ class TargetCompletion:
         from spiders.base import target_finished
 
         crawler.scanner_observations = self.observations  # read by StorePipeline.__init__
+        crawler.scanner_sink = self.sink
         crawler.signals.connect(self.spider_finished_target, signal=target_finished)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -116,10 +119,9 @@ class TargetCompletion:
         if waiting:
             return
         del self.waiting[target_id]
-        with self.db.conn:  # its rows (or the reference to its previous scan's) and 'done' at once
-            write_observations(self.db, self.scan_id, target_id,
-                               self.observations.pop(target_id))
-            store.mark_targets(self.db, self.scan_id, [target_id], "done")
+        started = self.started.get(target_id)
+        # its rows (or the reference to its previous scan's) and 'done' at once
+        self.sink.target(self.scan_id, target_id, self.observations.pop(target_id),
+                         None if started is None else round(time.monotonic() - started, 3),
+                         target_id in self.reachable)
         self.done.append(target_id)
-        if self.on_done:
-            self.on_done(target_id, self.started.get(target_id), target_id in self.reachable)

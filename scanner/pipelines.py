@@ -6,29 +6,26 @@ a bare `scrapy crawl`, the scan that scanner.extensions.ScanLifecycle opened.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner import __version__, store
 from scanner.app_scan import store_listing_findings, store_listing_row
-from scanner.evidence import store_body
+from scanner.evidence import body_columns
 from scanner.extensions import ScanLifecycle
 from scanner.items import StoreListingItem
-from scanner.matching import classify, load_rules, rules_version
-from scanner.model import load_model, model_version
-from scanner.observations import ObservationBuffer, write_observations
+from scanner.matching import rules_version
+from scanner.model import model_version
+from scanner.observations import ObservationBuffer
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import tracker_ids
 from scanner.rule_schema import LANGS
+# The policy rules' findings of a document are made by the writer (the scan process under
+# `scanner scan`); imported here under their old names.
+from scanner.store_writer import StoreWriter, document_findings, policy_rules  # noqa: F401
 from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
 from scanner.trackers import TrackerList, is_third_party, registrable_domain
-
-
-@lru_cache(maxsize=1)
-def policy_rules():
-    return load_rules()
 
 
 # What a stored finding holds beyond the rule's verdict: "also", the rules merged into it
@@ -48,22 +45,15 @@ def findings_version() -> str:
     return f"{rules_version()}+{__version__}+{FINDINGS_LAYOUT}{models}"
 
 
-@lru_cache(maxsize=256)
-def document_findings(document_id: int, text: str, lang: str, headings: tuple | None = None) -> tuple:
-    """The rules' findings in one stored document: computed once per crawl, however many
-    targets share the policy (one publisher's apps often do). headings: its outline. The
-    learned model of the language, when one is enabled, adds its suggestions (no points)."""
-    return tuple(classify(text, policy_rules(), lang=lang, headings=headings,
-                          model=load_model(lang)))
-
-
 class StorePipeline:
     """Turns each fetch into rows of one scan: documents and raw bodies are stored at once (by
     content); a target's fetches, third parties, cookies and findings are held until the target
     is done, then written in one transaction, or as a reference to the same rows of its previous
     scan (observations.write_observations). Under `scanner scan` the worker's TargetCompletion holds
-    them (crawler.scanner_observations) and writes them when every spider is done with the
-    target; otherwise this pipeline writes each target's when its spider closes."""
+    them (crawler.scanner_observations) and hands them, with the documents and bodies, to its
+    sink (crawler.scanner_sink: a scanner.store_writer.Forwarder to the scan process, which
+    writes them) when every spider is done with the target; otherwise this pipeline writes
+    (a StoreWriter of its own) and writes each target's rows when its spider closes."""
 
     def __init__(self, crawler):
         self.crawler, self.stats = crawler, crawler.stats
@@ -75,6 +65,10 @@ class StorePipeline:
         self.owns_observations = self.observations is None
         if self.owns_observations:
             self.observations = ObservationBuffer()
+        self.sink = getattr(crawler, "scanner_sink", None)  # else a StoreWriter at open_spider
+        # Sent to the sink already by this crawl (by sha256): each is stored once.
+        self.documents_sent: set[str] = set()
+        self.bodies_sent: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -88,16 +82,18 @@ class StorePipeline:
         return self._trackers
 
     def open_spider(self, spider=None):
-        self.db = store.open_db(self.db_path)
+        if self.sink is None:  # else the worker's Forwarder: the scan process writes
+            self.db = store.open_db(self.db_path)
+            self.sink = StoreWriter(self.db, self.db_path)
 
     def close_spider(self, spider=None):
         try:
             if self.owns_observations and self.scan_id is not None:
                 for target_id in self.observations.targets():
-                    write_observations(self.db, self.scan_id, target_id,
-                                       self.observations.pop(target_id))
+                    self.sink.rows(self.scan_id, target_id, self.observations.pop(target_id))
         finally:
-            self.db.close()
+            if self.db is not None:
+                self.db.close()
 
     def process_item(self, item, spider=None):
         if self.scan_id is None:
@@ -122,7 +118,7 @@ class StorePipeline:
         if self.observations.accepts(target_id):
             self.observations.add(target_id, observations)
         else:
-            write_observations(self.db, self.scan_id, target_id, observations)
+            self.sink.rows(self.scan_id, target_id, observations)
 
     def _store_listing(self, item: StoreListingItem) -> dict:
         """An app's store page: its declarations, its fetch, and its findings (source 'store')."""
@@ -138,22 +134,19 @@ class StorePipeline:
         }
 
     def _store(self, item) -> dict:
-        document_id = None
-        writes = item.text or (item.raw_body is not None and self.db_path)
-        # The content-addressed rows (document, raw body) are committed now: scans share them.
-        with self.db.conn if writes else contextlib.nullcontext():
-            if item.text:
-                document_id = self._store_document(item)
-            evidence = self._evidence_columns(item)
+        # The content-addressed rows (document, raw body) are stored now: scans share them. The
+        # fetch names its document by sha256; the writer puts the document's id in its place.
+        document_sha256 = self._store_document(item) if item.text else None
+        evidence = self._evidence_columns(item)
         observations = {
             "fetches": [{
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
                 "final_url": item.final_url, "kind": item.kind, "status": item.status,
-                "error": item.error, "document_id": document_id,
+                "error": item.error, "document_id": None, "document_sha256": document_sha256,
                 "content_type": item.content_type, "fetched_at": item.fetched_at or store.now(),
                 "discovered_by": item.discovered_by,
                 "read_with": getattr(item, "read_with", "static"),
-                "findings_version": findings_version() if document_id is not None else None,
+                "findings_version": findings_version() if document_sha256 is not None else None,
                 **evidence,
             }],
             "third_parties": [], "cookies": [], "findings": [],
@@ -165,17 +158,26 @@ class StorePipeline:
         self._browser_observations(item, observations)
         return observations
 
-    def _store_document(self, item) -> int:
-        document_id, created = store.store_document(
-            self.db, text=item.text, content_type=item.content_type or "",
-            lang=item.lang or "und", title=item.title or "", scan_id=self.scan_id,
-            url=item.final_url or item.url, headings=item.headings,
-        )
-        self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
-        if created:  # how the text was first read: a plain fetch, or the rendered page
-            self.db["documents"].update(document_id, {"read_with": getattr(item, "read_with", "static")})
-        self._store_policy_findings(item, document_id)
-        return document_id
+    def _store_document(self, item) -> str:
+        """Hand the sink the document (once per crawl), which stores its findings when they
+        are not stored already (a document's findings are stored once per findings version;
+        each fetch of it, by its findings_version column, makes them findings of its scan and
+        target: the findings view); its sha256."""
+        digest = store.text_sha256(item.text)
+        if digest in self.documents_sent:
+            self.stats.inc_value("scanner/documents_known")
+            return digest
+        created = self.sink.document({
+            "sha256": digest, "text": item.text, "content_type": item.content_type or "",
+            "lang": item.lang or "und", "title": item.title or "", "scan_id": self.scan_id,
+            "url": item.final_url or item.url, "headings": item.headings,
+            "read_with": getattr(item, "read_with", "static"),
+            "findings_version": findings_version(), "classify_lang": item.lang or "auto",
+        })
+        self.documents_sent.add(digest)
+        if created is not None:  # a Forwarder does not know
+            self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
+        return digest
 
     def _evidence_columns(self, item) -> dict:
         """Headers and times of the fetch, and its raw body kept once by sha256 (docs/evidence.md)."""
@@ -186,23 +188,15 @@ class StorePipeline:
             "response_received_at": item.response_received_at,
         }
         if item.raw_body is not None and self.db_path:
-            columns.update(store_body(self.db, self.db_path, item.raw_body,
-                                      content_type=item.content_type, scan_id=self.scan_id,
-                                      url=item.final_url or item.url))
+            body = body_columns(item.raw_body)
+            if body["raw_sha256"] not in self.bodies_sent:
+                self.sink.body({"sha256": body["raw_sha256"], "data": item.raw_body,
+                                "content_type": item.content_type, "scan_id": self.scan_id,
+                                "url": item.final_url or item.url})
+                self.bodies_sent.add(body["raw_sha256"])
+            columns.update(body)
             self.stats.inc_value("scanner/bodies_kept")
         return columns
-
-    def _store_policy_findings(self, item, document_id: int) -> None:
-        """A document's findings are stored once per findings version; each fetch of it (its
-        findings_version column) makes them findings of its scan and target (the findings view)."""
-        version = findings_version()
-        if store.has_document_findings(self.db, document_id, version):
-            self.stats.inc_value("scanner/document_findings_known")
-            return
-        store.store_document_findings(
-            self.db, document_id, version,
-            document_findings(document_id, item.text, item.lang or "auto",
-                              None if item.headings is None else tuple(item.headings)))
 
     def _third_parties(self, item, observations: dict) -> None:
         page_url = item.final_url or item.url

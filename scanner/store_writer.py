@@ -1,0 +1,229 @@
+"""What a crawl stores, written by one implementation wherever the crawl runs: documents with
+their policy findings and raw bodies (content-addressed, committed as they arrive), then each
+target's rows with its 'done' mark in one transaction.
+
+`StoreWriter` writes into a database: in the pipeline of a bare `scrapy crawl`, and in the scan
+process of `scanner scan`, which reads what its workers send. A worker of `scanner scan` holds a
+`Forwarder` instead: the same calls become messages over its pipe to the scan process (length-
+prefixed pickles), so the worker only crawls and the scan process writes. A fetch row names its
+document by `document_sha256` (a worker cannot know the id the writer gives it); the writer
+resolves it to `document_id` before the rows are written.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from functools import lru_cache
+
+from scanner import store
+from scanner.matching import classify, load_rules
+from scanner.model import load_model
+from scanner.observations import write_observations
+
+_LENGTH = struct.Struct("!I")
+# The largest pipe buffer an unprivileged process may ask for (Linux' default pipe-max-size): a
+# worker then crawls on while the scan process analyses a target or commits one.
+PIPE_BUFFER = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def policy_rules():
+    return load_rules()
+
+
+@lru_cache(maxsize=256)
+def document_findings(key, text: str, lang: str, headings: tuple | None = None) -> tuple:
+    """The rules' findings in one document (key: its sha256): computed once per scan, however
+    many targets share the policy (one publisher's apps often do). headings: its outline. The
+    learned model of the language, when one is enabled, adds its suggestions (no points)."""
+    return tuple(classify(text, policy_rules(), lang=lang, headings=headings,
+                          model=load_model(lang)))
+
+
+class StoreWriter:
+    """Writes what the crawl stores into `db` (its raw bodies beside `db_path`)."""
+
+    def __init__(self, db, db_path, on_done=None):
+        self.db = db
+        self.db_path = db_path
+        self.on_done = on_done  # on_done(target_id, seconds, reachable) after a target's commit
+        self.document_ids: dict[str, int] = {}  # sha256 -> id, of the documents written here
+
+    # -- the calls of the pipeline and of TargetCompletion ------------------------------------
+
+    def document(self, document: dict) -> bool:
+        """Store a policy text once by content, and its findings of this findings version
+        unless they are stored already (classified here, once per writer); True when the text
+        was new."""
+        with self.db.conn:
+            document_id, created = store.store_document(
+                self.db, text=document["text"], content_type=document["content_type"],
+                lang=document["lang"], title=document["title"], scan_id=document["scan_id"],
+                url=document["url"], headings=document["headings"])
+            if created:  # how the text was first read: a plain fetch, or the rendered page
+                self.db["documents"].update(document_id, {"read_with": document["read_with"]})
+            version = document["findings_version"]
+            if not store.has_document_findings(self.db, document_id, version):
+                store.store_document_findings(self.db, document_id, version, document_findings(
+                    document["sha256"], document["text"], document["classify_lang"],
+                    None if document["headings"] is None else tuple(document["headings"])))
+        self.document_ids[document["sha256"]] = document_id
+        return created
+
+    def body(self, body: dict) -> None:
+        """Keep a raw body once by sha256 (scanner.evidence.store_body)."""
+        from scanner.evidence import store_body  # (it imports Scrapy, via scanner.browser)
+
+        with self.db.conn:
+            store_body(self.db, self.db_path, body["data"], content_type=body["content_type"],
+                       scan_id=body["scan_id"], url=body["url"], digest=body["sha256"])
+
+    def rows(self, scan_id: int, target_id: str, observations: dict) -> None:
+        """A target's rows, without marking it done (a bare crawl; a row arriving late)."""
+        write_observations(self.db, scan_id, target_id, self._resolved(observations))
+
+    def target(self, scan_id: int, target_id: str, observations: dict,
+               seconds: float | None = None, reachable: bool = False) -> bool:
+        """A target's rows and its 'done' mark in one transaction; False (nothing written) if
+        it is done already, so a message handled twice adds no row."""
+        with self.db.conn:
+            if self.db.execute("SELECT 1 FROM scan_targets WHERE scan_id = ? AND target_id = ? "
+                               "AND status = 'done'", [scan_id, target_id]).fetchone():
+                return False
+            write_observations(self.db, scan_id, target_id, self._resolved(observations))
+            store.mark_targets(self.db, scan_id, [target_id], "done")
+        if self.on_done:
+            self.on_done(target_id, seconds, reachable)
+        return True
+
+    # -- messages from a worker's Forwarder ---------------------------------------------------
+
+    def write(self, messages: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+        """Write the messages read at once in one transaction (one commit, not one each); each
+        is written whole or not at all (a savepoint each). Returns ((target_id, seconds,
+        reachable) of each target committed, (message, exception) of each not written)."""
+        told, failed = [], []
+        try:
+            with self.db.conn:
+                for message in messages:
+                    self.db.execute("SAVEPOINT message")
+                    try:
+                        result = self.handle(message)
+                    except Exception as exc:
+                        self.db.execute("ROLLBACK TO message")
+                        failed.append((message, exc))
+                    else:
+                        if result is not None:
+                            told.append(result)
+                    finally:
+                        self.db.execute("RELEASE message")
+        except BaseException:
+            self.document_ids.clear()  # ids of rows rolled back with the transaction
+            raise
+        return told, failed
+
+    def handle(self, message: tuple):
+        """Write what one message of a worker carries; for a target written done, (target_id,
+        seconds, reachable), else None."""
+        kind, *args = message
+        if kind == "target":
+            scan_id, target_id, observations, seconds, reachable = args
+            if self.target(scan_id, target_id, observations):
+                return target_id, seconds, reachable
+            return None
+        getattr(self, _WRITES[kind])(*args)
+        return None
+
+    def _resolved(self, observations: dict) -> dict:
+        """The fetch rows with `document_sha256` replaced by the document's id."""
+        for row in observations.get("fetches", ()):
+            digest = row.pop("document_sha256", None)
+            if digest is not None:
+                row["document_id"] = self._document_id(digest)
+        return observations
+
+    def _document_id(self, digest: str) -> int:
+        document_id = self.document_ids.get(digest)
+        if document_id is None:  # written by another writer (a bare crawl's other spider)
+            found = self.db.execute("SELECT id FROM documents WHERE sha256 = ?",
+                                    [digest]).fetchone()
+            if found is None:
+                raise LookupError(f"a fetch names document {digest}, which was never stored")
+            document_id = self.document_ids[digest] = found[0]
+        return document_id
+
+
+_WRITES = {"document": "document", "body": "body", "rows": "rows"}
+
+
+class Forwarder:
+    """In a worker: the StoreWriter's calls sent to the scan process, which writes them in
+    order. A full pipe blocks the worker's crawl until the scan process reads (backpressure);
+    a closed one (the scan process is gone) drops what follows, as the worker is stopping."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.gone = False
+
+    def document(self, document: dict) -> None:
+        self._send(("document", document))
+
+    def body(self, body: dict) -> None:
+        self._send(("body", body))
+
+    def rows(self, scan_id: int, target_id: str, observations: dict) -> None:
+        self._send(("rows", scan_id, target_id, observations))
+
+    def target(self, scan_id: int, target_id: str, observations: dict,
+               seconds: float | None = None, reachable: bool = False) -> None:
+        self._send(("target", scan_id, target_id, observations, seconds, reachable))
+
+    def _send(self, message: tuple) -> None:
+        if self.gone:
+            return
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except BrokenPipeError:
+            self.gone = True
+
+
+def widen_pipe(fd: int) -> None:
+    """Ask for PIPE_BUFFER bytes of pipe buffer (Linux); elsewhere the default stays."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BUFFER)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+class FrameReader:
+    """The scan process's end of a worker's pipe: whole messages out of the bytes read so far,
+    one at a time (a Ctrl-C while one is written loses that one only)."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+        self.start = 0  # where the next message begins
+
+    def feed(self, chunk: bytes) -> None:
+        if self.start:
+            del self.buffer[:self.start]
+            self.start = 0
+        self.buffer += chunk
+
+    def next(self) -> tuple | None:
+        """The next whole message, or None until more bytes are fed."""
+        if len(self.buffer) - self.start < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack_from(self.buffer, self.start)
+        end = self.start + _LENGTH.size + length
+        if len(self.buffer) < end:
+            return None
+        data = self.buffer[self.start + _LENGTH.size:end]
+        self.start = end
+        return pickle.loads(data)

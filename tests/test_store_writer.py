@@ -1,0 +1,232 @@
+"""The worker crawls, the scan process stores: what a worker sends over its pipe (documents,
+raw bodies, a target's rows with its 'done' mark) arrives whole and in order, is written by
+the one StoreWriter, a target whole or not at all, and a slow reader stalls the sender without
+losing or reordering anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from scanner import store
+from scanner.crawl import _signals_held, _stop
+from scanner.evidence import body_columns, body_path
+from scanner.store_writer import Forwarder, FrameReader, StoreWriter
+
+POLICY = ("We may sell your personal information to advertisers. We collect your email address "
+          "and your precise location. Parents may ask us to delete their child's data.")
+BODY = b"<html><body>Kids Club</body></html>"
+
+
+def read_all(fd: int) -> list[tuple]:
+    reader, messages = FrameReader(), []
+    while chunk := os.read(fd, 7):  # odd-sized reads: frames arrive split anywhere
+        reader.feed(chunk)
+        while (message := reader.next()) is not None:
+            messages.append(message)
+    return messages
+
+
+def test_messages_arrive_whole_and_in_order_however_the_bytes_are_read():
+    read_fd, write_fd = os.pipe()
+    sent = [("body", {"sha256": "ab" * 32, "data": bytes(range(256)) * 3}),
+            ("rows", 1, "kids", {"fetches": [{"url": "https://kids.example/", "status": 200}]}),
+            ("target", 1, "kids", {}, 0.5, True)]
+    forwarder = Forwarder(write_fd)
+    for message in sent:
+        getattr(forwarder, message[0])(*message[1:])
+    os.close(write_fd)
+    assert read_all(read_fd) == sent
+    os.close(read_fd)
+
+
+def test_a_full_pipe_stalls_the_sender_until_the_reader_reads():
+    read_fd, write_fd = os.pipe()  # the default 64 KB buffer: a 200 KB message cannot fit
+    forwarder = Forwarder(write_fd)
+    big = {"fetches": [{"url": f"https://kids.example/{i}", "raw": f"{i:x>1000}"} for i in range(200)]}
+    sender = threading.Thread(target=lambda: [forwarder.rows(1, f"t{i}", big) for i in range(3)])
+    sender.start()
+    sender.join(0.3)
+    assert sender.is_alive(), "the sender went on though nobody read"
+    reader, messages = FrameReader(), []
+    while len(messages) < 3:
+        reader.feed(os.read(read_fd, 65536))
+        while (message := reader.next()) is not None:
+            messages.append(message)
+    sender.join(5)
+    assert not sender.is_alive()
+    assert [m[2] for m in messages] == ["t0", "t1", "t2"] and messages[0][3] == big
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def test_a_sender_whose_reader_is_gone_stops_sending_without_an_error():
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    forwarder = Forwarder(write_fd)
+    forwarder.target(1, "kids", {})  # EPIPE: Python ignores SIGPIPE
+    assert forwarder.gone
+    forwarder.target(1, "other", {})
+    os.close(write_fd)
+
+
+def started_scan(db_path) -> tuple:
+    db = store.open_db(db_path)
+    scan_id = store.start_scan(db, rules_version="test", targets_file="t.yaml", options={})
+    store.mark_targets(db, scan_id, ["kids", "other"], "pending")
+    return db, scan_id
+
+
+def document(scan_id: int, text: str = POLICY) -> dict:
+    return {"sha256": store.text_sha256(text), "text": text, "content_type": "text/html",
+            "lang": "en", "title": "Privacy", "scan_id": scan_id,
+            "url": "https://kids.example/privacy", "headings": None, "read_with": "static",
+            "findings_version": "v-test", "classify_lang": "en"}
+
+
+def fetch(scan_id: int, target_id: str = "kids", digest: str | None = None, **extra) -> dict:
+    return {"scan_id": scan_id, "target_id": target_id, "url": "https://kids.example/privacy",
+            "final_url": "https://kids.example/privacy", "kind": "policy", "status": 200,
+            "error": None, "document_id": None, "document_sha256": digest,
+            "content_type": "text/html", "fetched_at": "2026-12-02T10:00:00+00:00",
+            "discovered_by": "homepage", "read_with": "static",
+            "findings_version": "v-test" if digest else None, **extra}
+
+
+def test_the_writer_stores_a_batch_in_one_commit_and_names_documents_by_their_id(tmp_path):
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path)
+    doc = document(scan_id)
+    body = {"sha256": body_columns(BODY)["raw_sha256"], "data": BODY, "content_type": "text/html",
+            "scan_id": scan_id, "url": "https://kids.example/"}
+    told, failed = writer.write([
+        ("document", doc), ("body", body),
+        ("target", scan_id, "kids", {"fetches": [fetch(scan_id, digest=doc["sha256"],
+                                                       **body_columns(BODY))]}, 1.5, True)])
+    assert failed == [] and told == [("kids", 1.5, True)]
+    (document_id,) = [r[0] for r in db.execute("SELECT id FROM documents")]
+    row = db.execute("SELECT document_id, raw_sha256 FROM fetches").fetchone()
+    assert row == (document_id, body["sha256"])
+    assert "document_sha256" not in db["fetches"].columns_dict
+    assert db["document_findings"].count_where("document_id = ? AND findings_version = 'v-test'",
+                                               [document_id]) > 0  # classified by the writer
+    assert body_path(db_path, body["sha256"]).exists()
+    assert db.execute("SELECT status FROM scan_targets WHERE target_id = 'kids'").fetchone() == \
+        ("done",)
+
+
+def test_a_message_that_cannot_be_written_is_rolled_back_alone(tmp_path):
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path)
+    doc = document(scan_id)
+    # "other" names a document never sent: its rows and its done mark are not written, half or
+    # whole; what came before and after it is.
+    told, failed = writer.write([
+        ("document", doc),
+        ("target", scan_id, "other", {"third_parties": [{"scan_id": scan_id, "target_id": "other",
+                                                         "host": "ads.example"}],
+                                      "fetches": [fetch(scan_id, "other", "0" * 64)]}, None, False),
+        ("target", scan_id, "kids", {"fetches": [fetch(scan_id, digest=doc["sha256"])]}, None, True)])
+    assert told == [("kids", None, True)]
+    assert [(m[2], type(e)) for m, e in failed] == [("other", LookupError)]
+    assert dict(db.execute("SELECT target_id, status FROM scan_targets")) == {
+        "kids": "done", "other": "pending"}
+    assert [r[0] for r in db.execute("SELECT target_id FROM fetches")] == ["kids"]
+    assert db["third_parties"].count == 0
+
+
+def test_a_target_written_twice_adds_no_row(tmp_path):
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path)
+    message = ("target", scan_id, "kids", {"fetches": [fetch(scan_id)]}, None, True)
+    assert writer.write([message])[0] == [("kids", None, True)]
+    assert writer.write([("target", scan_id, "kids", {"fetches": [fetch(scan_id)]}, None, True)]) \
+        == ([], [])
+    assert db["fetches"].count == 1
+
+
+def test_a_rolled_back_batch_forgets_the_ids_it_gave(tmp_path):
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path)
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupt(*args):
+        raise Interrupted
+
+    writer.rows = interrupt  # a Ctrl-C in the middle of the batch
+    with pytest.raises(Interrupted):
+        writer.write([("document", document(scan_id)), ("rows", scan_id, "kids", {})])
+    assert db["documents"].count == 0 and writer.document_ids == {}
+
+
+def test_a_signal_inside_the_write_waits_for_its_end():
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs between bytecodes: it would have raised here
+            reached.append("end of the write")
+    assert reached == ["end of the write"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+SENDS_ON_SIGTERM = """
+import os, signal, sys, time
+sys.path.insert(0, {root!r})
+from scanner.store_writer import Forwarder
+forwarder = Forwarder({fd})
+stopping = []
+signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+print("ready", flush=True)
+while not stopping:
+    time.sleep(0.01)
+for i in range(40):  # 4 MB: more than the pipe holds, as a stopping worker may still send
+    forwarder.rows(1, f"t{{i}}", {{"fetches": [{{"raw": f"{{i:x>100000}}"}}]}})
+"""
+
+
+def test_stopping_workers_are_read_while_they_stop_so_none_blocks_on_a_full_pipe():
+    read_fd, write_fd = os.pipe()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-c", SENDS_ON_SIGTERM.format(root=root, fd=write_fd)],
+                            pass_fds=[write_fd], stdout=subprocess.PIPE, text=True)
+    os.close(write_fd)
+    assert proc.stdout.readline() == "ready\n"
+    os.set_blocking(read_fd, False)
+    reader, messages = FrameReader(), []
+
+    def read():
+        time.sleep(0.01)
+        try:
+            while chunk := os.read(read_fd, 1 << 20):
+                reader.feed(chunk)
+        except BlockingIOError:
+            pass
+        while (message := reader.next()) is not None:
+            messages.append(message)
+
+    class Worker:
+        pass
+
+    worker = Worker()
+    worker.proc = proc
+    started = time.monotonic()
+    _stop([worker], read)
+    read()
+    assert proc.returncode == 0, "the worker was killed: it blocked on its pipe"
+    assert time.monotonic() - started < 15
+    assert [m[2] for m in messages] == [f"t{i}" for i in range(40)]
+    proc.stdout.close()
+    os.close(read_fd)
