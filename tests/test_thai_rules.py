@@ -250,6 +250,9 @@ def test_a_practice_only_named_or_kept_by_the_reader_is_no_risk(sentence, catego
     ("การชำระค่าคอร์สทั้งหมดดำเนินการผ่าน Stripe", "third_party_sharing"),
     ("ค่ายจะส่งรายชื่อผู้เข้าร่วมให้ผู้สนับสนุนกิจกรรม", "third_party_sharing"),
     ("ชื่อเล่นของนักเรียนจะแสดงบนกระดานคะแนนของเว็บไซต์", "third_party_sharing"),
+    ("มีการถ่ายภาพและวิดีโอระหว่างการแข่งขัน", "collection"),
+    ("ผลงานของผู้เข้าประกวดอาจถูกเผยแพร่บนสื่อออนไลน์ของโครงการ", "third_party_sharing"),
+    ("คะแนนสอบของนักเรียนจัดเก็บไว้บน Firebase", "third_party_sharing"),
 ])
 def test_a_practice_stated_next_to_those_constructions_stays_a_risk(sentence, category):
     assert risks(sentence, category), [f.rule_id for f in findings(sentence)]
