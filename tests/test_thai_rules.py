@@ -236,6 +236,8 @@ def test_a_thai_statement_that_looks_like_a_title_stays_a_practice(sentence, cat
     # kept on the reader's own device; a bracketed condition on another act
     ("ความคืบหน้าของบทเรียนเก็บไว้ในเครื่องของคุณเอง", "collection"),
     ("เราจะส่งเกียรติบัตรทางอีเมล (ถ้าคุณให้อีเมลไว้)", "collection"),
+    # a prohibition addressed to users is a term of use
+    ("ห้ามผู้เล่นเก็บรวบรวมข้อมูลส่วนบุคคลของผู้เล่นคนอื่น", "collection"),
 ])
 def test_a_practice_only_named_or_kept_by_the_reader_is_no_risk(sentence, category):
     assert not risks(sentence, category), [f.rule_id for f in findings(sentence)]
