@@ -533,13 +533,25 @@ class LazyPattern:
 
 
 class _RulesPickler(pickle.Pickler):
-    """Pickles rules with each compiled regex as a LazyPattern (a regex that rules share stays
-    one object: the memo is looked up first)."""
+    """Pickles rules with each compiled regex as a LazyPattern, one object per pattern and flags
+    (the engine looks a regex that rules share up once per sentence): a pattern met again is
+    the first one, whether re's cache gave the same object (the memo) or compiled it anew."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._first: dict[tuple, re.Pattern] = {}
 
     def reducer_override(self, obj):
-        if type(obj) is re.Pattern:
-            return LazyPattern, (obj.pattern, obj.flags)
-        return NotImplemented
+        if type(obj) is not re.Pattern:
+            return NotImplemented
+        first = self._first.setdefault((obj.pattern, obj.flags), obj)
+        if first is not obj:
+            return _same, (first,)  # pickled before: a reference to it
+        return LazyPattern, (obj.pattern, obj.flags)
+
+
+def _same(pattern: LazyPattern) -> LazyPattern:
+    return pattern
 
 
 def _pickled_rules(key: str, rules: list[Rule]) -> bytes:

@@ -88,6 +88,26 @@ def test_cached_regexes_compile_when_first_used_and_match_as_compiled(cache):
         unused.no_such_method  # noqa: B018 - only a pattern's own methods compile it
 
 
+def test_a_regex_compiled_twice_is_one_object_in_the_cache():
+    """re's cache may compile a regex that rules share twice (it holds 512): pickled, they are
+    one LazyPattern, as the engine gives each distinct regex one probe."""
+    import copy
+    import re
+
+    rules = load_rules(rule_files())[:2]
+    first = re.compile(r"\bsell\b", re.I)
+    re.purge()
+    again = re.compile(r"\bsell\b", re.I)
+    assert first is not again
+    rules = [copy.copy(rules[0]), copy.copy(rules[1])]
+    rules[0].patterns, rules[1].patterns = [first, re.compile("other")], [again]
+    key, loaded = pickle.loads(rule_schema._pickled_rules("key", rules))
+    assert key == "key"
+    assert loaded[0].patterns[0] is loaded[1].patterns[0]
+    assert loaded[0].patterns[1] is not loaded[0].patterns[0]
+    assert loaded[1].patterns[0].search("We sell data").span() == (3, 7)
+
+
 def test_deprecated_rules_come_from_the_same_cache(cache):
     everything = load_rules(include_deprecated=True)
     assert cache.exists()
