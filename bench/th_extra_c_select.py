@@ -51,6 +51,10 @@ SOURCES = [
     ("stray_pet_map", "danya0365/stray-pet-map-nextjs", "app/(main)/legal/privacy/page.tsx", True),
     ("easy_order", "danya0365/easy-order-nextjs", "app/(public)/privacy/page.tsx", False),
     ("ai_agent_academy", "danya0365/ai-agent-academy", "app/privacy/page.tsx", True),
+    # batch 2, chosen and labelled after the rule work on batch 1: a fresh out-of-sample check
+    ("goodlist_seller", "camdodge999/goodlist-frontend", "src/app/privacy/page.tsx", True),
+    ("uplift_privacy", "9Aediter/uplift-web-frontend", "src/app/[lang]/legal/privacy/page.tsx", False),
+    ("uplift_cookies", "9Aediter/uplift-web-frontend", "src/app/[lang]/legal/cookies/page.tsx", False),
 ]
 STRATA = [
     ("children", ("ผู้เยาว์", "อายุต่ำกว่า", "ผู้ปกครอง", "ผู้ใช้อำนาจปกครอง", "เด็ก", "บิดามารดา", "นักเรียน", "เยาวชน")),
