@@ -195,7 +195,9 @@ def materialise_file(labels_path: Path, mirrors: Path, out_dir: Path, cache: dic
 def materialise(labels_dir: Path, mirrors: Path, out_dir: Path) -> int:
     cache: dict = {}
     errors = []
-    files = sorted(labels_dir.glob("*.jsonl"))
+    # relabel-*.jsonl hold a second labeller's labels (ids and labels only, no offsets):
+    # bench/label_agreement.py reads them; they are not sets to rebuild.
+    files = sorted(p for p in labels_dir.glob("*.jsonl") if not p.name.startswith("relabel-"))
     for path in files:
         errors.extend(materialise_file(path, mirrors, out_dir, cache))
     for error in errors:
