@@ -13,8 +13,9 @@ Run:
       prints the agreement table (and each disagreement with --list).
 
 The sets are ../shared/eval/real-dev.jsonl and th-real-dev.jsonl (the issue authors' labels) and
-bench/.texts/<set>.jsonl (ours, `bench/eval_texts.py materialise` first). Texts are printed to
-the terminal only; nothing with policy text is written into the repository.
+bench/.texts/<set>.jsonl (ours, `bench/eval_texts.py materialise` first; compare reads our stored
+labels from bench/data/labels/<set>.jsonl itself). Texts are printed to the terminal only;
+nothing with policy text is written into the repository.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from accuracy import EVAL_DIR, TEXTS_DIR, is_frozen  # noqa: E402
 
+LABELS_DIR = ROOT / "bench" / "data" / "labels"
 CATEGORIES = ("collection", "third_party_sharing", "sale", "behavioral_ads", "children")
 SEED = "h6-2026"
 # Default sample size per set: the authors' gold gets the largest sample.
@@ -45,6 +47,13 @@ def set_path(name: str) -> Path:
     in bench/.texts."""
     shared = EVAL_DIR / f"{name}.jsonl"
     return shared if shared.exists() else TEXTS_DIR / f"{name}.jsonl"
+
+
+def labels_path(name: str) -> Path:
+    """Where a set's stored labels are read for the comparison: our labels file itself
+    (bench/data/labels, never a stale bench/.texts copy), or the authors' file."""
+    ours = LABELS_DIR / f"{name}.jsonl"
+    return ours if ours.exists() else set_path(name)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -164,10 +173,10 @@ def cmd_compare(args) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     disagreements = []
     for name, ids in by_set.items():
-        stored = {r["id"]: r for r in read_jsonl(set_path(name))}
+        stored = {r["id"]: r for r in read_jsonl(labels_path(name))}
         for record_id in ids:
             if record_id not in stored:
-                raise SystemExit(f"{args.labels}: {record_id} is not in {set_path(name)}")
+                raise SystemExit(f"{args.labels}: {record_id} is not in {labels_path(name)}")
             if is_frozen(stored[record_id]["policy"]):
                 raise SystemExit(f"{args.labels}: {record_id} is of a frozen policy")
         for category in CATEGORIES:
