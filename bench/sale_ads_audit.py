@@ -16,9 +16,18 @@ by service, seeded, into A (read to tune) and B (validation: only counts and sco
            its stratum (findings, keyword sentences), so that the figures estimate the frame
            (every sentence with a finding or a keyword)
 
+Pool C (`--pool c`, set real-audit-c, round 2 of the sale audit): a fresh validation pool of the
+latest English `<Service>/Privacy Policy.md` of ToS;DR's tosback-versions (HEAD), without the
+services held back in issue 14 (both lists: this module's and bench/audit_pool.py's), adult
+sites, every service already used (real-dev-SOURCES.md, bench/data/labels/SOURCES.md,
+real-audit-a-pool.json, this module's USED) and the 32 policies of helper H5's real-audit-b;
+identical texts once. One split, "C". Sampled for sale only: every sale risk finding up to
+C_FINDING_CAP (seeded) and C_KEYWORD_SAMPLE sale-keyword sentences without one (seeded).
+
 Run:  .venv/bin/python bench/sale_ads_audit.py pool
       .venv/bin/python bench/sale_ads_audit.py sample --out /tmp/audit-candidates.jsonl
       .venv/bin/python bench/sale_ads_audit.py score --split B
+      .venv/bin/python bench/sale_ads_audit.py --pool c pool|sample --out F|score --split C
 """
 
 from __future__ import annotations
@@ -111,10 +120,27 @@ MIN_CHARS, MAX_CHARS = 25, 900
 # Per split: keyword sentences without a finding sampled, and ads findings taken at most.
 KEYWORD_SAMPLE = {"sale": 70, "behavioral_ads": 70}
 FINDING_CAP = {"sale": 10_000, "behavioral_ads": 110}
+# Pool C (round 2): its own seed, archive, files and caps.
+C_SEED = "real-audit-c-2026"
+C_SOURCE = "tosdr/tosback-versions"
+C_POOL_FILE = LABELS_DIR / "real-audit-c-pool.json"
+C_LABELS_FILE = LABELS_DIR / "real-audit-c.jsonl"
+C_FINDING_CAP, C_KEYWORD_SAMPLE = 120, 60
+# Left out of pool C by hand after listing it (before any sentence was read): the same company's
+# policy as one already used (names differ), adult sites, a placeholder.
+C_EXCLUDED = {
+    "academia": "Academia.edu (real-audit-a)", "alibaba": "Alibaba.com (real-audit-a)",
+    "ft": "Financial Times (real-audit-a)", "health": "Meredith, as People (real-audit-b)",
+    "mailgun": "Sinch, as Mailjet (real-audit-a)", "dell-support": "Dell (real-audit-b)",
+    "live": "Microsoft's statement", "plus": "Google's policy", "finance": "Verizon Media",
+    "bbc-uk": "BBC (real-extra)", "ikea-usa": "IKEA (real-audit-a)", "steampowered": "Steam",
+    "firefox-accounts": "Mozilla (real-audit-a)", "caranddriver": "Hearst (real-audit-a)",
+    "cosmopolitan": "Hearst (real-audit-a)", "thumbzilla": "adult", "mindkink": "adult",
+    "spam-to-be-deleted": "placeholder"}
 
 
-def rng(*parts: str) -> random.Random:
-    return random.Random(hashlib.sha256(":".join((SEED, *parts)).encode()).hexdigest())
+def rng(*parts: str, seed: str = SEED) -> random.Random:
+    return random.Random(hashlib.sha256(":".join((seed, *parts)).encode()).hexdigest())
 
 
 def slug(service: str) -> str:
@@ -228,6 +254,99 @@ def sample(mirrors: Path, out: Path) -> None:
     print(f"{len(chosen)} sentences to label written to {out}")
 
 
+def pool_c(mirrors: Path) -> dict:
+    """Pool C: the tosback-versions policies not held back, not adult, not used anywhere and not
+    in real-audit-b, English, one per text; held-back services' sentences as held-back text."""
+    from bench import audit_pool
+    from bench.eval_texts import _git
+    directory = git_dir(C_SOURCE, mirrors)
+    latest: dict[str, str] = {}
+    commit = ""
+    log = _git(directory, "log", "--format=C %H", "--name-only", "HEAD", "--",
+               "*/Privacy Policy.md").decode("utf-8", "replace")
+    for line in log.splitlines():
+        if line.startswith("C "):
+            commit = line[2:]
+        elif line.strip():
+            latest.setdefault(line, commit)
+    listing = set(archived_listing(directory))
+    names, _ = audit_pool.used_services()
+    key_of = audit_pool.service_key
+    audit_a = json.loads(POOL_FILE.read_text(encoding="utf-8"))["policies"]
+    names |= {key_of(p["path"]) for p in audit_a} | {re.sub(r"[^a-z0-9]", "", p["policy"])
+                                                      for p in audit_a}
+    names |= {re.sub(r"[^a-z0-9]", "", n) for n in USED | DROPPED_AFTER_DRAW}
+    audit_b = LABELS_DIR / "real-audit-b.jsonl"
+    names |= {re.sub(r"[^a-z0-9]", "", json.loads(line)["policy"])
+              for line in audit_b.open(encoding="utf-8") if line.strip()}
+    held = {re.sub(r"[^a-z0-9]", "", n) for n in HELD_BACK}
+    policies, held_text, seen_text = [], set(), set()
+    for path in sorted(listing):
+        service = path.split("/")[0]
+        key = key_of(path)
+        if key in held or audit_pool.HELD_BACK.search(key):
+            text = archived_text(directory, latest[path], path)
+            held_text.update(normalised(text[s:e]) for s, e in split_sentences(text))
+            continue
+        if not key or key in names or audit_pool.ADULT.search(key) or \
+                slug(service) in C_EXCLUDED:
+            continue
+        text = archived_text(directory, latest[path], path)
+        if len(text) < 4000 or not audit_pool.english(text) or detect_lang(text) != "en":
+            continue
+        digest = sha256(normalised(text))
+        if digest in seen_text:
+            continue
+        seen_text.add(digest)
+        policies.append({"service": service, "policy": slug(service), "source": C_SOURCE,
+                         "path": path, "commit": latest[path], "split": "C"})
+    return {"seed": C_SEED, "sources": [C_SOURCE], "policies": policies,
+            "held_back_sentences": len(held_text), "_held_text": held_text}
+
+
+def sample_c(mirrors: Path, out: Path) -> None:
+    """Pool C's sale sentences to label: every sale risk finding (at most C_FINDING_CAP, seeded)
+    and a seeded sample of sale-keyword sentences without one."""
+    data = pool_c(mirrors)
+    held_text = data.pop("_held_text")
+    C_POOL_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    rules = load_rules()
+    frames: dict = {"finding": [], "keyword": []}
+    for policy in data["policies"]:
+        directory = git_dir(policy["source"], mirrors)
+        text = archived_text(directory, policy["commit"], policy["path"])
+        paths = heading_paths(text)
+        for sentence in policy_sentences(text, rules):
+            s, e = sentence["start"], sentence["end"]
+            body = text[s:e]
+            if normalised(body) in held_text:
+                continue
+            found = "sale" in sentence["fired"]
+            if not found and not (SALE_KEYWORD.search(body) and MIN_CHARS <= len(body) <= MAX_CHARS):
+                continue
+            frames["finding" if found else "keyword"].append({
+                "source": policy["source"], "path": policy["path"], "commit": policy["commit"],
+                "policy": policy["policy"], "start": s, "end": e, "sha256": sha256(body),
+                "heading": heading_at(paths, s), "text": body, "rule": sentence["fired"].get("sale")})
+    records = []
+    for stratum, limit in (("finding", C_FINDING_CAP), ("keyword", C_KEYWORD_SAMPLE)):
+        items = frames[stratum]
+        picked = items if len(items) <= limit else rng("C", "sale", stratum, seed=C_SEED).sample(
+            items, limit)
+        print(f"C sale {stratum}: frame {len(items)}, taken {len(picked)}")
+        for item in picked:
+            records.append({**item, "lang": "en", "sampled": stratum, "split": "C",
+                            "strata": [{"category": "sale", "sampled": stratum,
+                                        "frame": len(items), "taken": len(picked)}]})
+    records.sort(key=lambda r: (r["policy"], r["start"]))
+    with open(out, "w", encoding="utf-8") as handle:
+        for number, record in enumerate(records, 1):
+            handle.write(json.dumps({"id": f"real-audit-c-{number}", **record},
+                                    ensure_ascii=False) + "\n")
+    print(f"{len(data['policies'])} policies in pool C -> {C_POOL_FILE}; {len(records)} sentences "
+          f"to label written to {out}")
+
+
 def write_pool(mirrors: Path) -> None:
     data = pool(mirrors)
     data.pop("_held_text")
@@ -237,12 +356,12 @@ def write_pool(mirrors: Path) -> None:
 
 
 def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool = False,
-          errors: bool = False) -> dict:
+          errors: bool = False, pool_file: Path = POOL_FILE) -> dict:
     """Precision and recall of the sale and ads risk findings on one split's labelled sentences,
     raw and weighted by the inverse sampling rate of each sentence's stratum at sampling time."""
     rules = rules or load_rules()
     records = [json.loads(line) for line in open(labels_file, encoding="utf-8") if line.strip()]
-    pool_data = json.loads(POOL_FILE.read_text(encoding="utf-8"))
+    pool_data = json.loads(pool_file.read_text(encoding="utf-8"))
     splits = {p["policy"]: p["split"] for p in pool_data["policies"]}
     records = [r for r in records if splits.get(r["policy"]) == split]
     by_policy: dict = {}
@@ -305,30 +424,43 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirrors", type=Path, default=MIRRORS)
+    parser.add_argument("--pool", choices=("a", "c"), default="a",
+                        help="a: real-audit-a (splits A, B); c: the fresh pool real-audit-c (C)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("pool", help="list the pool and its split")
     make = commands.add_parser("sample", help="write the sentences to label (third-party text)")
     make.add_argument("--out", type=Path, required=True)
     judge = commands.add_parser("score", help="score one split's labelled sentences")
-    judge.add_argument("--split", choices=("A", "B"), required=True)
-    judge.add_argument("--labels", type=Path, default=LABELS_FILE)
+    judge.add_argument("--split", choices=("A", "B", "C"), required=True)
+    judge.add_argument("--labels", type=Path)
     judge.add_argument("--errors", action="store_true",
-                       help="print the false findings and the misses (split A only: B stays unread)")
+                       help="print the false findings and the misses (A, and B since round 2 of "
+                            "the sale audit made B its tuning split; never C)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "pool":
+        if args.command == "pool" and args.pool == "c":
+            data = pool_c(args.mirrors)
+            print(f"{len(data['policies'])} policies in pool C")
+        elif args.command == "pool":
             write_pool(args.mirrors)
         elif args.command == "sample":
             if ROOT in args.out.resolve().parents:
                 print("error: --out must be outside the repository (third-party text)",
                       file=sys.stderr)
                 return 1
-            sample(args.mirrors, args.out)
+            (sample_c if args.pool == "c" else sample)(args.mirrors, args.out)
         else:
-            if args.errors and args.split != "A":
-                print("error: --errors prints sentences: split A only", file=sys.stderr)
+            if args.errors and args.split == "C":
+                print("error: --errors prints sentences: splits A and B only (C stays unread)",
+                      file=sys.stderr)
                 return 1
-            score(args.split, args.mirrors, args.labels, errors=args.errors)
+            if (args.split == "C") != (args.pool == "c"):
+                print("error: split C is --pool c's, A and B --pool a's", file=sys.stderr)
+                return 1
+            c = args.pool == "c"
+            score(args.split, args.mirrors,
+                  args.labels or (C_LABELS_FILE if c else LABELS_FILE), errors=args.errors,
+                  pool_file=C_POOL_FILE if c else POOL_FILE)
     except ArchiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
