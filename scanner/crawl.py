@@ -327,13 +327,9 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers."""
     events = events or ScanEvents()
     db = store.open_db(db_path)
-    trackers = None  # the tracker list recorded for the scan is the one its analysis uses
     if resume_scan_id is None:
         scan_id = store.start_scan(db, rules_version=rules_version(), targets_file=targets_file,
                                    options=options.to_dict())
-        trackers = TrackerList.load()
-        record_tracker_lists(db, scan_id, trackers, tracker_rule_files())
-        record_rules(db, scan_id, trackers)  # the rules as they are now, for every finding
     else:
         scan_id = resume_scan_id
         db["scans"].update(scan_id, {"status": "running", "finished_at": None,
@@ -345,16 +341,25 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     pending = [t for t in targets if t.id not in done]
     _forget_partial_rows(db, scan_id, [t.id for t in pending])
     store.mark_targets(db, scan_id, [t.id for t in pending], "pending")
-    # This connection analyses each target done while the workers write others (WAL: its reads
-    # wait for no one; its writes, one short BEGIN IMMEDIATE each, wait in the busy timeout).
-    analysis = ScanAnalysis(db, scan_id, targets, trackers or TrackerList.load())
     earlier = [t.id for t in targets if t.id in done]
-    # This connection also writes what the workers send: they crawl, this process stores.
+    # This connection writes what the workers send: they crawl, this process stores.
     writer = StoreWriter(db, db_path)
+    analyses: list[ScanAnalysis] = []
+
+    def prepare() -> None:
+        """Record the scan's tracker lists and rules while its first workers start (they read
+        neither; what they send waits in their pipes until this is done)."""
+        trackers = TrackerList.load()  # the list recorded is the one the analysis uses
+        if resume_scan_id is None:
+            record_tracker_lists(db, scan_id, trackers, tracker_rule_files())
+            record_rules(db, scan_id, trackers)  # the rules as they are now, for every finding
+        # This connection analyses each target done while the workers crawl on (WAL: its reads
+        # wait for no one; its writes, one short BEGIN IMMEDIATE each, wait in the busy timeout).
+        analyses.append(ScanAnalysis(db, scan_id, targets, trackers))
 
     def analyse(target_id: str) -> None:
         try:
-            row = analysis.target_done(target_id)
+            row = analyses[0].target_done(target_id)
         except Exception:  # its transaction rolled back
             # Not while the crawl goes on: `finish` analyses the target again after the crawl,
             # where an error ends the scan as it did before analysis overlapped the crawl.
@@ -366,9 +371,13 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     with _sigterm_interrupts():
         try:
             status = _run_batches(db_path, scan_id, pending, options, events, lock, writer,
-                                  analyse=analyse, backlog=earlier)
+                                  analyse=analyse, backlog=earlier, prepare=prepare)
+            if not pending:  # no worker was started
+                prepare()
+            elif not analyses:  # a Ctrl-C came first: the records are not made twice
+                analyses.append(ScanAnalysis(db, scan_id, targets, TrackerList.load()))
             finished = _done_targets(db, scan_id)
-            scores = analysis.finish(finished)
+            scores = analyses[0].finish(finished)
         except KeyboardInterrupt:
             store.finish_scan(db, scan_id, "interrupted")
             raise
@@ -448,14 +457,15 @@ class _Worker:
 
 
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
-                 lock, writer: StoreWriter, analyse=None, backlog=()) -> str:
+                 lock, writer: StoreWriter, analyse=None, backlog=(), prepare=None) -> str:
     """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'.
 
     Each worker sends what it stores (scanner.store_writer.Forwarder); `writer` writes it as it
     arrives, a target's rows with its 'done' mark in one transaction. After a Ctrl-C what the
     stopping workers still send is written too. analyse(target_id) is called for each target
     written done (after `events` hears of it), and for the targets of `backlog` one at a time
-    when no worker has anything to send, until the workers are stopped."""
+    when no worker has anything to send, until the workers are stopped. prepare() is called
+    once the first workers are started, before anything they send is read."""
     backlog = list(backlog) if analyse is not None else []  # (else a select that never waits)
     stopping = False
     queue = split_batches(pending, options)
@@ -562,6 +572,9 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 while queue and len(running) < options.workers:
                     job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
                     running.append(start(queue.pop(0), job_path))
+                if prepare is not None:
+                    prepare()
+                    prepare = None
                 # A worker that closed its pipe is exiting: look for its end more often.
                 exiting = any(worker.closed for worker in running)
                 ready = selector.select(timeout=0 if backlog else 0.02 if exiting else 0.2)
