@@ -57,6 +57,7 @@ MIN_PIECES = 20
 MIRRORS = Path("/work/.mirror")
 LABELS = ROOT / "bench" / "data" / "labels"
 SOURCES = [LABELS / "SOURCES.md", ROOT.parent / "shared" / "eval" / "real-dev-SOURCES.md"]
+LATER_SECTIONS = ("## real-audit-", "## th-extra-c")
 ARCHIVES = ("OpenTermsArchive/vlopses-us-versions", "tosdr/tosback-versions",
             "TosbackCgusBridge-Bot/CGUs-versions")
 ALL_ARCHIVES = ARCHIVES + ("OpenTermsArchive/contrib-versions", "OpenTermsArchive/pga-versions",
@@ -104,7 +105,14 @@ def used_services() -> tuple[set[str], set[tuple[str, str]]]:
     names, files = set(), set()
     row = re.compile(r"^\|(.+?)\|\s*`([^`]+)`\s*\|\s*([\w.-]+/[\w.-]+)\s*\|\s*`([^`]+)`")
     for source in SOURCES:
+        section = ""
         for line in source.read_text(encoding="utf-8").splitlines():
+            if line.startswith("## "):
+                section = line
+            # the sets labelled before this one (SOURCES.md sections of later sets, this one's
+            # and real-audit-a's of the same session, are not part of the selection)
+            if section.startswith(LATER_SECTIONS):
+                continue
             match = row.match(line)
             if match:
                 service, policy, repo, path = match.groups()
