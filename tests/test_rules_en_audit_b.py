@@ -28,6 +28,7 @@ def risks(text: str, heading: str = "") -> set:
     "The school makes use of external cloud services to store pupils' work.",
     "The museum uses Google Analytics to count visits to its pages.",
     "(d) To our parent company, subsidiaries and joint ventures;",
+    "Service providers (companies who use your personal information solely to provide services to us).",
     "It explains what we collect, how we use it and to whom we may disclose it.",
 ])
 def test_sharing_said_in_other_words(sentence):
