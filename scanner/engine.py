@@ -426,10 +426,12 @@ def _nearest(hits: list, sentence: str, within: int) -> tuple[int, int] | None:
     return None
 
 
-# Where a new clause of a line begins: after "; " or ": ", at "but", "however", "whereas",
-# "although", and at a comma before a new subject (", we do not sell ..."). Lines are not cut:
+# Where a new clause of a line begins: after "; " or ": " (not a ": " after for, to, with, of
+# or as, which opens the verb's own list: "we do not sell data for: interest-based ads"), at
+# "but", "however", "whereas", "although", and at a comma before a new subject (", we do not
+# sell ..."). Lines are not cut:
 # a denial in a lead-in ("We will never:") governs its list items.
-CLAUSE_BREAK = re.compile(r"[;:][ \t]+(?=\S)|,?[ \t]+but[ \t]+|,[ \t]*(?:however|whereas|although|though"
+CLAUSE_BREAK = re.compile(r"(?:;|(?<!\bfor)(?<!\bto)(?<!\bwith)(?<!\bof)(?<!\bas):)[ \t]+(?=\S)|,?[ \t]+but[ \t]+|,[ \t]*(?:however|whereas|although|though"
                           r"|while|yet)\b|,[ \t]+(?:and[ \t]+|so[ \t]+)?(?:we|you|they|it|our|these|those"
                           r"|third[ -]part(?:y|ies)|partners)[ \t]", re.I)
 

@@ -71,3 +71,24 @@ def test_the_operators_own_ads_elsewhere_are_no_sale():
 ])
 def test_a_stated_sale_stays_a_sale(sentence):
     assert "risk" in sale_findings(sentence)
+
+
+# Clause handling (scanner/engine.py): a ": " after "for" / "to" / "with" / "of" / "as" opens the
+# verb's own list, so a denial before it still governs the list.
+
+@pytest.mark.parametrize("sentence", [
+    "The company does not sell or share personal information for: cross-context behavioral "
+    "advertising or targeted advertising.",
+    "We do not use or disclose your data for: interest-based advertising.",
+    "We do not share your data with: third parties for targeted advertising across other websites.",
+])
+def test_a_denial_before_a_colon_list_governs_the_list(sentence):
+    risks = {f.category for f in classify(sentence, RULES, lang="en") if f.polarity == "risk"}
+    assert not risks & {"sale", "behavioral_ads", "tracking"}
+
+
+def test_clause_starts_keeps_a_list_after_for_colon():
+    from scanner.engine import clause_starts
+    assert clause_starts("We do not sell data for: ads") == []
+    assert clause_starts("We do not share it with: advertisers") == []
+    assert clause_starts("We collect names: we do not sell them") == [18]
