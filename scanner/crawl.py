@@ -2,13 +2,15 @@
 
 A worker runs its steps over its batch (the app step: APKs analysed; then the crawl: the store
 spider for targets with an app, then the scan spider, or with --browser the policy and browser
-spiders, in one Scrapy process) and commits each target as 'done' in `scan_targets` the moment
-every part of the worker has finished it (scanner.extensions.TargetCompletion), telling the scan
-process over a pipe. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight,
+spiders, in one Scrapy process) and sends what it stores over a pipe to the scan process
+(scanner.store_writer): documents and raw bodies as they come, and each target's rows the moment
+every part of the worker has finished it (scanner.extensions.TargetCompletion). The scan process
+writes them, a target's rows with its 'done' mark in `scan_targets` in one transaction, and
+analyses the target. So a crash, a SIGKILL or a Ctrl-C loses at most the targets in flight,
 `--resume` crawls just the targets not done, and `--workers N` crawls N batches at once (one
 Twisted reactor per process, as Scrapy requires).
 
-Longer than 500 lines because both ends of the worker protocol (the job file, the done pipe) live
+Longer than 500 lines because both ends of the worker protocol (the job file, the pipe) live
 here; the worker side (CrawlStep, AppStep, crawl_batch, worker_main) is the seam to split out.
 """
 
