@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="1000,2500,5000")
     parser.add_argument("--limit-seconds", type=float, default=300,
                         help="stop the scan after this long and print what was reached")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of the scan (each batch of targets its own)")
     args = parser.parse_args()
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
     # A site's fetches: its pages plus the policy spider's homepage and policy page.
@@ -68,11 +70,11 @@ def main() -> None:
         targets_file = write_targets(Path(tmp) / "targets.yaml", homepages)
         db_path = Path(tmp) / "memory.db"
         started = time.monotonic()
-        scan = subprocess.Popen(scan_command(targets_file, db_path, args.site_pages, 1), cwd=ROOT,
+        scan = subprocess.Popen(scan_command(targets_file, db_path, args.site_pages, args.workers), cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         peak_total, peak_process, pages, last_count = 0, 0, 0, 0.0
         pending = list(checkpoints)
-        print(f"memory: one scan of {sites} sites x {args.site_pages} pages (--workers 1)")
+        print(f"memory: one scan of {sites} sites x {args.site_pages} pages (--workers {args.workers})")
         while scan.poll() is None:
             sizes = tree_rss(scan.pid)
             peak_total = max(peak_total, sum(sizes.values()))
