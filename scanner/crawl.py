@@ -352,6 +352,7 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
         """Record the scan's tracker lists and rules while its first workers start (they read
         neither; what they send waits in their pipes until this is done)."""
         trackers = TrackerList.load()  # the list recorded is the one the analysis uses
+        writer.trackers = trackers  # and the one the writer classifies third parties with
         if resume_scan_id is None:
             record_tracker_lists(db, scan_id, trackers, tracker_rule_files())
             record_rules(db, scan_id, trackers)  # the rules as they are now, for every finding

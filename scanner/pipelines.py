@@ -19,13 +19,15 @@ from scanner.matching import rules_version
 from scanner.model import model_version
 from scanner.observations import ObservationBuffer
 from scanner.page_behaviour import behaviour_findings
-from scanner.resources import tracker_ids
+from scanner.resources import PageResources
 from scanner.rule_schema import LANGS
 # The policy rules' findings of a document are made by the writer (the scan process under
 # `scanner scan`); imported here under their old names.
-from scanner.store_writer import StoreWriter, document_findings, policy_rules  # noqa: F401
-from scanner.tracker_classify import classify_cookie, classify_request, cookie_finding, request_finding
-from scanner.trackers import TrackerList, is_third_party, registrable_domain
+from scanner.store_writer import (  # noqa: F401
+    THIRD_PARTIES, StoreWriter, document_findings, policy_rules,
+)
+from scanner.tracker_classify import classify_cookie, cookie_finding
+from scanner.trackers import TrackerList, is_third_party
 
 
 # What a stored finding holds beyond the rule's verdict: "also", the rules merged into it
@@ -151,7 +153,7 @@ class StorePipeline:
             }],
             "third_parties": [], "cookies": [], "findings": [],
         }
-        if item.resources:
+        if isinstance(item.resources, PageResources) or item.resources:
             self._third_parties(item, observations)
         if item.cookies:
             self._cookies(item, observations)
@@ -199,37 +201,12 @@ class StorePipeline:
         return columns
 
     def _third_parties(self, item, observations: dict) -> None:
-        page_url = item.final_url or item.url
-        page_host = _hostname(page_url)
-        trackers = self.trackers
-        rows, findings = [], []
-        third_party: dict[str, bool] = {}  # by host: a page loads many files of a few hosts
-        for request_url, via in item.resources:
-            host = _hostname(request_url)
-            if host and host not in third_party:
-                third_party[host] = is_third_party(host, page_host, trackers)
-            if not host or not third_party[host]:
-                continue
-            info, rule_id, list_source = classify_request(trackers, request_url, page_url, via)
-            ids = tracker_ids(request_url)
-            rows.append(
-                {
-                    "scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url,
-                    "request_url": request_url, "host": host, "domain": registrable_domain(host),
-                    "entity": info.entity if info else trackers.entity_of(host),
-                    "category": info.category if info else None,
-                    "is_data_broker": int(info.is_data_broker) if info else 0, "via": via,
-                    "rule_id": rule_id, "tracker_ids": ",".join(ids) or None,
-                    "list_source": list_source,
-                }
-            )
-            finding = info and request_finding(self.scan_id, item.target_id, info, rule_id,
-                                               request_url=request_url, page_url=page_url,
-                                               via=via, ids=ids)
-            if finding:
-                findings.append(finding)
-        observations["third_parties"] += rows
-        observations["findings"] += findings
+        """A placeholder the writer replaces with the page's third-party rows and findings
+        (store_writer.THIRD_PARTIES): under `scanner scan` the scan process makes them."""
+        page = {"scan_id": self.scan_id, "target_id": item.target_id,
+                "page_url": item.final_url or item.url, "resources": item.resources}
+        observations["third_parties"].append({THIRD_PARTIES: page})
+        observations["findings"].append({THIRD_PARTIES: page})
 
     def _cookies(self, item, observations: dict) -> None:
         page_url = item.final_url or item.url
@@ -266,13 +243,6 @@ class StorePipeline:
             observations["browser_artifacts"] = [
                 {"scan_id": self.scan_id, "target_id": item.target_id, "page_url": page_url, **a}
                 for a in artifacts]
-
-
-@lru_cache(maxsize=4096)
-def _hostname(url: str) -> str:
-    """The URL's host, remembered: every page of a site loads the same files (urllib's own
-    cache holds 128 URLs, fewer than a crawl interleaves)."""
-    return urlsplit(url).hostname or ""
 
 
 def _json_or_none(value) -> str | None:

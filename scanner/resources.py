@@ -237,6 +237,42 @@ class _Collector:
             self.out.append(Resource(url, via))
 
 
+class PageResources:
+    """A page's resources as [(url, via)], extracted from its HTML when first read: a worker of
+    `scanner scan` sends the HTML, and the scan process, which classifies the third parties,
+    extracts them (scanner.store_writer). as_html: the page was parsed as HTML by Scrapy (an
+    HtmlResponse), so it is parsed as HTML again, as Scrapy's selector did."""
+
+    __slots__ = ("html", "page_url", "as_html", "extracted")
+
+    def __init__(self, html: str, page_url: str, as_html: bool):
+        self.html, self.page_url, self.as_html = html, page_url, as_html
+        self.extracted: list[tuple[str, str]] | None = None
+
+    def resolve(self) -> list[tuple[str, str]]:
+        if self.extracted is None:
+            selector = Selector(text=self.html, type="html") if self.as_html else None
+            self.extracted = [(r.url, r.via) for r in
+                              extract_resources(self.html, self.page_url, selector=selector)]
+            self.html = None
+        return self.extracted
+
+    def __iter__(self):
+        return iter(self.resolve())
+
+    def __len__(self) -> int:
+        return len(self.resolve())
+
+    def __eq__(self, other) -> bool:
+        return self.resolve() == list(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        state = "unread" if self.extracted is None else f"{len(self.extracted)} resources"
+        return f"PageResources({self.page_url!r}, {state})"
+
+
 def extract_resources(html: str, page_url: str, selector: Selector | None = None) -> list[Resource]:
     """Every absolute http(s) URL the page loads, connects to or sends data to, with how.
 

@@ -16,11 +16,15 @@ import os
 import pickle
 import struct
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from scanner import store
 from scanner.matching import classify, load_rules
 from scanner.model import load_model
 from scanner.observations import write_observations
+from scanner.resources import tracker_ids
+from scanner.tracker_classify import classify_request, request_finding
+from scanner.trackers import TrackerList, is_third_party, registrable_domain
 
 _LENGTH = struct.Struct("!I")
 # The largest pipe buffer an unprivileged process may ask for (Linux' default pipe-max-size): a
@@ -45,11 +49,22 @@ def document_findings(key, text: str, lang: str, headings: tuple | None = None) 
 class StoreWriter:
     """Writes what the crawl stores into `db` (its raw bodies beside `db_path`)."""
 
-    def __init__(self, db, db_path, on_done=None):
+    def __init__(self, db, db_path, on_done=None, trackers: TrackerList | None = None):
         self.db = db
         self.db_path = db_path
         self.on_done = on_done  # on_done(target_id, seconds, reachable) after a target's commit
         self.document_ids: dict[str, int] = {}  # sha256 -> id, of the documents written here
+        self._trackers = trackers  # else loaded at the first page's third parties
+
+    @property
+    def trackers(self) -> TrackerList:
+        if self._trackers is None:
+            self._trackers = TrackerList.load()
+        return self._trackers
+
+    @trackers.setter
+    def trackers(self, trackers: TrackerList) -> None:
+        self._trackers = trackers
 
     # -- the calls of the pipeline and of TargetCompletion ------------------------------------
 
@@ -137,12 +152,29 @@ class StoreWriter:
         return None
 
     def _resolved(self, observations: dict) -> dict:
-        """The fetch rows with `document_sha256` replaced by the document's id."""
+        """The fetch rows with `document_sha256` replaced by the document's id, and each page's
+        THIRD_PARTIES placeholder by its third-party rows and findings, in its place."""
         for row in observations.get("fetches", ()):
             digest = row.pop("document_sha256", None)
             if digest is not None:
                 row["document_id"] = self._document_id(digest)
+        for kind, part in (("third_parties", 0), ("findings", 1)):
+            rows = observations.get(kind)
+            if rows and any(THIRD_PARTIES in row for row in rows):
+                observations[kind] = [
+                    made for row in rows for made in
+                    (self._third_parties(row[THIRD_PARTIES])[part] if THIRD_PARTIES in row
+                     else (row,))]
         return observations
+
+    def _third_parties(self, page: dict) -> tuple[list[dict], list[dict]]:
+        """A page's third-party rows and findings (made once: both lists name the page)."""
+        made = page.get("made")
+        if made is None:
+            made = page["made"] = third_party_observations(
+                page["scan_id"], page["target_id"], page["page_url"], page["resources"],
+                self.trackers)
+        return made
 
     def _document_id(self, digest: str) -> int:
         document_id = self.document_ids.get(digest)
@@ -156,6 +188,53 @@ class StoreWriter:
 
 
 _WRITES = {"document": "document", "body": "body", "rows": "rows"}
+
+# The key of the row the pipeline puts in a page's "third_parties" and "findings" in place of its
+# third-party rows and findings: {scan_id, target_id, page_url, resources}, one dict in both
+# lists. The writer makes them (`third_party_observations`): tracker classification, and
+# under `scanner scan` the page's resources too, are work of the scan process, not the worker's.
+THIRD_PARTIES = "scanner_third_parties"
+
+
+def third_party_observations(scan_id: int, target_id: str, page_url: str, resources,
+                             trackers: TrackerList) -> tuple[list[dict], list[dict]]:
+    """The third-party rows of one page's resources [(request_url, via)], and the findings of
+    those the tracker list knows."""
+    page_host = _hostname(page_url)
+    rows, findings = [], []
+    third_party: dict[str, bool] = {}  # by host: a page loads many files of a few hosts
+    for request_url, via in resources:
+        host = _hostname(request_url)
+        if host and host not in third_party:
+            third_party[host] = is_third_party(host, page_host, trackers)
+        if not host or not third_party[host]:
+            continue
+        info, rule_id, list_source = classify_request(trackers, request_url, page_url, via)
+        ids = tracker_ids(request_url)
+        rows.append(
+            {
+                "scan_id": scan_id, "target_id": target_id, "page_url": page_url,
+                "request_url": request_url, "host": host, "domain": registrable_domain(host),
+                "entity": info.entity if info else trackers.entity_of(host),
+                "category": info.category if info else None,
+                "is_data_broker": int(info.is_data_broker) if info else 0, "via": via,
+                "rule_id": rule_id, "tracker_ids": ",".join(ids) or None,
+                "list_source": list_source,
+            }
+        )
+        finding = info and request_finding(scan_id, target_id, info, rule_id,
+                                           request_url=request_url, page_url=page_url,
+                                           via=via, ids=ids)
+        if finding:
+            findings.append(finding)
+    return rows, findings
+
+
+@lru_cache(maxsize=4096)
+def _hostname(url: str) -> str:
+    """The URL's host, remembered: every page of a site loads the same files (urllib's own
+    cache holds 128 URLs, fewer than a crawl interleaves)."""
+    return urlsplit(url).hostname or ""
 
 
 class Forwarder:

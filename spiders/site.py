@@ -1,8 +1,8 @@
 """The site spider: homepage and a few same-site pages -> every third party they pull in.
 
 Thin on purpose: resource extraction and cookie parsing live in scanner/resources.py.
-Item format (kept stable for spiders/browser.py): FetchItem.resources = [(url, via)],
-FetchItem.cookies = [CookieRecord].
+Item format (kept stable for spiders/browser.py): FetchItem.resources = [(url, via)] (a
+scanner.resources.PageResources, extracted when first read), FetchItem.cookies = [CookieRecord].
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.http import HtmlResponse
 
-from scanner.resources import extract_resources, parse_set_cookie
+from scanner.resources import PageResources, parse_set_cookie
 from scanner.trackers import registrable_domain
 from spiders.base import ScannerSpider
 
@@ -58,12 +58,11 @@ class SiteSpider(ScannerSpider):
         target = response.meta["target"]
         cookies = response_cookies(response)
         is_html = response.status < 400 and is_html_response(response)
-        # One parse of the page serves resources and links (Scrapy caches response.selector).
-        resources = extract_resources(response.text, response.url, selector=_html_selector(response)) \
-            if is_html else []
-        yield self.fetch_item(
-            response, "page", resources=[(r.url, r.via) for r in resources], cookies=cookies,
-        )
+        # Its resources are extracted where they are read: by the writer, which classifies
+        # them (under `scanner scan` the scan process, not this worker).
+        resources = PageResources(response.text, response.url,
+                                  isinstance(response, HtmlResponse)) if is_html else []
+        yield self.fetch_item(response, "page", resources=resources, cookies=cookies)
         if is_html:
             yield from self.follow_site_links(response, target)
 
@@ -83,11 +82,6 @@ class SiteSpider(ScannerSpider):
 
     def page_failed(self, failure):
         yield self.failed_fetch(failure, "page")
-
-
-def _html_selector(response):
-    """The response's own selector when Scrapy parsed it as HTML, else None (parsed anew)."""
-    return response.selector if isinstance(response, HtmlResponse) else None
 
 
 def is_html_response(response) -> bool:

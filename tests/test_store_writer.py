@@ -230,3 +230,56 @@ def test_stopping_workers_are_read_while_they_stop_so_none_blocks_on_a_full_pipe
     assert [m[2] for m in messages] == [f"t{i}" for i in range(40)]
     proc.stdout.close()
     os.close(read_fd)
+
+
+TRACKED_HTML = ("<html><head><script src='https://www.google-analytics.com/analytics.js'></script>"
+                "<link rel=stylesheet href='/site.css'></head><body>"
+                "<img src='https://cdn.kids.example/logo.png'>"
+                "<img src='https://ads.doubleclick.net/pixel' width=1 height=1></body></html>")
+
+
+def test_the_writer_makes_a_pages_third_parties_from_the_html_a_worker_sends(tmp_path):
+    from scanner.resources import PageResources, extract_resources
+    from scanner.store_writer import THIRD_PARTIES, third_party_observations
+    from scanner.trackers import TrackerList
+
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    page = {"scan_id": scan_id, "target_id": "kids", "page_url": "https://kids.example/",
+            "resources": PageResources(TRACKED_HTML, "https://kids.example/", True)}
+    read_fd, write_fd = os.pipe()
+    Forwarder(write_fd).target(scan_id, "kids", {
+        "fetches": [fetch(scan_id)], "third_parties": [{THIRD_PARTIES: page}],
+        "findings": [{THIRD_PARTIES: page}]}, None, True)
+    os.close(write_fd)
+    (message,) = read_all(read_fd)
+    os.close(read_fd)
+    assert page["resources"].extracted is None  # the worker sent the HTML, not what it loads
+    told, failed = StoreWriter(db, db_path).write([message])
+    assert failed == [] and told == [("kids", None, True)]
+    trackers = TrackerList.load()
+    resources = [(r.url, r.via) for r in extract_resources(TRACKED_HTML, "https://kids.example/")]
+    rows, findings = third_party_observations(scan_id, "kids", "https://kids.example/", resources,
+                                              trackers)
+    assert [r["request_url"] for r in rows] == [
+        "https://www.google-analytics.com/analytics.js", "https://ads.doubleclick.net/pixel"]
+    assert [(r["request_url"], r["via"]) for r in db["third_parties"].rows] == [
+        (r["request_url"], r["via"]) for r in rows]
+    assert findings and db["findings"].count == len(findings)
+
+
+def test_a_pages_third_party_rows_and_findings_take_its_placeholders_place(tmp_path):
+    from scanner.store_writer import THIRD_PARTIES
+    from scanner.trackers import TrackerList
+
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path, trackers=TrackerList.load())
+    page = {"scan_id": scan_id, "target_id": "kids", "page_url": "https://kids.example/",
+            "resources": [("https://www.google-analytics.com/analytics.js", "script")]}
+    resolved = writer._resolved({"third_parties": [{"n": 1}, {THIRD_PARTIES: page}, {"n": 2}],
+                                 "findings": [{"n": 3}, {THIRD_PARTIES: page}, {"n": 4}]})
+    third, found = resolved["third_parties"], resolved["findings"]
+    assert [r.get("n") for r in third] == [1, None, 2] and third[1]["host"] == "www.google-analytics.com"
+    assert found[0] == {"n": 3} and found[-1] == {"n": 4} and len(found) >= 3
+    assert all(THIRD_PARTIES not in r for r in third + found)
