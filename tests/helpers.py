@@ -133,3 +133,12 @@ class LoopbackSite:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def english_risks(text: str, rules, heading: str = "") -> set[str]:
+    """The categories of the risk findings the English policy rules give a sentence (read under
+    `heading`, a heading path, when given)."""
+    from scanner.matching import classify
+
+    return {f.category for f in classify(text, rules, lang="en", section=heading)
+            if f.polarity == "risk"}

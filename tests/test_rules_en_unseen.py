@@ -3,15 +3,15 @@
 
 import pytest
 
+from helpers import english_risks
 from scanner.evaluate import denials_counted_as_risk
-from scanner.matching import classify, load_rules
+from scanner.matching import load_rules
 
 RULES = load_rules()
 
 
 def risks(text: str, heading: str = "") -> set:
-    return {f.category for f in classify(text, RULES, lang="en", section=heading)
-            if f.polarity == "risk"}
+    return english_risks(text, RULES, heading)
 
 
 @pytest.mark.parametrize("sentence", [
