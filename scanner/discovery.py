@@ -121,13 +121,12 @@ class _Region:
         return any(id(ancestor) in self.ids for ancestor in node.root.iterancestors())
 
 
-def discover_policy_links(html: str, base_url: str, selector: Selector | None = None) -> list[PolicyLink]:
+def discover_policy_links(html: str, base_url: str) -> list[PolicyLink]:
     """Candidate policy links on a page, best first: <link rel=privacy-policy>, then by score.
 
-    Footer links get a small bonus: that is where sites put their policy. `selector`: `html`
-    already parsed (Selector(text=html) or its equal), not parsed again.
+    Footer links get a small bonus: that is where sites put their policy.
     """
-    sel = selector if selector is not None else Selector(text=html or "<html></html>")
+    sel = Selector(text=html or "<html></html>")
     footers, menus = _Region(sel, FOOTER_SELECTOR), _Region(sel, MENU_SELECTOR)
     found: dict[str, PolicyLink] = {}
 
@@ -238,10 +237,9 @@ LEGAL_HUB_TEXT = re.compile(
 )
 
 
-def discover_hub_links(html: str, base_url: str, selector: Selector | None = None) -> list[str]:
-    """Same-site "Legal" or "Policies" pages, where a homepage without a privacy link sends users.
-    `selector`: as for discover_policy_links."""
-    sel = selector if selector is not None else Selector(text=html or "<html></html>")
+def discover_hub_links(html: str, base_url: str) -> list[str]:
+    """Same-site "Legal" or "Policies" pages, where a homepage without a privacy link sends users."""
+    sel = Selector(text=html or "<html></html>")
     urls = []
     for anchor in sel.css("a[href]"):
         url = _clean_url(anchor.attrib.get("href"), base_url)

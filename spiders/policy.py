@@ -7,13 +7,10 @@ SCANNER_MAX_POLICY_PAGES per target. Link discovery and text extraction live in 
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from urllib.parse import urljoin
 
 import scrapy
-from parsel import Selector
-from scrapy.http import HtmlResponse
 
 from scanner.discovery import (
     COMMON_POLICY_PATHS, discover_continuation_links, discover_hub_links, discover_policy_links,
@@ -100,14 +97,12 @@ class PolicySpider(ScannerSpider):
         if response.status >= 400:
             return
         html = decode_body(response.body, content_type=_content_type(response))
-        selector = page_selector(response, html)
-        links = discover_policy_links(html, response.url, selector=selector)
+        links = discover_policy_links(html, response.url)
         yield from self.follow_policy_links(target, links)
         if links:
             return
         paths = [urljoin(response.url, path) for path in COMMON_POLICY_PATHS]
-        hubs = [url for url in discover_hub_links(html, response.url, selector=selector)
-                if url not in self.policy_seen[target.id]]
+        hubs = [url for url in discover_hub_links(html, response.url) if url not in self.policy_seen[target.id]]
         if hubs:
             # A "Legal" page is one more hop to the policy; the common paths stay the fallback.
             self.policy_seen[target.id].add(hubs[0])
@@ -285,19 +280,6 @@ async def close_page_and_context(page) -> None:
         await page.context.close()
     except PlaywrightError:  # the browser may have gone already
         pass
-
-
-# Text that parsel's Selector(text=...) parses as HTML (not as JSON, not as XML).
-_HTML_TEXT = re.compile(r"[\s\ufeff]*<(?!\?xml\s)")
-
-
-def page_selector(response, html: str) -> Selector:
-    """`html` (the homepage as decode_body read it) parsed: the response's own selector when
-    Scrapy parsed the same text as HTML (the scan spider's site job then reuses it), else
-    Selector(text=html)."""
-    if isinstance(response, HtmlResponse) and _HTML_TEXT.match(html) and html == response.text:
-        return response.selector
-    return Selector(text=html or "<html></html>")
 
 
 def _content_type(response) -> str:

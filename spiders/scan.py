@@ -28,9 +28,6 @@ JOBS = "scanner_jobs"
 ALSO_JARS = "scanner_also_jars"
 # The request meta a job's callback sees: the merged request's, but not these.
 _MERGED_ONLY = (JOBS, ALSO_JARS, "cookiejar")
-# What a TextResponse caches of its body (Scrapy's own attributes): the decoded text, its
-# encoding, its selector.
-_PARSED = ("_cached_benc", "_cached_ubody", "_cached_selector")
 
 
 class JobCookiesMiddleware(CookiesMiddleware):
@@ -105,23 +102,11 @@ class ScanSpider(PolicySpider, SiteSpider):
         return sender.replace(callback=self.parse_jobs, errback=self.jobs_failed, meta=meta)
 
     def parse_jobs(self, response):
-        """Each job's callback on the answer, with its own request meta. What one job's
-        response decoded and parsed (its text, its selector) the next job's reuses: the same
-        body read the same way."""
+        """Each job's callback on the answer, with its own request meta."""
         request = response.request
-
-        def each_job():
-            previous = None
-            for callback, _, meta in request.meta[JOBS]:
-                job_response = response.replace(request=_job_request(request, meta))
-                if previous is not None and type(previous) is type(job_response):
-                    for name in _PARSED:
-                        if getattr(previous, name, None) is not None:
-                            setattr(job_response, name, getattr(previous, name))
-                yield callback, job_response  # the callback runs before the next job's turn
-                previous = job_response
-
-        yield from self._each_job(each_job())
+        yield from self._each_job(
+            (callback, response.replace(request=_job_request(request, meta)))
+            for callback, _, meta in request.meta[JOBS])
 
     def jobs_failed(self, failure):
         """Each job's errback on the failure, its request carrying the job's own meta."""

@@ -284,21 +284,3 @@ def test_robots_txt_is_obeyed_unless_overridden(loopback_site, tmp_path):
         """SELECT f.error, d.text FROM fetches f JOIN documents d ON d.id = f.document_id
            WHERE f.kind = 'policy' AND f.scan_id = 2""").fetchall()
     assert error is None and "email addresses" in text
-
-
-def test_the_homepage_is_parsed_once_when_scrapy_read_the_same_html():
-    from scrapy.http import HtmlResponse
-
-    from scanner.charset import decode_body
-    from spiders.policy import page_selector
-
-    def selector_of(body: bytes):
-        response = HtmlResponse("https://kids.example/", body=body,
-                                headers={"Content-Type": "text/html; charset=utf-8"})
-        return response, page_selector(response, decode_body(body, content_type="text/html; charset=utf-8"))
-
-    response, selector = selector_of(b"<html><body><a href='/privacy'>Privacy</a></body></html>")
-    assert selector is response.selector  # reused: not parsed again
-    # parsel reads text with an XML declaration as XML, Scrapy's HtmlResponse as HTML: each its own
-    response, selector = selector_of(b"<?xml version='1.0'?><html><body><a href='/p'>Privacy</a></body></html>")
-    assert selector is not response.selector and selector.type == "xml"
