@@ -188,12 +188,11 @@ class AppStep:
 BATCH_STEPS: list = [AppStep(), CrawlStep()]
 
 
-def crawl_batch(job: dict, on_done=None, sink=None) -> str:
+def crawl_batch(job: dict, sink=None) -> str:
     """Run every step over one batch in this process (a worker); 'finished' or why not.
 
     What the crawl stores goes to `sink` (a scanner.store_writer.Forwarder to the scan
-    process); without one it is written here, and on_done(target_id, seconds, reachable) is
-    called as each target is committed done."""
+    process); without one it is written here."""
     from scanner.extensions import TargetCompletion
 
     targets = [Target(**t) for t in job["targets"]]
@@ -201,7 +200,7 @@ def crawl_batch(job: dict, on_done=None, sink=None) -> str:
     db = store.open_db(job["db"]) if sink is None else None
     try:
         parts = [part for step in BATCH_STEPS for part in step.parts(options)]
-        completion = TargetCompletion(sink or StoreWriter(db, job["db"], on_done),
+        completion = TargetCompletion(sink or StoreWriter(db, job["db"]),
                                       job["scan_id"], [t.id for t in targets], parts)
         batch = Batch(job["db"], job["scan_id"], targets, options, completion)
         for step in BATCH_STEPS:

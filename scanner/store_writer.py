@@ -49,10 +49,9 @@ def document_findings(key, text: str, lang: str, headings: tuple | None = None) 
 class StoreWriter:
     """Writes what the crawl stores into `db` (its raw bodies beside `db_path`)."""
 
-    def __init__(self, db, db_path, on_done=None, trackers: TrackerList | None = None):
+    def __init__(self, db, db_path, trackers: TrackerList | None = None):
         self.db = db
         self.db_path = db_path
-        self.on_done = on_done  # on_done(target_id, seconds, reachable) after a target's commit
         self.document_ids: dict[str, int] = {}  # sha256 -> id, of the documents written here
         self._trackers = trackers  # else loaded at the first page's third parties
 
@@ -109,8 +108,6 @@ class StoreWriter:
                 return False
             write_observations(self.db, scan_id, target_id, self._resolved(observations))
             store.mark_targets(self.db, scan_id, [target_id], "done")
-        if self.on_done:
-            self.on_done(target_id, seconds, reachable)
         return True
 
     # -- messages from a worker's Forwarder ---------------------------------------------------
