@@ -21,11 +21,7 @@ from scanner.observations import ObservationBuffer
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import PageResources
 from scanner.rule_schema import LANGS
-# The policy rules' findings of a document are made by the writer (the scan process under
-# `scanner scan`); imported here under their old names.
-from scanner.store_writer import (  # noqa: F401
-    THIRD_PARTIES, StoreWriter, document_findings, policy_rules,
-)
+from scanner.store_writer import THIRD_PARTIES, StoreWriter
 from scanner.tracker_classify import classify_cookie, cookie_finding
 from scanner.trackers import TrackerList, is_third_party
 

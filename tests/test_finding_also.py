@@ -18,7 +18,8 @@ from scanner.evidence import build_case_file
 from scanner.items import FetchItem
 from scanner.matching import classify
 from scanner.merge import merge_shards
-from scanner.pipelines import StorePipeline, findings_version, policy_rules
+from scanner.pipelines import StorePipeline, findings_version
+from scanner.store_writer import policy_rules
 from scanner.rules_record import add_rules, policy_rule_rows
 from scanner.targets import Target
 

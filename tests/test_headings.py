@@ -311,7 +311,7 @@ def test_m014_fills_heading_paths_of_older_documents(tmp_path):
 
 
 def test_pipeline_document_findings_use_the_extracted_outline():
-    from scanner.pipelines import document_findings
+    from scanner.store_writer import document_findings
 
     body = (b"<main><h2>Your California rights</h2><p><b>Categories of personal information we "
             b"have sold</b></p><p>Identifiers</p><p>Commercial information</p></main>")
