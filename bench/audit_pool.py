@@ -57,6 +57,7 @@ MIN_PIECES = 20
 MIRRORS = Path("/work/.mirror")
 LABELS = ROOT / "bench" / "data" / "labels"
 SOURCES = [LABELS / "SOURCES.md", ROOT.parent / "shared" / "eval" / "real-dev-SOURCES.md"]
+# Sections written after real-audit-b was drawn: left out when it is redrawn (used_services).
 LATER_SECTIONS = ("## real-audit-", "## th-extra-c")
 ARCHIVES = ("OpenTermsArchive/vlopses-us-versions", "tosdr/tosback-versions",
             "TosbackCgusBridge-Bot/CGUs-versions")
@@ -100,18 +101,23 @@ def slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.split("/")[0].lower()).strip("-")
 
 
-def used_services() -> tuple[set[str], set[tuple[str, str]]]:
-    """Normalised service names, and (repo, path) pairs, of every policy already labelled."""
+def used_services(skip: tuple[str, ...] = (), own: str = "") -> tuple[set[str], set[tuple[str, str]]]:
+    """Normalised service names, and (repo, path) pairs, of every policy already labelled: the
+    policy tables of every SOURCES.md section (both row forms: `| part | `policy` | repo | `path`
+    ...` and real-audit-c's `| policy | path | commit | n |`) and every audit pool file
+    (bench/data/labels/real-audit-*-pool.json, whose policies were all run and drawn from).
+    skip: sections (by their "## " line's start) left out, to redraw an older set as it was made
+    (real-audit-b and real-audit-c pass LATER_SECTIONS and no pool files); own: the pool file
+    of the set being drawn, left out."""
     names, files = set(), set()
     row = re.compile(r"^\|(.+?)\|\s*`([^`]+)`\s*\|\s*([\w.-]+/[\w.-]+)\s*\|\s*`([^`]+)`")
+    short_row = re.compile(r"^\|\s*([a-z0-9-]+)\s*\|\s*([^|`]+/Privacy Policy\.md)\s*\|\s*[0-9a-f]{7,40}\s*\|")
     for source in SOURCES:
         section = ""
         for line in source.read_text(encoding="utf-8").splitlines():
             if line.startswith("## "):
                 section = line
-            # the sets labelled before this one (SOURCES.md sections of later sets, this one's
-            # and real-audit-a's of the same session, are not part of the selection)
-            if section.startswith(LATER_SECTIONS):
+            if skip and section.startswith(skip):
                 continue
             match = row.match(line)
             if match:
@@ -120,6 +126,20 @@ def used_services() -> tuple[set[str], set[tuple[str, str]]]:
                 names.add(service_key(path))
                 names.add(re.sub(r"[^a-z0-9]", "", policy.lower()))
                 names.add(re.sub(r"[^a-z0-9]", "", service.split("(")[0].lower()))
+                continue
+            match = short_row.match(line)
+            if match:  # real-audit-c's table: the repo is the section's (tosback-versions)
+                policy, path = match.groups()
+                names.add(service_key(path.strip()))
+                names.add(re.sub(r"[^a-z0-9]", "", policy))
+    if not skip:
+        for pool_file in sorted(LABELS.glob("real-audit-*-pool.json")):
+            if pool_file.name == own:
+                continue
+            for policy in json.loads(pool_file.read_text(encoding="utf-8"))["policies"]:
+                files.add((policy["source"], policy["path"]))
+                names.add(service_key(policy["path"]))
+                names.add(re.sub(r"[^a-z0-9]", "", policy["policy"]))
     return {n for n in names if n}, files
 
 
@@ -163,7 +183,7 @@ def english(text: str) -> bool:
 
 def pool(mirrors: Path) -> tuple[list[dict], dict]:
     """The eligible policies (sorted by service key) and every archive's file list."""
-    names, used_files = used_services()
+    names, used_files = used_services(LATER_SECTIONS)
     files = archive_files(mirrors)
     chosen: dict[str, dict] = {}
     for archive in ARCHIVES:  # order: vlopses-us, tosback, CGUs (first wins)
@@ -289,7 +309,7 @@ def near_verbatim(piece: str, exact: set, grams: set) -> bool:
 
 def sample(mirrors: Path, out: Path, reading: Path) -> None:
     eligible, files = pool(mirrors)
-    _, used_files = used_services()
+    _, used_files = used_services(LATER_SECTIONS)
     exact, grams = reference_sentences(mirrors, files, used_files,
                                        {(p["source"], p["path"]) for p in eligible})
     texts, kept, dropped = {}, {}, {}

@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.audit_pool import frozen as is_frozen  # noqa: E402  (bench/accuracy.py's is_frozen)
 from bench.eval_texts import (  # noqa: E402
     MIRRORS, ArchiveError, archived_text, git_dir, heading_at, heading_paths, latest_commit, sha256)
 from scanner.engine import _trimmed  # noqa: E402
@@ -137,6 +138,53 @@ C_EXCLUDED = {
     "firefox-accounts": "Mozilla (real-audit-a)", "caranddriver": "Hearst (real-audit-a)",
     "cosmopolitan": "Hearst (real-audit-a)", "thumbzilla": "adult", "mindkink": "adult",
     "spam-to-be-deleted": "placeholder"}
+# Pool D (round 3, session 7): its own seed, archives, files and sample sizes. The archives hold
+# the English privacy policies not yet drawn from: Open Terms Archive's vlopses-us-versions and
+# p2b-compliance-versions and ToS;DR's tosback2 import (CGUs-versions, files on its branches);
+# tosback-versions' services are all in pool C or used. dating-versions is left out (dating sites).
+D_SEED = "real-audit-d-2026"
+D_SOURCES = ("OpenTermsArchive/vlopses-us-versions", "tosdr/tosback-versions",
+             "TosbackCgusBridge-Bot/CGUs-versions", "OpenTermsArchive/p2b-compliance-versions")
+D_POOL_FILE = LABELS_DIR / "real-audit-d-pool.json"
+D_LABELS_FILE = LABELS_DIR / "real-audit-d.jsonl"
+# per part (A, B): sale risk findings taken at most, and keyword sentences without one
+D_FINDING_CAP, D_KEYWORD_SAMPLE = 80, 35
+# sell/sold/sale, "valuable consideration", broker(s) (the brief of round 3)
+D_KEYWORD = re.compile(
+    r"\b(?:sell|sells|selling|sold|sale|sales)\b|\bvaluable\s+consideration\b|\bbrokers?\b", re.I)
+# Left out of pool D by hand after listing it, before any sentence was read: the same company's
+# policy as one already used under another name, or not a service's own policy.
+D_EXCLUDED = {
+    "instagr": "Instagram (held back)", "kongrenate": "Kongregate (held back)", "tube8": "adult",
+    "pof": "dating", "backpage": "adult classifieds", "mail": "Google's policy",
+    "google-maps": "Google's policy", "google-play": "Google's policy",
+    "google-shopping": "Google's policy", "android": "Google's policy", "nest": "Google Nest",
+    "app-store": "Apple (real-dev)", "endless": "Amazon's notice", "uk": "Yahoo's policy",
+    "allrecipies": "Allrecipes (real-extra)", "wikia": "Fandom (real-dev)",
+    "stack-exchange": "Stack Overflow (real-extra)", "getpocket": "Mozilla (real-audit-a)",
+    "epicurious": "Conde Nast, as Ars Technica (real-audit-c)", "elledecor": "Hearst (real-audit-a)",
+    "esquire": "Hearst (real-audit-a)", "goodhousekeeping": "Hearst (real-audit-a)",
+    "roadandtrack": "Hearst (real-audit-a)", "bhg": "Meredith, as Health (real-audit-b)",
+    "marthastewart": "Meredith (real-audit-b)", "oath": "Verizon Media (real-audit-a)",
+    "verizonwireless": "Verizon (real-audit-a)", "huffingtonpost": "Verizon Media (real-audit-a)",
+    "aol": "Verizon Media (real-audit-a)", "sbnation": "Vox Media, as The Verge (real-audit-c)",
+    "medicinenet": "WebMD (real-audit-c)", "rxlist": "WebMD (real-audit-c)",
+    "weather": "The Weather Company (real-audit-c)", "wunderground": "The Weather Company",
+    "intellicast": "The Weather Company", "pcmag": "Ziff Davis, as Speedtest (real-audit-c)",
+    "newegg": "Newegg.com (real-audit-c)", "reputation": "Reputation.com (real-audit-c)",
+    "bostonglobe": "Boston.com (real-audit-c)"}
+# Services of one company in pool D (shared policy text): one group goes to one side of the split.
+D_GROUPS = {name: group for group, names in {
+    "nbcu": ("nbc", "nbcsports", "msnbc", "bravotv", "golfchannel", "mun2", "cnbc", "eonline"),
+    "viacom": ("mtv", "vh1", "comedycentral", "nickjr"), "adobe": ("adobe", "acrobat"),
+    "comcast": ("comcast", "comcastwebservices", "xfinitywebservices"),
+    "careerbuilder": ("careerbuilder", "careerrookie"), "experian": ("experian", "freecreditscore"),
+    "answers": ("answers", "wiki", "wikianswers"), "cbs": ("cbssports", "cnet"),
+    "sears": ("sears", "kmart"), "readwrite": ("readwrite", "readwriteweb"),
+    "gratipay": ("gittip", "gratipay"), "abercrombie": ("abercrombie-fitch", "hollisterco"),
+    "footlocker": ("champssports", "eastbay", "finishline"), "staples": ("staples",),
+    "nypost": ("nypost", "wsj", "marketwatch"), "amazon": ("6pm", "zappos"),
+    "gm": ("gm", "buick"), "hsn": ("hsn", "qvc")}.items() for name in names}
 
 
 def rng(*parts: str, seed: str = SEED) -> random.Random:
@@ -270,7 +318,7 @@ def pool_c(mirrors: Path) -> dict:
         elif line.strip():
             latest.setdefault(line, commit)
     listing = set(archived_listing(directory))
-    names, _ = audit_pool.used_services()
+    names, _ = audit_pool.used_services(audit_pool.LATER_SECTIONS)
     key_of = audit_pool.service_key
     audit_a = json.loads(POOL_FILE.read_text(encoding="utf-8"))["policies"]
     names |= {key_of(p["path"]) for p in audit_a} | {re.sub(r"[^a-z0-9]", "", p["policy"])
@@ -347,6 +395,113 @@ def sample_c(mirrors: Path, out: Path) -> None:
           f"to label written to {out}")
 
 
+def pool_d(mirrors: Path) -> dict:
+    """Pool D: the English privacy policies of D_SOURCES whose service is not held back, not
+    adult, not used by any set or drawn into any audit pool (bench/audit_pool.used_services, which
+    reads every SOURCES.md section and every real-audit-*-pool.json but D's own), not in this
+    module's USED, DROPPED_AFTER_DRAW, C_EXCLUDED or D_EXCLUDED, one per identical text; split by
+    policy: B holds every policy bench/accuracy.py's `is_frozen` freezes and a seeded sample
+    making B half, A the rest (a company's services, D_GROUPS, on one side). Held-back services' sentences are returned as held-back text."""
+    from bench import audit_pool
+    names, used_files = audit_pool.used_services(own=D_POOL_FILE.name)
+    names |= {re.sub(r"[^a-z0-9]", "", n) for n in USED | DROPPED_AFTER_DRAW | set(C_EXCLUDED)}
+    held = {re.sub(r"[^a-z0-9]", "", n) for n in HELD_BACK}
+    files = audit_pool.archive_files(mirrors)
+    extra = "OpenTermsArchive/p2b-compliance-versions"
+    try:
+        files[extra] = [(p, "HEAD", "") for p in archived_listing(git_dir(extra, mirrors))]
+    except ArchiveError:
+        files[extra] = []
+    policies, held_text, seen_text, seen_keys = [], set(), set(), set()
+    for source in D_SOURCES:
+        directory = git_dir(source, mirrors)
+        for path, commit, _ in files.get(source, []):
+            if path.count("/") != 1:
+                continue
+            key = audit_pool.service_key(path)
+            if key in held or audit_pool.HELD_BACK.search(key):
+                commit, _ = audit_pool.resolve(directory, commit, path)
+                try:
+                    text = archived_text(directory, commit, path)
+                except (ArchiveError, UnicodeDecodeError):
+                    continue
+                held_text.update(normalised(text[s:e]) for s, e in split_sentences(text))
+                continue
+            if not key or key in seen_keys or key in names or (source, path) in used_files or \
+                    audit_pool.ADULT.search(key) or slug(path.split("/")[0]) in D_EXCLUDED:
+                continue
+            commit, date = audit_pool.resolve(directory, commit, path)
+            try:
+                text = archived_text(directory, commit, path)
+            except (ArchiveError, UnicodeDecodeError):
+                continue
+            if len(text) < 4000 or not audit_pool.english(text) or detect_lang(text) != "en":
+                continue
+            digest = sha256(normalised(text))
+            if digest in seen_text:
+                continue
+            seen_text.add(digest)
+            seen_keys.add(key)
+            service = path.split("/")[0]
+            policies.append({"service": service, "policy": slug(service), "source": source,
+                             "path": path, "commit": commit, "date": date})
+    group = {p["policy"]: D_GROUPS.get(p["policy"], p["policy"]) for p in policies}
+    frozen = {group[p["policy"]] for p in policies if is_frozen(p["policy"])}
+    rest = sorted({g for g in group.values() if g not in frozen})
+    wanted = max(0, len(set(group.values())) // 2 - len(frozen))
+    to_b = frozen | set(rng("split", seed=D_SEED).sample(rest, min(wanted, len(rest))))
+    for policy in policies:
+        policy["split"] = "B" if group[policy["policy"]] in to_b else "A"
+    policies.sort(key=lambda p: p["policy"])
+    return {"seed": D_SEED, "sources": list(D_SOURCES), "policies": policies,
+            "held_back_sentences": len(held_text), "_held_text": held_text}
+
+
+def sample_d(mirrors: Path, out: Path) -> None:
+    """Pool D's sale sentences to label, per part: every sale risk finding (at most
+    D_FINDING_CAP, seeded) and D_KEYWORD_SAMPLE sentences naming sell/sold/sale, "valuable
+    consideration" or broker(s) without one (25-900 characters, seeded)."""
+    data = pool_d(mirrors)
+    held_text = data.pop("_held_text")
+    D_POOL_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    rules = load_rules()
+    frames: dict = {}
+    for policy in data["policies"]:
+        directory = git_dir(policy["source"], mirrors)
+        text = archived_text(directory, policy["commit"], policy["path"])
+        paths = heading_paths(text)
+        for sentence in policy_sentences(text, rules):
+            s, e = sentence["start"], sentence["end"]
+            body = text[s:e]
+            if normalised(body) in held_text:
+                continue
+            found = "sale" in sentence["fired"]
+            if not found and not (D_KEYWORD.search(body) and MIN_CHARS <= len(body) <= MAX_CHARS):
+                continue
+            frames.setdefault((policy["split"], "finding" if found else "keyword"), []).append({
+                "source": policy["source"], "path": policy["path"], "commit": policy["commit"],
+                "policy": policy["policy"], "start": s, "end": e, "sha256": sha256(body),
+                "heading": heading_at(paths, s), "text": body, "rule": sentence["fired"].get("sale")})
+    records = []
+    for (split, stratum), items in sorted(frames.items()):
+        limit = D_FINDING_CAP if stratum == "finding" else D_KEYWORD_SAMPLE
+        picked = items if len(items) <= limit else rng(split, "sale", stratum, seed=D_SEED).sample(
+            items, limit)
+        print(f"{split} sale {stratum}: frame {len(items)}, taken {len(picked)}")
+        for item in picked:
+            records.append({**item, "lang": "en", "sampled": stratum, "split": split,
+                            "strata": [{"category": "sale", "sampled": stratum,
+                                        "frame": len(items), "taken": len(picked)}]})
+    records.sort(key=lambda r: (r["policy"], r["start"]))
+    with open(out, "w", encoding="utf-8") as handle:
+        for number, record in enumerate(records, 1):
+            handle.write(json.dumps({"id": f"real-audit-d-{number}", **record},
+                                    ensure_ascii=False) + "\n")
+    counts = {s: sum(p["split"] == s for p in data["policies"]) for s in ("A", "B")}
+    print(f"{len(data['policies'])} policies in pool D (A {counts['A']}, B {counts['B']}) -> "
+          f"{D_POOL_FILE}; {len(records)} sentences to label written to {out}")
+
+
 def write_pool(mirrors: Path) -> None:
     data = pool(mirrors)
     data.pop("_held_text")
@@ -356,7 +511,7 @@ def write_pool(mirrors: Path) -> None:
 
 
 def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool = False,
-          errors: bool = False, pool_file: Path = POOL_FILE) -> dict:
+          errors: bool = False, pool_file: Path = POOL_FILE, part: str = "all") -> dict:
     """Precision and recall of the sale and ads risk findings on one split's labelled sentences,
     raw and weighted by the inverse sampling rate of each sentence's stratum at sampling time."""
     rules = rules or load_rules()
@@ -364,6 +519,8 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
     pool_data = json.loads(pool_file.read_text(encoding="utf-8"))
     splits = {p["policy"]: p["split"] for p in pool_data["policies"]}
     records = [r for r in records if splits.get(r["policy"]) == split]
+    if part != "all":  # "tuning" / "frozen": bench/accuracy.py's is_frozen split of the policies
+        records = [r for r in records if is_frozen(r["policy"]) == (part == "frozen")]
     by_policy: dict = {}
     for record in records:
         by_policy.setdefault((record["source"], record["path"], record["commit"]), []).append(record)
@@ -412,7 +569,7 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
                          "tp": tally["n_tp"], "fp": tally["n_fp"], "fn": tally["n_fn"],
                          "rules": fired_rules[category]}
         if not quiet:
-            print(f"{split} {category}: weighted P {p:.3f} R {r:.3f} F1 {f1:.3f} | raw P {n_p:.3f} "
+            print(f"{split}{'' if part == 'all' else ' ' + part} {category}: weighted P {p:.3f} R {r:.3f} F1 {f1:.3f} | raw P {n_p:.3f} "
                   f"R {n_r:.3f} (tp {tally['n_tp']}, fp {tally['n_fp']}, fn {tally['n_fn']}) | "
                   f"rules (true, false) {fired_rules[category]}")
     if not quiet:
@@ -424,8 +581,9 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirrors", type=Path, default=MIRRORS)
-    parser.add_argument("--pool", choices=("a", "c"), default="a",
-                        help="a: real-audit-a (splits A, B); c: the fresh pool real-audit-c (C)")
+    parser.add_argument("--pool", choices=("a", "c", "d"), default="a",
+                        help="a: real-audit-a (splits A, B); c: the fresh pool real-audit-c (C); "
+                             "d: the fresh pool real-audit-d (A tuning, B validation)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("pool", help="list the pool and its split")
     make = commands.add_parser("sample", help="write the sentences to label (third-party text)")
@@ -433,14 +591,23 @@ def main(argv: list[str] | None = None) -> int:
     judge = commands.add_parser("score", help="score one split's labelled sentences")
     judge.add_argument("--split", choices=("A", "B", "C"), required=True)
     judge.add_argument("--labels", type=Path)
+    judge.add_argument("--part", choices=("all", "tuning", "frozen"), default="all",
+                       help="only the policies bench/accuracy.py's is_frozen leaves in (tuning) or "
+                            "freezes (frozen); round 3 tunes on real-audit-c's tuning part")
     judge.add_argument("--errors", action="store_true",
-                       help="print the false findings and the misses (A, and B since round 2 of "
-                            "the sale audit made B its tuning split; never C)")
+                       help="print the false findings and the misses (pool a's A and B; pool "
+                            "c's tuning part since round 3; pool d's A; never pool d's B nor a "
+                            "frozen part)")
     args = parser.parse_args(argv)
     try:
         if args.command == "pool" and args.pool == "c":
             data = pool_c(args.mirrors)
             print(f"{len(data['policies'])} policies in pool C")
+        elif args.command == "pool" and args.pool == "d":
+            data = pool_d(args.mirrors)
+            for p in data["policies"]:
+                print(f"{p['split']} {p['policy']:34} {p['source']:40} {p['path']}")
+            print(f"{len(data['policies'])} policies in pool D")
         elif args.command == "pool":
             write_pool(args.mirrors)
         elif args.command == "sample":
@@ -448,19 +615,23 @@ def main(argv: list[str] | None = None) -> int:
                 print("error: --out must be outside the repository (third-party text)",
                       file=sys.stderr)
                 return 1
-            (sample_c if args.pool == "c" else sample)(args.mirrors, args.out)
+            {"a": sample, "c": sample_c, "d": sample_d}[args.pool](args.mirrors, args.out)
         else:
-            if args.errors and args.split == "C":
-                print("error: --errors prints sentences: splits A and B only (C stays unread)",
-                      file=sys.stderr)
+            pools = {"a": (("A", "B"), LABELS_FILE, POOL_FILE),
+                     "c": (("C",), C_LABELS_FILE, C_POOL_FILE),
+                     "d": (("A", "B"), D_LABELS_FILE, D_POOL_FILE)}
+            splits, labels_file, pool_file = pools[args.pool]
+            if args.split not in splits:
+                print(f"error: pool {args.pool}'s splits are {', '.join(splits)}", file=sys.stderr)
                 return 1
-            if (args.split == "C") != (args.pool == "c"):
-                print("error: split C is --pool c's, A and B --pool a's", file=sys.stderr)
+            unread = (args.pool == "d" and args.split == "B") or args.part == "frozen" or \
+                (args.pool == "c" and args.part != "tuning")
+            if args.errors and unread:
+                print("error: --errors prints sentences: pool a's A and B, pool c's tuning part "
+                      "and pool d's A only (the rest stays unread)", file=sys.stderr)
                 return 1
-            c = args.pool == "c"
-            score(args.split, args.mirrors,
-                  args.labels or (C_LABELS_FILE if c else LABELS_FILE), errors=args.errors,
-                  pool_file=C_POOL_FILE if c else POOL_FILE)
+            score(args.split, args.mirrors, args.labels or labels_file, errors=args.errors,
+                  pool_file=pool_file, part=args.part)
     except ArchiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
