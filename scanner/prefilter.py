@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from functools import cache
 
 try:  # Python 3.11+
@@ -34,6 +35,7 @@ def _opcode(name: str):
 
 _LITERAL, _BRANCH, _SUBPATTERN = _opcode("LITERAL"), _opcode("BRANCH"), _opcode("SUBPATTERN")
 _IN, _CATEGORY = _opcode("IN"), _opcode("CATEGORY")
+_NOT_LITERAL, _ANY, _RANGE = _opcode("NOT_LITERAL"), _opcode("ANY"), _opcode("RANGE")
 _REPEATS = (_opcode("MAX_REPEAT"), _opcode("MIN_REPEAT"))
 _AT, _AT_BOUNDARY, _AT_NON_BOUNDARY = _opcode("AT"), _opcode("AT_BOUNDARY"), _opcode("AT_NON_BOUNDARY")
 _POSSESSIVE = _opcode("POSSESSIVE_REPEAT")
@@ -115,32 +117,178 @@ def _leading_keys(items) -> set | None:
 
 
 def _required_groups(items, boundary: bool = False) -> list[set]:
-    """Sets of word-start keys; every match contains at least one key of each set.
+    """Sets of word keys; every match contains a word beginning with a key of each set.
     `boundary`: a word character at the start of items must begin a word."""
-    items = list(items)
     groups = []
-    for i, (op, av) in enumerate(items):
-        if boundary:
+    _walk(items, AT_WORD_START if boundary else None, groups)
+    return groups
+
+
+# Where a match stands, for the required keys: None when nothing is known; else the set of what
+# a word character there may be: "" the first of a word, any other key the continuation of a
+# word that began earlier in the match with that key (DIGIT_KEY: with a decimal digit).
+AT_WORD_START = frozenset({""})
+DIGIT_KEY = "#digit"  # not a word prefix: written out as every decimal digit in a group
+MAX_STATE_KEYS = 32
+MAX_CLASS_CHARS = 32  # a class of more letters than this is any word character
+MAX_ROUNDS = 8
+
+
+@cache
+def decimal_digits() -> frozenset:
+    """What \\d matches in a str pattern: every Unicode decimal digit (as \\w, a word character)."""
+    return frozenset(c for c in map(chr, range(sys.maxunicode + 1)) if c.isdecimal())
+
+
+_CATEGORY_CHARS = {  # category -> (may be a non-word character, word characters: None = any)
+    _opcode("CATEGORY_DIGIT"): (False, frozenset({DIGIT_KEY})),
+    _opcode("CATEGORY_SPACE"): (True, frozenset()),
+    _opcode("CATEGORY_NOT_WORD"): (True, frozenset()),
+    _opcode("CATEGORY_WORD"): (False, None),
+}
+
+
+def _one_char(op, av) -> tuple | None:
+    """(may match a non-word character, the lower-case word characters it may match, None when
+    any) for an item matching one character; None for any other item."""
+    if op == _LITERAL:
+        char = chr(av)
+        return (False, frozenset({char.lower()})) if _is_word_char(av) else (True, frozenset())
+    if op in (_NOT_LITERAL, _ANY):
+        return True, None
+    if op != _IN:
+        return None
+    non_word, words = False, set()
+    for item_op, item_av in av:
+        if item_op == _LITERAL:
+            item_non_word, item_words = _one_char(item_op, item_av)
+        elif item_op == _RANGE and item_av[1] - item_av[0] < MAX_CLASS_CHARS:
+            chars = [chr(c) for c in range(item_av[0], item_av[1] + 1)]
+            item_non_word = not all(_is_word_char(ord(c)) for c in chars)
+            item_words = frozenset(c.lower() for c in chars if _is_word_char(ord(c)))
+        elif item_op == _CATEGORY and item_av in _CATEGORY_CHARS:
+            item_non_word, item_words = _CATEGORY_CHARS[item_av]
+        else:  # a negated class, a wide range, another category
+            return True, None
+        non_word |= item_non_word
+        if item_words is None:
+            words = None
+        elif words is not None:
+            words |= item_words
+    if words is not None and len(words - {DIGIT_KEY}) > MAX_CLASS_CHARS:
+        words = None
+    return non_word, None if words is None else frozenset(words)
+
+
+def _union(a, b):
+    return None if a is None or b is None else a | b
+
+
+def _bounded(state):
+    return state if state is not None and 0 < len(state) <= MAX_STATE_KEYS else None
+
+
+def _group(keys, state) -> set:
+    """The keys one of which begins the word a match holds here: a word beginning here with one
+    of `keys`, or the word that began earlier with a key of `state`."""
+    group = set(keys) | (state - AT_WORD_START)
+    if DIGIT_KEY in group:
+        group.discard(DIGIT_KEY)
+        group |= decimal_digits()
+    return group
+
+
+def _walk(items, state, groups: list | None):
+    """The state after a match of the sequence items from one in `state`; the key groups every
+    such match contains are added to `groups` (unless None)."""
+    items = list(items)
+    i = 0
+    while i < len(items):
+        op, av = items[i]
+        if groups is not None and state is not None and "" in state:
             keys = _leading_keys(items[i:])
             if keys:
-                groups.append(keys)
-        # A group, each alternative and the first repetition start where this item starts.
-        if op == _SUBPATTERN:
-            groups.extend(_required_groups(av[-1], boundary))
-        elif op == _BRANCH:
-            union = set()
-            for alternative in av[1]:
-                sub = _required_groups(alternative, boundary)
-                if not sub:
-                    union = None
-                    break
-                union |= max(sub, key=_selectivity)
-            if union:
-                groups.append(union)
-        elif op in _REPEATS and av[0] >= 1:
-            groups.extend(_required_groups(av[2], boundary))
-        boundary = _ends_at_word_start(op, av, boundary)
-    return groups
+                groups.append(_group(keys, state))
+        if op == _LITERAL and _is_word_char(av):
+            run = i
+            while run < len(items) and items[run][0] == _LITERAL and _is_word_char(items[run][1]):
+                run += 1
+            word = "".join(chr(code) for _op, code in items[i:run]).lower()
+            state = None if state is None else frozenset(key or word for key in state)
+            i = run
+            continue
+        state = _bounded(_step(op, av, state, groups))
+        i += 1
+    return state
+
+
+def _step(op, av, state, groups):
+    """The state after one item (its own groups added to `groups`)."""
+    chars = _one_char(op, av)
+    if chars is not None:
+        non_word, words = chars
+        after = {""} if non_word else set()
+        if words is None or words:  # it may be a word character
+            if state is None:
+                return None
+            for key in state:
+                if key:
+                    after.add(key)  # the same word goes on
+                elif words is None:
+                    return None  # a word begins with an unknown character
+                else:
+                    after |= words
+        return frozenset(after)
+    if op == _SUBPATTERN:
+        return _walk(av[-1], state, groups)
+    if op == _ATOMIC:
+        return _walk(av, state, groups)
+    if op == _BRANCH:
+        after, union = frozenset(), set()
+        for alternative in av[1]:
+            sub = [] if groups is not None and union is not None else None
+            after = _union(after, _walk(alternative, state, sub))
+            if sub is not None:
+                union = union | max(sub, key=_selectivity) if sub else None
+        if groups is not None and union:
+            groups.append(union)
+        return after
+    if op in _REPEATS or op == _POSSESSIVE:
+        low, high, body = av
+        if groups is not None and low >= 1:
+            _walk(body, state, groups)  # the first round starts here
+        return _repeated(body, low, high, state)
+    if op == _ASSERT:
+        direction, body = av
+        if direction > 0:  # a lookahead: its match starts here, and the state stays
+            if groups is not None:
+                _walk(body, state, groups)
+            return state
+        before = _walk(body, None, groups)  # a lookbehind ends here
+        return state if before is None else before
+    if op == _ASSERT_NOT:
+        return state
+    if op == _AT:
+        if av == _AT_BOUNDARY or av in _AT_BEGIN:
+            return AT_WORD_START
+        if av == _AT_NON_BOUNDARY:
+            return None if state is None else state - AT_WORD_START
+        return state  # the ends: $, \Z
+    return None
+
+
+def _repeated(body, low: int, high: int, state):
+    """The state after `low` to `high` rounds of body (over-approximated: any number of rounds
+    from the first, and none when `low` is 0, until the states repeat)."""
+    result = state if low == 0 else frozenset()
+    seen = {state}
+    for _ in range(MAX_ROUNDS):
+        state = _bounded(_walk(body, state, None))
+        result = _union(result, state)
+        if result is None or state in seen or high <= len(seen):
+            return result
+        seen.add(state)
+    return None
 
 
 # Words on nearly every line of a policy make poor keys: prefer any other required word.
@@ -150,8 +298,11 @@ COMMON_WORDS = frozenset("a an and any data for from information of on or our pe
 
 
 def _selectivity(keys) -> tuple:
-    shortest = min(len(k) for k in keys)
-    return (not (keys & COMMON_WORDS), min(shortest, 4), -len(keys), shortest)
+    """Sort key, most selective last: no common word, long keys, no digit keys, few keys."""
+    words = [k for k in keys if not (len(k) == 1 and k.isdecimal())]  # a digit: any number
+    shortest = min((len(k) for k in words), default=1)
+    return (not (keys & COMMON_WORDS), min(shortest, 4), len(words) == len(keys), -len(words),
+            shortest)
 
 
 def _is_non_word_class(op, av) -> bool:
