@@ -21,6 +21,9 @@ class FetchItem:
     title: str | None = None
     lang: str | None = None
     headings: list | None = None    # the text's outline (scanner.sentences.Heading); None: unknown
+    # A policy page whose text the writer extracts (an HTML or plain-text body: under `scanner
+    # scan` the scan process reads it, not the worker); its text, title, lang, headings unset.
+    policy_body: bytes | None = None
     # pages
     resources: list = field(default_factory=list)   # [(request_url, via)]
     cookies: list = field(default_factory=list)     # [CookieRecord]

@@ -6,6 +6,7 @@ a bare `scrapy crawl`, the scan that scanner.extensions.ScanLifecycle opened.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from scanner.observations import ObservationBuffer
 from scanner.page_behaviour import behaviour_findings
 from scanner.resources import PageResources
 from scanner.rule_schema import LANGS
-from scanner.store_writer import THIRD_PARTIES, StoreWriter
+from scanner.store_writer import POLICY_BODY, THIRD_PARTIES, StoreWriter
 from scanner.tracker_classify import classify_cookie, cookie_finding
 from scanner.trackers import TrackerList, is_third_party
 
@@ -67,6 +68,7 @@ class StorePipeline:
         # Sent to the sink already by this crawl (by sha256): each is stored once.
         self.documents_sent: set[str] = set()
         self.bodies_sent: set[str] = set()
+        self.policy_bodies_sent: set[str] = set()  # by store_writer.POLICY_BODY key
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -135,6 +137,7 @@ class StorePipeline:
         # The content-addressed rows (document, raw body) are stored now: scans share them. The
         # fetch names its document by sha256; the writer puts the document's id in its place.
         document_sha256 = self._store_document(item) if item.text else None
+        policy_body = self._send_policy_body(item) if item.policy_body is not None else None
         evidence = self._evidence_columns(item)
         observations = {
             "fetches": [{
@@ -149,6 +152,8 @@ class StorePipeline:
             }],
             "third_parties": [], "cookies": [], "findings": [],
         }
+        if policy_body is not None:  # the writer extracts the text; a placeholder until then
+            observations["fetches"][0][POLICY_BODY] = (policy_body, findings_version())
         if isinstance(item.resources, PageResources) or item.resources:
             self._third_parties(item, observations)
         if item.cookies:
@@ -176,6 +181,20 @@ class StorePipeline:
         if created is not None:  # a Forwarder does not know
             self.stats.inc_value("scanner/documents_new" if created else "scanner/documents_known")
         return digest
+
+    def _send_policy_body(self, item) -> str:
+        """Hand the sink a policy page's bytes (once per crawl), whose text it extracts and
+        stores as `_store_document` would have (store_writer.POLICY_BODY); their key."""
+        content_type = item.content_type or ""
+        key = f"{hashlib.sha256(item.policy_body).hexdigest()} {content_type}"
+        if key not in self.policy_bodies_sent:
+            self.sink.document({
+                POLICY_BODY: key, "body": item.policy_body, "content_type": content_type,
+                "scan_id": self.scan_id, "url": item.final_url or item.url,
+                "read_with": getattr(item, "read_with", "static"),
+                "findings_version": findings_version()})
+            self.policy_bodies_sent.add(key)
+        return key
 
     def _evidence_columns(self, item) -> dict:
         """Headers and times of the fetch, and its raw body kept once by sha256 (docs/evidence.md)."""

@@ -19,6 +19,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner import store
+from scanner.extract import extract_document
 from scanner.matching import classify, load_rules
 from scanner.model import load_model
 from scanner.observations import write_observations
@@ -53,6 +54,8 @@ class StoreWriter:
         self.db = db
         self.db_path = db_path
         self.document_ids: dict[str, int] = {}  # sha256 -> id, of the documents written here
+        # POLICY_BODY key -> the sha256 of the text extracted from those bytes (None: no text)
+        self.policy_bodies: dict[str, str | None] = {}
         self._trackers = trackers  # else loaded at the first page's third parties
 
     @property
@@ -70,7 +73,11 @@ class StoreWriter:
     def document(self, document: dict) -> bool:
         """Store a policy text once by content, and its findings of this findings version
         unless they are stored already (classified here, once per writer); True when the text
-        was new."""
+        was new. A document holding POLICY_BODY is a page's bytes: its text is extracted here."""
+        if POLICY_BODY in document:
+            document = self._extracted(document)
+            if document is None:
+                return False
         with self.db.conn:
             document_id, created = store.store_document(
                 self.db, text=document["text"], content_type=document["content_type"],
@@ -85,6 +92,22 @@ class StoreWriter:
                     None if document["headings"] is None else tuple(document["headings"])))
         self.document_ids[document["sha256"]] = document_id
         return created
+
+    def _extracted(self, page: dict) -> dict | None:
+        """The document a policy page's bytes make (extract_document, as the policy spider did
+        before the text was the writer's to read); None when it has no text or it is stored
+        already by this writer. Its text's sha256 is remembered by the page's key, for the
+        fetches that name it."""
+        extracted = extract_document(page["body"], page["content_type"], page["url"])
+        text = extracted.text or None
+        digest = self.policy_bodies[page[POLICY_BODY]] = text and store.text_sha256(text)
+        if text is None or digest in self.document_ids:
+            return None
+        return {"sha256": digest, "text": text, "content_type": page["content_type"],
+                "lang": extracted.lang or "und", "title": extracted.title or "",
+                "scan_id": page["scan_id"], "url": page["url"], "headings": extracted.headings,
+                "read_with": page["read_with"], "findings_version": page["findings_version"],
+                "classify_lang": extracted.lang or "auto"}
 
     def body(self, body: dict) -> None:
         """Keep a raw body once by sha256 (scanner.evidence.store_body)."""
@@ -152,6 +175,13 @@ class StoreWriter:
         """The fetch rows with `document_sha256` replaced by the document's id, and each page's
         THIRD_PARTIES placeholder by its third-party rows and findings, in its place."""
         for row in observations.get("fetches", ()):
+            if POLICY_BODY in row:
+                key, findings_version = row.pop(POLICY_BODY)
+                if key not in self.policy_bodies:
+                    raise LookupError(f"a fetch names policy bytes {key}, which never arrived")
+                if self.policy_bodies[key] is not None:
+                    row["document_sha256"] = self.policy_bodies[key]
+                    row["findings_version"] = findings_version
             digest = row.pop("document_sha256", None)
             if digest is not None:
                 row["document_id"] = self._document_id(digest)
@@ -185,6 +215,13 @@ class StoreWriter:
 
 
 _WRITES = {"document": "document", "body": "body", "rows": "rows"}
+
+# The key of a policy page's bytes, whose text the writer extracts (the policy spider's HTML and
+# plain-text pages, outside browser mode): in a "document" message, beside the bytes, and in the
+# fetch row of each fetch that read them, (key, findings_version) the writer replaces with
+# `document_sha256` and `findings_version` when the page has text. The crawl needs the links of
+# a policy page, not its text: the worker only decodes it.
+POLICY_BODY = "scanner_policy_body"
 
 # The key of the row the pipeline puts in a page's "third_parties" and "findings" in place of its
 # third-party rows and findings: {scan_id, target_id, page_url, resources}, one dict in both

@@ -17,7 +17,7 @@ from scanner.discovery import (
     looks_like_policy,
 )
 from scanner.charset import decode_body
-from scanner.extract import DocumentError, extract_document
+from scanner.extract import DocumentError, document_kind, extract_document
 from scanner.items import FetchItem
 from spiders.base import ScannerSpider
 
@@ -171,8 +171,20 @@ class PolicySpider(ScannerSpider):
             yield self.fetch_item(response, "policy")
             yield from self.next_fallback(target, fallback)
             return
+        content_type = _content_type(response)
+        kind = document_kind(response.body, content_type)
+        if kind in ("html", "text") and not response.meta.get("must_look_like_policy") \
+                and not self.settings.getbool("SCANNER_BROWSER"):
+            # The crawl needs only the page's links to go on: its text is extracted by the
+            # writer (under `scanner scan` the scan process, not this worker), as
+            # extract_document would here. Such a body always yields a reading.
+            yield self.fetch_item(response, "policy", policy_body=response.body)
+            if kind == "html":
+                yield from self.follow_continuation_links(
+                    target, decode_body(response.body, content_type=content_type), response.url)
+            return
         try:
-            extracted = extract_document(response.body, _content_type(response), response.url)
+            extracted = extract_document(response.body, content_type, response.url)
         except DocumentError as exc:
             yield self.fetch_item(response, "policy", error=str(exc))
             # A guessed path that serves an image or a broken PDF is no reason to stop guessing.
@@ -193,9 +205,11 @@ class PolicySpider(ScannerSpider):
             response, "policy", text=extracted.text or None, title=extracted.title,
             lang=extracted.lang, headings=extracted.headings,
         )
-        if extracted.html is None:
-            return
-        for link in discover_continuation_links(extracted.html, response.url, target.homepage):
+        if extracted.html is not None:
+            yield from self.follow_continuation_links(target, extracted.html, response.url)
+
+    def follow_continuation_links(self, target, html: str, url: str):
+        for link in discover_continuation_links(html, url, target.homepage):
             request = self.policy_request(
                 target, link.url, link.how,
                 must_look_like_policy=link.how == "continuation"

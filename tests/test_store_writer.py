@@ -283,3 +283,44 @@ def test_a_pages_third_party_rows_and_findings_take_its_placeholders_place(tmp_p
     assert [r.get("n") for r in third] == [1, None, 2] and third[1]["host"] == "www.google-analytics.com"
     assert found[0] == {"n": 3} and found[-1] == {"n": 4} and len(found) >= 3
     assert all(THIRD_PARTIES not in r for r in third + found)
+
+
+POLICY_HTML = (b"<html><head><title>Privacy at Kids Club</title></head><body><nav>Home Games</nav>"
+               b"<main><h1>Privacy Policy</h1><p>" + POLICY.encode() + b"</p></main></body></html>")
+
+
+def test_the_writer_extracts_a_policy_pages_text_as_the_worker_did(tmp_path):
+    from scanner.extract import extract_document
+    from scanner.store_writer import POLICY_BODY
+
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path)
+    pages = {}
+    for name, body in (("policy", POLICY_HTML), ("blank", b"<html><body> </body></html>")):
+        key = f"{name}-key text/html"
+        pages[name] = {POLICY_BODY: key, "body": body, "content_type": "text/html",
+                       "scan_id": scan_id, "url": f"https://kids.example/{name}",
+                       "read_with": "static", "findings_version": "v-test"}
+    told, failed = writer.write([
+        ("document", pages["policy"]), ("document", pages["blank"]),
+        ("target", scan_id, "kids", {"fetches": [
+            fetch(scan_id, **{POLICY_BODY: ("policy-key text/html", "v-test")}),
+            fetch(scan_id, url="https://kids.example/blank",
+                  **{POLICY_BODY: ("blank-key text/html", "v-test")})]}, None, True),
+        ("target", scan_id, "other", {"fetches": [  # bytes never sent
+            fetch(scan_id, "other", **{POLICY_BODY: ("lost-key text/html", "v-test")})]},
+         None, True)])
+    assert told == [("kids", None, True)]
+    assert [(m[2], type(e)) for m, e in failed] == [("other", LookupError)]
+    expected = extract_document(POLICY_HTML, "text/html", "https://kids.example/policy")
+    [doc] = db["documents"].rows
+    assert (doc["text"], doc["title"], doc["lang"], doc["sha256"]) == (
+        expected.text, expected.title, expected.lang, store.text_sha256(expected.text))
+    assert db["document_findings"].count_where("document_id = ?", [doc["id"]]) > 0
+    rows = list(db.execute("SELECT url, document_id, findings_version FROM fetches ORDER BY id"))
+    assert rows == [("https://kids.example/privacy", doc["id"], "v-test"),
+                    ("https://kids.example/blank", None, None)]  # no text: no document
+    # The same bytes again (another target's fetch of one policy) store nothing more.
+    assert writer.write([("document", pages["policy"])]) == ([], [])
+    assert db["documents"].count == 1
