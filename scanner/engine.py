@@ -27,6 +27,7 @@ WORD_SPLIT = re.compile(r"(\w+)")
 # since lower-case key positions might not be where a case-insensitive match starts.
 FOLD_MISMATCH = re.compile("[\u0130\u0131\u017f\u212a]")
 _UNKNOWN = object()  # a probe not yet looked for in the sentence
+_NO_WORDS = frozenset()
 ANCHOR_LIMIT = 64  # more key positions than this: one search from the first is cheaper
 WORD_CACHE_LIMIT = 200_000  # words whose key hits are remembered; then the cache starts over
 
@@ -101,7 +102,7 @@ class CompiledRules:
         self.max_key = max((len(k) for k in (*key_bits, *self.anchor_keys)), default=0)
         self.word_bits: dict[str, int] = {}
         self.word_proposals: dict[str, tuple] = {}
-        self.word_key_sets: dict[str, tuple] = {}
+        self.key_set_words: dict[int, set] = {}  # anchor key set -> the words it anchors
         self.anchored_words: set[str] = set()  # words beginning with some anchor key
 
     def section_rules(self, path: str) -> tuple:
@@ -173,13 +174,17 @@ class CompiledRules:
         if len(self.word_bits) > WORD_CACHE_LIMIT:
             self.word_bits.clear()
             self.word_proposals.clear()
-            self.word_key_sets.clear()
+            self.key_set_words.clear()
             self.anchored_words.clear()
         for word in words:
             bits, proposed, key_sets = self.word_hits(word)
             self.word_bits[word] = bits
             self.word_proposals[word] = proposed
-            self.word_key_sets[word] = key_sets
+            for number in key_sets:
+                if number in self.key_set_words:
+                    self.key_set_words[number].add(word)
+                else:
+                    self.key_set_words[number] = {word}
             if key_sets:
                 self.anchored_words.add(word)
 
@@ -197,7 +202,7 @@ class SentenceScan:
     and each probe's result (rules reuse terms like the collection verbs or {NEG} denials)."""
 
     __slots__ = ("text", "lower", "compiled", "present", "proposed", "_parts", "_anchored",
-                 "_by_key_set", "_positions", "_found", "_spans", "_clauses")
+                 "_by_key_set", "_word_starts", "_positions", "_found", "_spans", "_clauses")
 
     def __init__(self, text: str, compiled: CompiledRules):
         self.text = text
@@ -218,24 +223,39 @@ class SentenceScan:
         self._spans: dict[int, list] = {}
         self._clauses: list[int] | None = None
 
-    def _key_set_starts(self) -> dict[int, list]:
-        """Anchor key set number -> where the sentence words beginning with its keys start,
-        ascending (the words are visited in order)."""
+    def _key_set_starts(self, number: int) -> list[int]:
+        """Where the sentence words beginning with a key of this anchor key set start, ascending;
+        made when a probe first asks (a sentence asks for ~10 of the ~380 key sets)."""
+        by_key_set = self._by_key_set
+        if by_key_set is None:
+            by_key_set = self._by_key_set = {}
+            self._word_starts = self._anchored_word_starts()
+        found = by_key_set.get(number)
+        if found is None:
+            words = self.compiled.key_set_words.get(number, _NO_WORDS).intersection(self._anchored)
+            word_starts = self._word_starts
+            if len(words) == 1:
+                found = word_starts[words.pop()]
+            else:
+                found = sorted(chain.from_iterable(map(word_starts.__getitem__, words)))
+            by_key_set[number] = found
+        return found
+
+    def _anchored_word_starts(self) -> dict[str, list]:
+        """Anchored word of the sentence -> where it starts, ascending (words in order)."""
         anchored, parts = self._anchored, self._parts
         words = parts[1::2]
         word_starts = islice(accumulate(map(len, parts)), 0, None, 2)  # every other sum
-        key_sets_of = self.compiled.word_key_sets
-        by_key_set: dict[int, list] = {}
+        starts: dict[str, list] = {}
         # Only the anchored words reach Python: the rest are dropped in C. word_starts has one
         # more item than words (where the trailing gap ends), hence strict=False.
         pairs = zip(words, word_starts, strict=False)
         for word, at in compress(pairs, map(anchored.__contains__, words)):
-            for n in key_sets_of[word]:
-                if n in by_key_set:
-                    by_key_set[n].append(at)
-                else:
-                    by_key_set[n] = [at]
-        return by_key_set
+            if word in starts:
+                starts[word].append(at)
+            else:
+                starts[word] = [at]
+        return starts
 
     def _starts(self, lead_index: int) -> list[int]:
         """Offsets where a match of a probe with this lead can begin, ascending (for a lead
@@ -243,9 +263,7 @@ class SentenceScan:
         number, other_keys, at_beginning = self.compiled.leads[lead_index]
         found = set()
         if number is not None:
-            if self._by_key_set is None:
-                self._by_key_set = self._key_set_starts()
-            found.update(self._by_key_set.get(number, ()))
+            found.update(self._key_set_starts(number))
         if at_beginning:
             found.add(0)
         for key in other_keys:
@@ -293,10 +311,7 @@ class SentenceScan:
     def _lead_starts(self, lead: int, key_set):
         """Where a probe's match can begin: the positions of its key set, or of its lead key."""
         if key_set is not None:
-            by_key_set = self._by_key_set
-            if by_key_set is None:
-                by_key_set = self._by_key_set = self._key_set_starts()
-            return by_key_set.get(key_set, ())
+            return self._key_set_starts(key_set)
         starts = self._positions.get(lead)
         return self._starts(lead) if starts is None else starts
 
