@@ -122,8 +122,8 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
 
     Example: scanner scan targets/examples/child-apps.yaml --db results.db --log-file scan.log
     """
-    from scanner import store
-    from scanner.crawl import mark_abandoned_scans, resumable_scan, run_scan
+    # Light imports first: the workers start (and import Scrapy) while this process goes on.
+    from scanner.crawl import WorkerLauncher, split_batches
     from scanner.exitcodes import EXIT_CODE_MEANINGS, ExitCode, scan_exit_code
     from scanner.summary import ScanProgress, print_summary
     from scanner.targets import TargetsError, load_targets
@@ -140,7 +140,14 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
     with ScanProgress(log_file) as progress:
         with database_lock(db_path, wait=wait, timeout=wait_timeout,
                            on_wait=lambda held: progress.say(f"waiting: {held}"),
-                           on_refused=lambda held: progress.log_line(f"refused: {held}")) as lock:
+                           on_refused=lambda held: progress.log_line(f"refused: {held}")) as lock, \
+                WorkerLauncher(lock) as launcher:
+            # As many as a new scan of these targets runs at once (a resumed or sharded scan
+            # with fewer batches lets the rest go).
+            launcher.warm(min(options.workers, len(split_batches(targets, options))))
+            from scanner import store
+            from scanner.crawl import mark_abandoned_scans, resumable_scan, run_scan
+
             if lock.stale_message:
                 progress.say(lock.stale_message)
             db = store.open_db(db_path)
@@ -167,7 +174,8 @@ def scan(targets_file, db_path, browser, max_pages, max_policy_pages, allow_priv
                     fail(problem)
             try:
                 outcome = run_scan(db_path, targets, str(targets_file), options,
-                                   resume_scan_id=resume_scan_id, events=progress, lock=lock)
+                                   resume_scan_id=resume_scan_id, events=progress, lock=lock,
+                                   launcher=launcher)
             except KeyboardInterrupt:  # a second Ctrl-C while stopping, or during the analysis
                 progress.say("interrupted: the scan is marked interrupted; "
                              "run again with --resume")

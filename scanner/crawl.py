@@ -28,15 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-from scanner import store
-from scanner.analysis import ScanAnalysis
-from scanner.matching import rules_version
+# Only what both processes need: a worker (`python -m scanner.crawl`) imports Scrapy and the
+# spiders, the scan process the store and the analysis, each in the functions that use them.
 from scanner.options import DEFAULT_OPTIONS, ScanOptions
-from scanner.rules_record import record_rules
-from scanner.store_writer import Forwarder, FrameReader, StoreWriter, widen_pipe
 from scanner.targets import Target
-from scanner.list_update import record_tracker_lists
-from scanner.trackers import TrackerList, tracker_rule_files
 
 # The exit status of a worker whose batch did not finish (Scrapy stopped early).
 WORKER_UNFINISHED = 3
@@ -58,6 +53,9 @@ def crawl_settings(db_path: str, scan_id: int, options: ScanOptions, *, fast: bo
     settings.set("SCANNER_MAX_POLICY_PAGES", options.max_policy_pages)
     settings.set("SCANNER_BROWSER", options.browser)  # the policy spider's JS-built-policy fallback
     settings.set("LOG_LEVEL", options.log_level)
+    # The crawl is given its spider classes: Scrapy need not import every spider module (the
+    # browser spider's Playwright among them: ~0.25 s and ~6 MB) to list them by name.
+    settings.set("SPIDER_MODULES", [])
     if options.ignore_robots:
         settings.set("ROBOTSTXT_OBEY", False)
     if fast:
@@ -193,7 +191,9 @@ def crawl_batch(job: dict, sink=None) -> str:
 
     What the crawl stores goes to `sink` (a scanner.store_writer.Forwarder to the scan
     process); without one it is written here."""
+    from scanner import store
     from scanner.extensions import TargetCompletion
+    from scanner.store_writer import StoreWriter
 
     targets = [Target(**t) for t in job["targets"]]
     options = ScanOptions.from_dict(job["options"])
@@ -227,15 +227,84 @@ def _die_with_parent(parent_pid: int | None) -> None:
         sys.exit(WORKER_UNFINISHED)
 
 
-def worker_main(job_path: str) -> int:
+# What the scan process writes on a worker's start pipe once the worker's job file is written.
+START = b"go"
+
+# What a worker imports before its job comes (`--start-fd`): Scrapy, the scan's spiders and
+# every component of the project's settings, so that a worker started early has them ready.
+WARM_MODULES = ("scrapy.crawler", "spiders.scan", "spiders.store", "scanner.extensions",
+                "scanner.items", "scanner.store_writer")
+
+
+def _warm_up() -> None:
+    """Import what every crawl of a batch imports (the --browser crawl imports more when run)."""
+    import importlib
+
+    from scrapy.utils.misc import load_object
+    from scrapy.utils.project import get_project_settings
+
+    for module in WARM_MODULES:
+        importlib.import_module(module)
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scanner.settings")
+    settings = get_project_settings()
+    for name in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS"):
+        for path, order in settings.getwithbase(name).items():
+            if order is not None:
+                load_object(path)
+    for path in (settings["DOWNLOAD_HANDLERS_BASE"]["http"], settings["TWISTED_DNS_RESOLVER"],
+                 settings["SCHEDULER"], settings["DUPEFILTER_CLASS"]):
+        load_object(path)
+
+
+def _wait_for_start(start_fd: int) -> bool:
+    """Block until the scan process says "go" (the job file is written) or closes the pipe
+    (not needed after all, or the scan process is gone): True for "go"."""
+    with os.fdopen(start_fd, "rb") as pipe:
+        return pipe.read() == START
+
+
+def worker_main(argv: list[str]) -> int:
+    """python -m scanner.crawl JOB.json [--start-fd FD]: crawl the job's batch. With --start-fd
+    the worker was started ahead of its job: it imports first, then waits for "go" on FD."""
+    job_path = argv[0]
+    if argv[1:2] == ["--start-fd"]:
+        # A Ctrl-C reaches the whole process group: the scan process stops a worker that has
+        # no job yet by closing its pipe, so no traceback from the middle of an import.
+        default_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _warm_up()
+        if not _wait_for_start(int(argv[2])):
+            return 0
+        signal.signal(signal.SIGINT, default_sigint)
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     _die_with_parent(job.get("parent_pid"))
     for fd in (job.get("events_fd"), job.get("lock_fd")):
         if fd is not None:
             os.set_inheritable(fd, False)  # not to the browser: only this process holds them
     # The scan process writes what this worker stores, as it sends it.
-    sink = Forwarder(job["events_fd"]) if job.get("events_fd") is not None else None
+    sink = None
+    if job.get("events_fd") is not None:
+        from scanner.store_writer import Forwarder
+
+        sink = Forwarder(job["events_fd"])
     return 0 if crawl_batch(job, sink=sink) == "finished" else WORKER_UNFINISHED
+
+
+def _exit_worker(code: int) -> None:
+    """End a worker without tearing its interpreter down: what it sent is in the pipe, what it
+    wrote is committed, and freeing Scrapy's and the crawl's objects one by one took ~0.4 s of
+    CPU (over a second of wall time on a busy machine) after the last target was done. The
+    exit handlers still run (logging's flush, the benches' CPU hook)."""
+    import atexit
+    import logging
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 # ---- the scan process ----------------------------------------------------------------------
@@ -315,9 +384,111 @@ def resumable_scan(db) -> dict | None:
     return None
 
 
+@dataclasses.dataclass
+class _Started:
+    proc: subprocess.Popen
+    job_path: Path
+    events_fd: int  # our end of its events pipe
+    sending_fd: int  # its end, by the number it has in the worker (pass_fds keeps numbers)
+    start_fd: int | None  # our end of its start pipe, until "go"
+
+
+class WorkerLauncher:
+    """Starts the scan's worker processes (`python -m scanner.crawl JOB`). `warm(n)` starts n of
+    them before their jobs are known: they import Scrapy and the spiders (~0.8 s of a core) while
+    the scan process imports and sets up the scan, and wait; `start(job)` hands the next job to
+    one of them, or starts a worker. Those never given a job exit when the launcher closes
+    their start pipe, as they do if the scan process dies. `lock` (a held ScanLock) is inherited
+    by every worker."""
+
+    def __init__(self, lock=None):
+        self.lock_fd = lock.fileno() if lock is not None else None
+        self.jobs = tempfile.TemporaryDirectory(prefix="scanner-jobs-")
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+            str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+        self.warm_workers: list[_Started] = []
+        self.spawned = 0
+
+    def __enter__(self) -> WorkerLauncher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def warm(self, count: int) -> None:
+        """Have `count` workers started ahead of their jobs."""
+        for _ in range(count - len(self.warm_workers)):
+            self.warm_workers.append(self._spawn(None))
+
+    def start(self, job: dict) -> _Started:
+        """A worker crawling `job` (db, scan_id, options, targets), with its events pipe."""
+        from scanner.store_writer import widen_pipe
+
+        if self.warm_workers:
+            worker = self.warm_workers.pop(0)
+            self._write_job(worker, job)
+            try:
+                os.write(worker.start_fd, START)
+            except BrokenPipeError:  # it died while waiting: seen as a worker that exited
+                pass
+            os.close(worker.start_fd)
+            worker.start_fd = None
+        else:
+            worker = self._spawn(job)
+        widen_pipe(worker.events_fd)
+        return worker
+
+    def _write_job(self, worker: _Started, job: dict) -> None:
+        job = {**job, "parent_pid": os.getpid(), "events_fd": worker.sending_fd,
+               "lock_fd": self.lock_fd}
+        partial = worker.job_path.with_suffix(".partial")  # a reader never sees half a job
+        partial.write_text(json.dumps(job), encoding="utf-8")
+        partial.replace(worker.job_path)
+
+    def _spawn(self, job: dict | None) -> _Started:
+        """A worker for `job`, or (None) one that waits for its job on a start pipe."""
+        read_fd, write_fd = os.pipe()
+        start_read, start_write = os.pipe() if job is None else (None, None)
+        self.spawned += 1
+        worker = _Started(None, Path(self.jobs.name) / f"batch-{self.spawned}.json",
+                          read_fd, write_fd, start_write)
+        command = [sys.executable, "-m", "scanner.crawl", str(worker.job_path)]
+        if job is None:
+            command += ["--start-fd", str(start_read)]
+        else:
+            self._write_job(worker, job)
+        try:
+            worker.proc = subprocess.Popen(command, env=self.env, pass_fds=[
+                fd for fd in (write_fd, start_read, self.lock_fd) if fd is not None])
+        finally:
+            for fd in (write_fd, start_read):
+                if fd is not None:
+                    os.close(fd)
+        os.set_blocking(read_fd, False)
+        return worker
+
+    def dismiss(self) -> None:
+        """The warm workers not given a job (a resumed scan with fewer batches left) exit."""
+        for worker in self.warm_workers:
+            os.close(worker.start_fd)
+            os.close(worker.events_fd)
+        for worker in self.warm_workers:
+            try:
+                worker.proc.wait(WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                worker.proc.kill()
+                worker.proc.wait()
+        self.warm_workers = []
+
+    def close(self) -> None:
+        """After the last worker: no warm worker is left, and the job files go."""
+        self.dismiss()
+        self.jobs.cleanup()
+
+
 def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT_OPTIONS, *,
              resume_scan_id: int | None = None, events: ScanEvents | None = None,
-             lock=None) -> ScanOutcome:
+             lock=None, launcher: WorkerLauncher | None = None) -> ScanOutcome:
     """Crawl every target once (or, resuming, every target not done), cross-checking and
     scoring each target in this process as soon as a worker tells it is done (while the workers
     crawl on), and the targets done in an earlier run of a resumed scan while waiting for them;
@@ -325,7 +496,16 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     the scan 'interrupted' with what was done.
 
     A resumed scan is crawled with the options given here, which the caller restores from it.
-    `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers."""
+    `lock` (a held scanner.lock.ScanLock) is named after the scan and handed to the workers.
+    `launcher`: the caller's, with workers already warming (closed when the crawl ends)."""
+    from scanner import store
+    from scanner.analysis import ScanAnalysis
+    from scanner.list_update import record_tracker_lists
+    from scanner.matching import rules_version
+    from scanner.rules_record import record_rules
+    from scanner.store_writer import StoreWriter
+    from scanner.trackers import TrackerList, tracker_rule_files
+
     events = events or ScanEvents()
     db = store.open_db(db_path)
     if resume_scan_id is None:
@@ -372,8 +552,9 @@ def run_scan(db_path, targets, targets_file: str, options: ScanOptions = DEFAULT
     events.scan_started(scan_id, len(targets), len(targets) - len(pending))
     with _sigterm_interrupts():
         try:
-            status = _run_batches(db_path, scan_id, pending, options, events, lock, writer,
-                                  analyse=analyse, backlog=earlier, prepare=prepare)
+            with launcher or WorkerLauncher(lock) as workers:
+                status = _run_batches(db_path, scan_id, pending, options, events, workers,
+                                      writer, analyse=analyse, backlog=earlier, prepare=prepare)
             if not pending:  # no worker was started
                 prepare()
             elif not analyses:  # a Ctrl-C came first: the records are not made twice
@@ -452,15 +633,16 @@ class _Worker:
     proc: subprocess.Popen
     batch: list[Target]
     events_fd: int
-    reader: FrameReader = dataclasses.field(default_factory=FrameReader)
+    reader: object  # scanner.store_writer.FrameReader
     reported: set = dataclasses.field(default_factory=set)
     unwritten: dict = dataclasses.field(default_factory=dict)  # target -> why it was not written
     closed: bool = False  # its events pipe reached its end: the worker is exiting
 
 
 def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEvents,
-                 lock, writer: StoreWriter, analyse=None, backlog=(), prepare=None) -> str:
-    """Start a worker per batch, at most `options.workers` at once; 'complete' or 'interrupted'.
+                 launcher: WorkerLauncher, writer, analyse=None, backlog=(), prepare=None) -> str:
+    """Start a worker per batch (`launcher`), at most `options.workers` at once; 'complete' or
+    'interrupted'.
 
     Each worker sends what it stores (scanner.store_writer.Forwarder); `writer` writes it as it
     arrives, a target's rows with its 'done' mark in one transaction. After a Ctrl-C what the
@@ -468,33 +650,22 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
     written done (after `events` hears of it), and for the targets of `backlog` one at a time
     when no worker has anything to send, until the workers are stopped. prepare() is called
     once the first workers are started, before anything they send is read."""
+    from scanner import store
+    from scanner.store_writer import FrameReader
+
     backlog = list(backlog) if analyse is not None else []  # (else a select that never waits)
     stopping = False
     queue = split_batches(pending, options)
     running: list[_Worker] = []
     selector = selectors.DefaultSelector()
     status = "complete"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
-        str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
-    lock_fd = lock.fileno() if lock is not None else None
 
-    def start(batch: list[Target], job_path: Path) -> _Worker:
-        read_fd, write_fd = os.pipe()
-        widen_pipe(read_fd)
-        job_path.write_text(json.dumps({
-            "db": str(db_path), "scan_id": scan_id, "options": options.to_dict(),
-            "targets": [dataclasses.asdict(t) for t in batch], "parent_pid": os.getpid(),
-            "events_fd": write_fd, "lock_fd": lock_fd,
-        }), encoding="utf-8")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "scanner.crawl", str(job_path)], env=env,
-                pass_fds=[fd for fd in (write_fd, lock_fd) if fd is not None])
-        finally:
-            os.close(write_fd)
-        os.set_blocking(read_fd, False)
-        worker = _Worker(proc, batch, read_fd)
-        selector.register(read_fd, selectors.EVENT_READ, worker)
+    def start(batch: list[Target]) -> _Worker:
+        started = launcher.start({"db": str(db_path), "scan_id": scan_id,
+                                  "options": options.to_dict(),
+                                  "targets": [dataclasses.asdict(t) for t in batch]})
+        worker = _Worker(started.proc, batch, started.events_fd, FrameReader())
+        selector.register(worker.events_fd, selectors.EVENT_READ, worker)
         return worker
 
     def read_events(worker: _Worker, drain: bool = False) -> None:
@@ -568,40 +739,40 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 events.target_finished(target.id, "failed", None, None,
                                        f"worker exited {returncode}")
 
-    with tempfile.TemporaryDirectory(prefix="scanner-jobs-") as jobs_dir:
-        try:
-            while queue or running:
-                while queue and len(running) < options.workers:
-                    job_path = Path(jobs_dir) / f"batch-{len(queue)}-{time.monotonic_ns()}.json"
-                    running.append(start(queue.pop(0), job_path))
-                if prepare is not None:
-                    prepare()
-                    prepare = None
-                # A worker that closed its pipe is exiting: look for its end more often.
-                exiting = any(worker.closed for worker in running)
-                ready = selector.select(timeout=0 if backlog else 0.02 if exiting else 0.2)
-                for key, _ in ready:
-                    read_events(key.data)
-                if backlog and not ready:
-                    analyse(backlog.pop(0))
-                for worker in list(running):
-                    if worker.proc.poll() is None:
-                        continue
-                    running.remove(worker)
-                    settle(worker)
-                    if worker.proc.returncode != 0:
-                        status = "interrupted"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            stopping = True
-            # What the workers sent before they stop is written; a worker blocked on a full
-            # pipe gets to its end, as this process reads on.
-            _stop(running, lambda: [read_events(key.data) for key, _ in
-                                    selector.select(timeout=0.05)])
-            for worker in running:
-                settle(worker, stopped=True)
-        finally:
-            selector.close()
+    try:
+        while queue or running:
+            while queue and len(running) < options.workers:
+                running.append(start(queue.pop(0)))
+                if not queue:
+                    launcher.dismiss()
+            if prepare is not None:
+                prepare()
+                prepare = None
+            # A worker that closed its pipe is exiting: look for its end more often.
+            exiting = any(worker.closed for worker in running)
+            ready = selector.select(timeout=0 if backlog else 0.02 if exiting else 0.2)
+            for key, _ in ready:
+                read_events(key.data)
+            if backlog and not ready:
+                analyse(backlog.pop(0))
+            for worker in list(running):
+                if worker.proc.poll() is None:
+                    continue
+                running.remove(worker)
+                settle(worker)
+                if worker.proc.returncode != 0:
+                    status = "interrupted"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        stopping = True
+        # What the workers sent before they stop is written; a worker blocked on a full
+        # pipe gets to its end, as this process reads on.
+        _stop(running, lambda: [read_events(key.data) for key, _ in
+                                selector.select(timeout=0.05)])
+        for worker in running:
+            settle(worker, stopped=True)
+    finally:
+        selector.close()
     return status
 
 
@@ -620,5 +791,5 @@ def _stop(running: list[_Worker], read=lambda: time.sleep(0.05)) -> None:
             worker.proc.wait()
 
 
-if __name__ == "__main__":  # a worker: python -m scanner.crawl JOB.json
-    sys.exit(worker_main(sys.argv[1]))
+if __name__ == "__main__":  # a worker: python -m scanner.crawl JOB.json [--start-fd FD]
+    _exit_worker(worker_main(sys.argv[1:]))

@@ -8,7 +8,6 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from scanner import store
-from scanner.analysis import analyse_scan
 from scanner.matching import rules_version
 from scanner.observations import ObservationBuffer
 from scanner.trackers import TrackerList
@@ -49,6 +48,9 @@ class ScanLifecycle:
     def close_scan(self, spider, reason: str) -> None:
         if self.scan_id is None:
             return
+        # Here, not at import: the workers of `scanner scan` load this module but never analyse.
+        from scanner.analysis import analyse_scan
+
         db = store.open_db(self.db_path)
         try:
             analyse_scan(db, self.scan_id, spider.targets, TrackerList.load())

@@ -1,5 +1,7 @@
 """Scrapy settings for the scanner: polite defaults for real sites (see docs/crawling.md)."""
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 from scanner import __version__
 from scanner.options import DEFAULT_OPTIONS as _defaults
 
@@ -24,6 +26,10 @@ RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 starts, in every crawl, an HTTP server on localhost that runs the Python code posted
+# to it (for its MCP server) and writes its token to a file in the user's profile: a scan needs
+# neither. Off.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 # Scrapy starts this many tasks for the output of every callback; ours yield one item and a few
 # requests, and the default (100) cost about 1 ms of CPU per response (docs/performance.md).
@@ -47,6 +53,14 @@ ITEM_PIPELINES = {
 # A bare `scrapy crawl` opens, analyses and finishes a scan of its own (off when `scanner scan` runs it).
 EXTENSIONS = {
     "scanner.extensions.ScanLifecycle": 500,
+}
+# The telnet console and the remote control are off (above), so they are left out of Scrapy's
+# base list: Scrapy imports every extension it lists, also to be told it is off, and every
+# key of EXTENSIONS, also one set to None (remote control's aiohttp: ~0.3 s and ~10 MB a worker).
+EXTENSIONS_BASE = {
+    path: order for path, order in _scrapy_defaults.EXTENSIONS_BASE.items()
+    if path not in ("scrapy.extensions.remote_control.RemoteControl",
+                    "scrapy.extensions.telnet.TelnetConsole")
 }
 
 # Scanner options: a scan sets them from its ScanOptions (scanner/options.py, where each default

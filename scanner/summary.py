@@ -12,7 +12,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from scanner import store
 from scanner.crawl import ScanEvents, ScanOutcome
 from scanner.lock import utc_timestamp
 
@@ -103,6 +102,8 @@ def grade_change_lines(changes: list[dict]) -> list[str]:
 
 
 def print_summary(db_path, scan_id: int) -> None:
+    from scanner import store  # not at import: `scanner scan` starts its workers before
+
     db = store.open_db(db_path)
     scan = db["scans"].get(scan_id)
     rows = summary_rows(db, scan_id)
