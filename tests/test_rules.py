@@ -388,8 +388,7 @@ def test_rights_references_and_definitions_state_no_practice(sentence, context):
 
 def test_a_disclaimer_is_neutral_not_protective():
     risks, others = risks_and_others(
-        "We are not responsible for these third parties, which may use cookies and show you ads "
-        "based on your browsing.")
+        "We are not responsible for these third parties, which may use cookies and show you ads.")
     assert not any(polarity == "protective" for _, polarity, _ in others)
     assert ("behavioral_ads", "neutral", "disclaimer") in others
 
