@@ -1,6 +1,8 @@
 """Memory of one scan: resident set size (RSS, from /proc) of `scanner scan` plus every process
 under it (its workers), sampled as the scan goes, printed when the scan passes 1,000, 5,000 and
-10,000 pages (or the checkpoints given). Linux only.
+10,000 pages (or the checkpoints given). Linux only. RSS is the figure held to the target; the
+proportional set size (PSS: a page shared by n processes, such as a library's code, counted 1/n
+in each) is printed beside it, what the processes take from the machine together.
 
 Usage: python bench/memory.py [--pages 5000] [--site-pages 20] [--checkpoints 1000,2500,5000]
        python bench/memory.py --pages 10000 --checkpoints 1000,5000,10000   (about 2-4 minutes)
@@ -42,6 +44,17 @@ def tree_rss(root_pid: int) -> dict[int, int]:
     return {pid: rss[pid] for pid in tree if pid in rss}
 
 
+def pss(pid: int) -> int:
+    """Proportional set size of a process in bytes (0 once it has ended)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def pages_so_far(db_path: Path) -> int:
     if not db_path.exists():
         return 0
@@ -59,8 +72,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="1000,2500,5000")
     parser.add_argument("--limit-seconds", type=float, default=300,
                         help="stop the scan after this long and print what was reached")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes of the scan (each batch of targets its own)")
+    parser.add_argument("--workers", default="1",
+                        help="worker processes of the scan (each batch of targets its own), or auto")
     args = parser.parse_args()
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
     # A site's fetches: its pages plus the policy spider's homepage and policy page.
@@ -72,20 +85,22 @@ def main() -> None:
         started = time.monotonic()
         scan = subprocess.Popen(scan_command(targets_file, db_path, args.site_pages, args.workers), cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        peak_total, peak_process, pages, last_count = 0, 0, 0, 0.0
+        peak_total, peak_process, peak_pss, pages, last_count = 0, 0, 0, 0, 0.0
         pending = list(checkpoints)
         print(f"memory: one scan of {sites} sites x {args.site_pages} pages (--workers {args.workers})")
         while scan.poll() is None:
             sizes = tree_rss(scan.pid)
             peak_total = max(peak_total, sum(sizes.values()))
             peak_process = max([peak_process, *sizes.values()])
+            peak_pss = max(peak_pss, sum(pss(pid) for pid in sizes))
             now = time.monotonic()
             if now - last_count > 0.5:
                 pages, last_count = pages_so_far(db_path), now
                 while pending and pages >= pending[0]:
                     print(f"memory: at {pending.pop(0):6} pages ({pages} fetched, "
                           f"{now - started:5.0f} s): peak RSS of the scan and its workers "
-                          f"{peak_total / mb:6.0f} MB; largest single process {peak_process / mb:.0f} MB",
+                          f"{peak_total / mb:6.0f} MB; largest single process {peak_process / mb:.0f} MB; "
+                          f"PSS {peak_pss / mb:.0f} MB",
                           flush=True)
             if now - started > args.limit_seconds:
                 scan.terminate()
@@ -100,7 +115,8 @@ def main() -> None:
         for checkpoint in pending if scan.returncode != -15 else ():
             print(f"memory: checkpoint {checkpoint} not reached: the scan had {pages} pages")
         print(f"memory: whole scan: {pages} fetches in {time.monotonic() - started:.0f} s, peak RSS "
-              f"{peak_total / mb:.0f} MB (scan process + workers; target < 300 MB, flat)")
+              f"{peak_total / mb:.0f} MB (scan process + workers; target < 300 MB, flat); largest "
+              f"single process {peak_process / mb:.0f} MB; PSS {peak_pss / mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -64,14 +64,16 @@ class ScanAnalysis:
         self.db, self.scan_id, self.tracker_list = db, scan_id, tracker_list
         self.targets = list(targets)
         self.by_id = {target.id: target for target in self.targets}
-        self.scores: dict[str, dict] = {}  # target id -> its scores row, as analysed
+        # target id -> its scores row as analysed, less its explanation (stored; tens of KB a
+        # target, which held for the whole scan made the scan process grow with its targets)
+        self.scores: dict[str, dict] = {}
 
     def target_done(self, target_id: str) -> dict | None:
         """Analyse a target of the scan now done (again: its row as analysed); None if the
         target is not among the scan's."""
         if target_id not in self.scores and target_id in self.by_id:
-            self.scores[target_id] = analyse_target(self.db, self.scan_id,
-                                                    self.by_id[target_id], self.tracker_list)
+            row = analyse_target(self.db, self.scan_id, self.by_id[target_id], self.tracker_list)
+            self.scores[target_id] = {k: v for k, v in row.items() if k != "explanation"}
         return self.scores.get(target_id)
 
     def finish(self, finished) -> list[dict]:

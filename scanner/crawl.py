@@ -321,7 +321,7 @@ class ScanEvents:
 
     def target_scored(self, target_id: str, row: dict) -> None:
         """A target done was cross-checked and scored during the crawl (row: its scores row,
-        stored); the targets left are at the end, before `scan_finished`."""
+        stored, less its explanation); the targets left are at the end, before `scan_finished`."""
 
     def scan_finished(self, outcome: ScanOutcome) -> None:
         pass
@@ -331,7 +331,7 @@ class ScanEvents:
 class ScanOutcome:
     scan_id: int
     status: str                       # complete | interrupted
-    scores: list[dict]                # of the targets done
+    scores: list[dict]                # of the targets done (their rows less the explanation)
     total: int
     not_done: list[str]               # pending or failed: not scored
 
