@@ -77,3 +77,26 @@ def test_third_parties_collecting_or_receiving_for_ads_is_sharing(sentence):
 ])
 def test_no_third_party_collection_stated(sentence):
     assert "third_party_sharing" not in risks(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "We do not allow our service providers to use your personal data for their own purposes and only "
+    "permit them to process it for specified purposes.",
+    "We prohibit the third party from selling the personal information that we provide.",
+    "Our partners are only authorized by us to use the information to send you the newsletter.",
+    "Those third parties are not authorized to use or disclose personal information for any purpose "
+    "other than the services we ask of them.",
+    "To the extent we disclose personal information to third parties, it is only on the condition that "
+    "they keep it confidential.",
+])
+def test_limits_on_recipients_state_a_disclosure(sentence):
+    assert "third_party_sharing" in risks(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "We do not allow third parties to collect personal information through our app.",
+    "Users are not permitted to share their passwords with anyone.",
+    "Service providers are required to use anonymised data only.",
+])
+def test_no_recipient_limit_stated(sentence):
+    assert "third_party_sharing" not in risks(sentence)
