@@ -100,3 +100,13 @@ def test_limits_on_recipients_state_a_disclosure(sentence):
 ])
 def test_no_recipient_limit_stated(sentence):
     assert "third_party_sharing" not in risks(sentence)
+
+
+@pytest.mark.parametrize(("sentence", "found"), [
+    ("We and our service providers may transfer your personal information to other jurisdictions.", True),
+    ("Some of our service providers are established outside the EEA, so your data may be transferred "
+     "there.", True),
+    ("We may transfer your personal information to our offices in other countries.", False),
+])
+def test_providers_abroad_hold_the_data(sentence, found):
+    assert ("third_party_sharing" in risks(sentence)) is found
