@@ -8,7 +8,6 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from scanner import store
-from scanner.matching import rules_version
 from scanner.observations import ObservationBuffer
 from scanner.trackers import TrackerList
 
@@ -35,6 +34,9 @@ class ScanLifecycle:
         return extension
 
     def open_scan(self, spider) -> None:
+        # Here, not at import: the workers of `scanner scan` load this module, not the rules.
+        from scanner.matching import rules_version
+
         db = store.open_db(self.db_path)
         try:
             self.scan_id = store.start_scan(

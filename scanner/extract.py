@@ -16,6 +16,9 @@ from bs4 import BeautifulSoup, SoupStrainer
 from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
 from scanner.charset import decode_body
+from scanner.document_kind import (  # noqa: F401 (their home was here)
+    HTML_TYPES, NON_DOCUMENT_TYPES, TEXT_TYPES, document_kind,
+)
 from scanner.language import THAI_CHAR, detect_lang
 from scanner.sentences import (LEVEL_LEAD_IN, LEVEL_LINE, Heading, clean_title,
                                numbered_heading_level, text_headings)
@@ -62,11 +65,6 @@ LINE_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 NOT_LINE_SPACES = ("\x1f", "\u1680")  # a line's whitespace (str.split, \s) LINE_SPACES leaves
 TYPOGRAPHIC_QUOTES = (("\u2018", "'"), ("\u2019", "'"), ("\u201a", "'"), ("\u201b", "'"),
                       ("\u201c", '"'), ("\u201d", '"'), ("\u201e", '"'), ("\u2032", "'"))
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
-# Media a policy is never written in: refused even when the body happens to start with '<' (SVG).
-NON_DOCUMENT_TYPES = ("image/", "audio/", "video/", "font/", "model/")
 
 
 @dataclass
@@ -135,23 +133,6 @@ def collapse_whitespace(text: str) -> str:
 
 
 # ---------------------------------------------------------------- dispatch
-
-
-def document_kind(body: bytes, content_type: str | None) -> str | None:
-    """'pdf', 'text' or 'html' from the Content-Type and the first bytes; None when unsupported."""
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    if "pdf" in media_type or body[:5] == b"%PDF-":
-        return "pdf"
-    if media_type in TEXT_TYPES:
-        return "text"
-    if media_type in HTML_TYPES or not media_type:
-        return "html"
-    if media_type.startswith(NON_DOCUMENT_TYPES):
-        return None
-    # Servers send pages as application/octet-stream or text/xml too: markup is read as HTML.
-    if body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
-        return "html"
-    return None
 
 
 def extract_document(body: bytes, content_type: str | None = None, url: str = "",

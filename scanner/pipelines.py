@@ -8,40 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from urllib.parse import urlsplit
 
-from scanner import __version__, store
-from scanner.app_scan import store_listing_findings, store_listing_row
+from scanner import store
 from scanner.evidence import body_columns
 from scanner.extensions import ScanLifecycle
 from scanner.items import StoreListingItem
-from scanner.matching import rules_version
-from scanner.model import model_version
 from scanner.observations import ObservationBuffer
-from scanner.page_behaviour import behaviour_findings
 from scanner.resources import PageResources
-from scanner.rule_schema import LANGS
-from scanner.store_writer import POLICY_BODY, THIRD_PARTIES, StoreWriter
+# findings_version: the policy findings' version, stored with each fetch that has a document
+from scanner.store_writer import POLICY_BODY, THIRD_PARTIES, StoreWriter, findings_version
 from scanner.tracker_classify import classify_cookie, cookie_finding
 from scanner.trackers import TrackerList, is_third_party
-
-
-# What a stored finding holds beyond the rule's verdict: "also", the rules merged into it
-# (m015). Rows stored before it have no `also`; a new tag makes a document's findings be
-# stored again rather than read back without the rules merged into them.
-FINDINGS_LAYOUT = "also"
-
-
-@lru_cache(maxsize=1)
-def findings_version() -> str:
-    """What the policy findings of a document depend on besides its text: the rule files and
-    the matcher's code, what a stored finding holds (FINDINGS_LAYOUT), and the learned model's
-    weights when one is enabled (scanner/model.py). A document's findings are stored once per
-    findings version."""
-    models = "".join(f"+{lang}-model-{version}" for lang in LANGS
-                     if (version := model_version(lang)) != "none")
-    return f"{rules_version()}+{__version__}+{FINDINGS_LAYOUT}{models}"
 
 
 class StorePipeline:
@@ -122,6 +100,8 @@ class StorePipeline:
 
     def _store_listing(self, item: StoreListingItem) -> dict:
         """An app's store page: its declarations, its fetch, and its findings (source 'store')."""
+        from scanner.app_scan import store_listing_findings, store_listing_row
+
         return {
             "fetches": [{
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
@@ -153,7 +133,7 @@ class StorePipeline:
             "third_parties": [], "cookies": [], "findings": [],
         }
         if policy_body is not None:  # the writer extracts the text; a placeholder until then
-            observations["fetches"][0][POLICY_BODY] = (policy_body, findings_version())
+            observations["fetches"][0][POLICY_BODY] = policy_body
         if isinstance(item.resources, PageResources) or item.resources:
             self._third_parties(item, observations)
         if item.cookies:
@@ -191,8 +171,7 @@ class StorePipeline:
             self.sink.document({
                 POLICY_BODY: key, "body": item.policy_body, "content_type": content_type,
                 "scan_id": self.scan_id, "url": item.final_url or item.url,
-                "read_with": getattr(item, "read_with", "static"),
-                "findings_version": findings_version()})
+                "read_with": getattr(item, "read_with", "static")})
             self.policy_bodies_sent.add(key)
         return key
 
@@ -251,6 +230,8 @@ class StorePipeline:
     def _browser_observations(self, item, observations: dict) -> None:
         """What the page did in the browser (source 'browser' findings) and its evidence files."""
         if getattr(item, "behaviour", None):
+            from scanner.page_behaviour import behaviour_findings
+
             observations["findings"] += list(behaviour_findings(self.scan_id, item, self.trackers))
         artifacts = getattr(item, "artifacts", None)
         if artifacts:

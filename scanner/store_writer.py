@@ -18,10 +18,7 @@ import struct
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from scanner import store
-from scanner.extract import extract_document
-from scanner.matching import classify, load_rules
-from scanner.model import load_model
+from scanner import __version__, store
 from scanner.observations import write_observations
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_request, request_finding
@@ -33,8 +30,34 @@ _LENGTH = struct.Struct("!I")
 PIPE_BUFFER = 1 << 20
 
 
+# What a stored finding holds beyond the rule's verdict: "also", the rules merged into it
+# (m015). Rows stored before it have no `also`; a new tag makes a document's findings be
+# stored again rather than read back without the rules merged into them.
+FINDINGS_LAYOUT = "also"
+
+# The rules, the matcher and the extractor are imported where used: a worker of `scanner scan`
+# imports this module for its Forwarder only, and they are the scan process's work.
+
+
+@lru_cache(maxsize=1)
+def findings_version() -> str:
+    """What the policy findings of a document depend on besides its text: the rule files and
+    the matcher's code, what a stored finding holds (FINDINGS_LAYOUT), and the learned model's
+    weights when one is enabled (scanner/model.py). A document's findings are stored once per
+    findings version."""
+    from scanner.matching import rules_version
+    from scanner.model import model_version
+    from scanner.rule_schema import LANGS
+
+    models = "".join(f"+{lang}-model-{version}" for lang in LANGS
+                     if (version := model_version(lang)) != "none")
+    return f"{rules_version()}+{__version__}+{FINDINGS_LAYOUT}{models}"
+
+
 @lru_cache(maxsize=1)
 def policy_rules():
+    from scanner.matching import load_rules
+
     return load_rules()
 
 
@@ -43,6 +66,9 @@ def document_findings(key, text: str, lang: str, headings: tuple | None = None) 
     """The rules' findings in one document (key: its sha256): computed once per scan, however
     many targets share the policy (one publisher's apps often do). headings: its outline. The
     learned model of the language, when one is enabled, adds its suggestions (no points)."""
+    from scanner.matching import classify
+    from scanner.model import load_model
+
     return tuple(classify(text, policy_rules(), lang=lang, headings=headings,
                           model=load_model(lang)))
 
@@ -98,6 +124,8 @@ class StoreWriter:
         before the text was the writer's to read); None when it has no text or it is stored
         already by this writer. Its text's sha256 is remembered by the page's key, for the
         fetches that name it."""
+        from scanner.extract import extract_document
+
         extracted = extract_document(page["body"], page["content_type"], page["url"])
         text = extracted.text or None
         digest = self.policy_bodies[page[POLICY_BODY]] = text and store.text_sha256(text)
@@ -106,7 +134,7 @@ class StoreWriter:
         return {"sha256": digest, "text": text, "content_type": page["content_type"],
                 "lang": extracted.lang or "und", "title": extracted.title or "",
                 "scan_id": page["scan_id"], "url": page["url"], "headings": extracted.headings,
-                "read_with": page["read_with"], "findings_version": page["findings_version"],
+                "read_with": page["read_with"], "findings_version": findings_version(),
                 "classify_lang": extracted.lang or "auto"}
 
     def body(self, body: dict) -> None:
@@ -176,12 +204,12 @@ class StoreWriter:
         THIRD_PARTIES placeholder by its third-party rows and findings, in its place."""
         for row in observations.get("fetches", ()):
             if POLICY_BODY in row:
-                key, findings_version = row.pop(POLICY_BODY)
+                key = row.pop(POLICY_BODY)
                 if key not in self.policy_bodies:
                     raise LookupError(f"a fetch names policy bytes {key}, which never arrived")
                 if self.policy_bodies[key] is not None:
                     row["document_sha256"] = self.policy_bodies[key]
-                    row["findings_version"] = findings_version
+                    row["findings_version"] = findings_version()
             digest = row.pop("document_sha256", None)
             if digest is not None:
                 row["document_id"] = self._document_id(digest)
@@ -218,9 +246,9 @@ _WRITES = {"document": "document", "body": "body", "rows": "rows"}
 
 # The key of a policy page's bytes, whose text the writer extracts (the policy spider's HTML and
 # plain-text pages, outside browser mode): in a "document" message, beside the bytes, and in the
-# fetch row of each fetch that read them, (key, findings_version) the writer replaces with
-# `document_sha256` and `findings_version` when the page has text. The crawl needs the links of
-# a policy page, not its text: the worker only decodes it.
+# fetch row of each fetch that read them, which the writer replaces with `document_sha256` and
+# `findings_version` when the page has text. The crawl needs the links of a policy page, not its
+# text: the worker only decodes it.
 POLICY_BODY = "scanner_policy_body"
 
 # The key of the row the pipeline puts in a page's "third_parties" and "findings" in place of its

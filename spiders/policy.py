@@ -17,7 +17,7 @@ from scanner.discovery import (
     looks_like_policy,
 )
 from scanner.charset import decode_body
-from scanner.extract import DocumentError, document_kind, extract_document
+from scanner.document_kind import document_kind
 from scanner.items import FetchItem
 from spiders.base import ScannerSpider
 
@@ -183,6 +183,8 @@ class PolicySpider(ScannerSpider):
                 yield from self.follow_continuation_links(
                     target, decode_body(response.body, content_type=content_type), response.url)
             return
+        from scanner.extract import DocumentError, extract_document  # (BeautifulSoup)
+
         try:
             extracted = extract_document(response.body, content_type, response.url)
         except DocumentError as exc:
@@ -279,6 +281,8 @@ class PolicySpider(ScannerSpider):
 
 
 def rendered_length(response) -> int:
+    from scanner.extract import DocumentError, extract_document
+
     try:
         return len(extract_document(response.body, _content_type(response), response.url).text or "")
     except DocumentError:

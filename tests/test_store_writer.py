@@ -291,7 +291,7 @@ POLICY_HTML = (b"<html><head><title>Privacy at Kids Club</title></head><body><na
 
 def test_the_writer_extracts_a_policy_pages_text_as_the_worker_did(tmp_path):
     from scanner.extract import extract_document
-    from scanner.store_writer import POLICY_BODY
+    from scanner.store_writer import POLICY_BODY, findings_version
 
     db_path = tmp_path / "w.db"
     db, scan_id = started_scan(db_path)
@@ -301,15 +301,15 @@ def test_the_writer_extracts_a_policy_pages_text_as_the_worker_did(tmp_path):
         key = f"{name}-key text/html"
         pages[name] = {POLICY_BODY: key, "body": body, "content_type": "text/html",
                        "scan_id": scan_id, "url": f"https://kids.example/{name}",
-                       "read_with": "static", "findings_version": "v-test"}
+                       "read_with": "static"}
     told, failed = writer.write([
         ("document", pages["policy"]), ("document", pages["blank"]),
         ("target", scan_id, "kids", {"fetches": [
-            fetch(scan_id, **{POLICY_BODY: ("policy-key text/html", "v-test")}),
+            fetch(scan_id, **{POLICY_BODY: "policy-key text/html"}),
             fetch(scan_id, url="https://kids.example/blank",
-                  **{POLICY_BODY: ("blank-key text/html", "v-test")})]}, None, True),
+                  **{POLICY_BODY: "blank-key text/html"})]}, None, True),
         ("target", scan_id, "other", {"fetches": [  # bytes never sent
-            fetch(scan_id, "other", **{POLICY_BODY: ("lost-key text/html", "v-test")})]},
+            fetch(scan_id, "other", **{POLICY_BODY: "lost-key text/html"})]},
          None, True)])
     assert told == [("kids", None, True)]
     assert [(m[2], type(e)) for m, e in failed] == [("other", LookupError)]
@@ -319,7 +319,7 @@ def test_the_writer_extracts_a_policy_pages_text_as_the_worker_did(tmp_path):
         expected.text, expected.title, expected.lang, store.text_sha256(expected.text))
     assert db["document_findings"].count_where("document_id = ?", [doc["id"]]) > 0
     rows = list(db.execute("SELECT url, document_id, findings_version FROM fetches ORDER BY id"))
-    assert rows == [("https://kids.example/privacy", doc["id"], "v-test"),
+    assert rows == [("https://kids.example/privacy", doc["id"], findings_version()),
                     ("https://kids.example/blank", None, None)]  # no text: no document
     # The same bytes again (another target's fetch of one policy) store nothing more.
     assert writer.write([("document", pages["policy"])]) == ([], [])
