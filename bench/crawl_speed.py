@@ -152,7 +152,7 @@ def write_targets(path: Path, homepages: list[str]) -> Path:
     return path
 
 
-def scan_command(targets_file: Path, db_path: Path, pages: int, workers: int) -> list[str]:
+def scan_command(targets_file: Path, db_path: Path, pages: int, workers: int | str) -> list[str]:
     return [sys.executable, "-m", "scanner.cli", "scan", str(targets_file), "--db", str(db_path),
             "--allow-private", "--max-pages", str(pages), "--workers", str(workers)]
 
@@ -365,7 +365,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--pages", type=int, default=10, help="pages per site (all fetched)")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", default="1",
+                        help="the scan's --workers: a number, or auto (the scan's own default)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each side; the best counts")
     parser.add_argument("--profile", metavar="FILE",
                         help="then scan again with every process under cProfile; merged stats to FILE")

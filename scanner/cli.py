@@ -14,7 +14,14 @@ from pathlib import Path
 import click
 
 from scanner import __version__
-from scanner.options import DEFAULT_OPTIONS, ScanOptions, loopback_forced
+from scanner.options import (
+    AUTO_WORKERS_MAX,
+    DEFAULT_OPTIONS,
+    WORKERS_AUTO,
+    ScanOptions,
+    auto_workers,
+    loopback_forced,
+)
 
 
 def db_option(fn):
@@ -68,6 +75,17 @@ def cli():
     """
 
 
+class WorkerCount(click.ParamType):
+    """--workers: a number from 1 to 64, or 'auto' (one per core, at most AUTO_WORKERS_MAX)."""
+
+    name = "workers"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or str(value).strip().lower() != WORKERS_AUTO:
+            return click.IntRange(1, 64).convert(value, param, ctx)
+        return auto_workers()
+
+
 def _check_shard(ctx, param, value):
     """--shard I/N: a bad spec is bad input (exit 2) before anything is opened."""
     from scanner.shard import Shard, ShardError
@@ -92,9 +110,10 @@ def _check_shard(ctx, param, value):
 @click.option("--resume", is_flag=True,
               help="Continue the database's last scan if it did not complete (only the targets "
                    "not yet done are crawled); otherwise start a new scan.")
-@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True,
-              type=click.IntRange(1, 64),
-              help="Batches of targets crawled at once, each by a process of its own.")
+@click.option("--workers", default=WORKERS_AUTO, show_default=True, type=WorkerCount(),
+              metavar="N|auto",
+              help="Batches of targets crawled at once, each by a process of its own; 'auto': "
+                   f"one per CPU core, at most {AUTO_WORKERS_MAX} (about 100 MB each).")
 @click.option("--batch-size", default=DEFAULT_OPTIONS.batch_size, show_default=True,
               type=click.IntRange(1, 10000), help="Targets per worker process.")
 @click.option("--ignore-robots", is_flag=True,

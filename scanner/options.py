@@ -12,6 +12,18 @@ import os
 # The test suite sets it so that every crawl it starts, however started, stays on loopback.
 LOOPBACK_ONLY_ENV = "SCANNER_LOOPBACK_ONLY"
 
+# `scanner scan --workers auto` (its default): one worker process per core, at most this many.
+# Two keep a scan of the bench's 2,000 pages within 300 MB (docs/performance.md, memory) and
+# crawl on both cores of a 2-core machine while the scan process stores and scores.
+AUTO_WORKERS_MAX = 2
+WORKERS_AUTO = "auto"
+
+
+def auto_workers() -> int:
+    """The worker count `--workers auto` means on this machine: min(AUTO_WORKERS_MAX, cores)."""
+    return max(1, min(AUTO_WORKERS_MAX, os.cpu_count() or 1))
+
+
 # How a run executes rather than what it collects: a resumed scan takes these from the command
 # line that resumes it, and everything else from the scan it continues.
 RUN_FIELDS = ("workers", "batch_size", "log_level")
@@ -25,7 +37,8 @@ class ScanOptions:
     max_policy_pages: int = 8     # policy documents (split policies, notices) per target
     browser: bool = False         # pages loaded in Chromium
     ignore_robots: bool = False   # pages robots.txt disallows are fetched (a regulator's mandate)
-    workers: int = 1              # batches crawled at once, each by a process of its own
+    workers: int = 1              # batches crawled at once, each by a process of its own (the
+                                  # CLI's default is WORKERS_AUTO: auto_workers())
     batch_size: int = 250         # targets per worker process, at most (crawl.split_batches)
     log_level: str = "CRITICAL"   # Scrapy's log level in the workers
     shard: str = ""               # 'I/N': only the targets of shard I of N (scanner/shard.py)
