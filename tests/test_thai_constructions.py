@@ -78,6 +78,8 @@ def test_own_organisation_obtaining_data_is_collection_not_sharing(sentence):
     "เราอาจว่าจ้างบริษัทภายนอกให้ดูแลระบบสารสนเทศ ซึ่งอาจเข้าถึงข้อมูลส่วนบุคคลของท่าน",
     "เราใช้ LINE Official Account ในการติดต่อสื่อสาร ซึ่ง LINE อาจเก็บข้อมูลการใช้งานของท่าน",
     "รูปถ่ายของผู้เข้าร่วมอาจถูกใช้ในสื่อประชาสัมพันธ์ของมหาวิทยาลัย",
+    # transfer closing a list of processing verbs
+    "โครงการจะดำเนินการเก็บรวบรวม ใช้ และโอนข้อมูลเท่าที่จำเป็น",
 ])
 def test_sharing_by_handing_over_reporting_access_or_a_plugin(sentence):
     assert "third_party_sharing" in practices(sentence), sentence
