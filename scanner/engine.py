@@ -80,6 +80,9 @@ class CompiledRules:
         self._key_sets: dict[tuple, int] = {}
         self._lead_numbers: dict[tuple, int] = {}
         self.plans = [self._plan(rule) for rule in rules]
+        # The exception probes anchored at the sentence's start (they judge the whole sentence).
+        self.whole_sentence = frozenset(probe for plan in self.plans for probe in plan[2]
+                                        if WHOLE_SENTENCE.match(self.probes[probe][0].pattern))
         self.masks = [mask for _i, _a, mask in self.alternatives]
         # Per alternative number: (rule index, pattern probe or None, near clause or None).
         self.steps = []
@@ -358,7 +361,7 @@ class SentenceScan:
             decided = rule_index
             _patterns, _clauses, exceptions, unless = plans[rule_index]
             for exception in exceptions:
-                if self.find(exception):
+                if self.find(exception) and self._excepts(span, exception):
                     break
             else:
                 outcome = "hit"
@@ -374,7 +377,19 @@ class SentenceScan:
         if self._clauses is None:
             self._clauses = clause_starts(self.text)
         clauses = self._clauses
-        return any(same_clause(clauses, span, found) for found in self.find_all(denial))
+        return any(denies(clauses, span, found) for found in self.find_all(denial)) or \
+            bool(clauses) and denial_in_clause(self.compiled.probes[denial][0], self.text,
+                                               clauses, span)
+
+    def _excepts(self, span: tuple[int, int], exception: int) -> bool:
+        """Whether the exception probe cancels the matched span: anchored at the sentence's start
+        it speaks of the whole sentence, else of its own clause and the ones after it."""
+        if exception in self.compiled.whole_sentence:
+            return True
+        if self._clauses is None:
+            self._clauses = clause_starts(self.text)
+        clauses = exception_clauses(self.text, self._clauses)
+        return any(excepts(clauses, span, found) for found in self.find_all(exception))
 
     def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
         hits = []
@@ -441,14 +456,20 @@ def _nearest(hits: list, sentence: str, within: int) -> tuple[int, int] | None:
     return None
 
 
-# Where a new clause of a line begins: after "; " or ": " (not a ": " after for, to, with, of
-# or as, which opens the verb's own list: "we do not sell data for: interest-based ads"), at
-# "but", "however", "whereas", "although", and at a comma before a new subject (", we do not
-# sell ..."). Lines are not cut:
+# Where a new clause of a line begins: after "; " or ": " (not a ": " after for, to, with, of,
+# as, not or never, which opens the verb's own list: "we do not sell data for: interest-based
+# ads", "our app does not: sell or share personal data"), at
+# "but" (not "but only", which limits the verb before it), "however", "whereas", "although",
+# at a comma before a new subject (", we do not sell ...": the subject opens the new clause) and
+# at "and" before a modal of its own ("... and may share it"). Lines are not cut:
 # a denial in a lead-in ("We will never:") governs its list items.
-CLAUSE_BREAK = re.compile(r"(?:;|(?<!\bfor)(?<!\bto)(?<!\bwith)(?<!\bof)(?<!\bas):)[ \t]+(?=\S)|,?[ \t]+but[ \t]+|,[ \t]*(?:however|whereas|although|though"
-                          r"|while|yet)\b|,[ \t]+(?:and[ \t]+|so[ \t]+)?(?:we|you|they|it|our|these|those"
-                          r"|third[ -]part(?:y|ies)|partners)[ \t]", re.I)
+CLAUSE_BREAK = re.compile(r"(?:;|(?<!\bfor)(?<!\bto)(?<!\bwith)(?<!\bof)(?<!\bas)(?<!\bnot)(?<!\bnever):)[ \t]+(?=\S)|,?[ \t]+but[ \t]+(?!only\b)|,[ \t]*(?:however|whereas|although|though"
+                          r"|while|yet)\b|,[ \t]+(?:and[ \t]+|so[ \t]+)?(?=(?:we|you|they|it|our|these|those"
+                          r"|third[ -]part(?:y|ies)|partners)[ \t])"
+                          # "... and may share it", "... and will only share it": a new verb
+                          # phrase with its own modal ("do not and will not sell" is one)
+                          r"|[ \t]+and[ \t]+(?=(?:may|might|can|could|will|would|also)\b"
+                          r"(?![ \t]+(?:not|never)\b))", re.I)
 
 
 def clause_starts(sentence: str) -> list[int]:
@@ -462,6 +483,64 @@ def same_clause(starts: list[int], span: tuple[int, int], other: tuple[int, int]
     other_first = bisect_right(starts, other[0])
     other_last = bisect_right(starts, max(other[0], other[1] - 1))
     return first <= other_last and other_first <= last
+
+
+def denies(starts: list[int], span: tuple[int, int], denial: tuple[int, int]) -> bool:
+    """Whether an English denial acts on the matched span: the clause it begins in is one the
+    span reaches into. A denial's match may run on past a clause break ("We do not sell your
+    data, we share it with advertisers": "do not sell your data, we share"), but its negation
+    stays in the clause it opens."""
+    where = bisect_right(starts, denial[0])
+    return bisect_right(starts, span[0]) <= where <= bisect_right(starts, max(span[0], span[1] - 1))
+
+
+def denial_in_clause(regex: re.Pattern, text: str, starts: list[int],
+                     span: tuple[int, int]) -> bool:
+    """Whether the denial begins in a later clause the span reaches into, searched from that
+    clause's start: an earlier match that ran on past the break ("will not transmit it to us,
+    and we will not collect") hides it from finditer."""
+    first = bisect_right(starts, span[0])
+    last = bisect_right(starts, max(span[0], span[1] - 1))
+    for clause in range(max(first, 1), last + 1):
+        m = regex.search(text, starts[clause - 1])
+        if m and bisect_right(starts, m.start()) == clause:
+            return True
+    return False
+
+
+# A fronted subordinate clause ("If you do not want targeted ads, you can set your ad
+# preferences"): what the main clause says of the reader covers it too.
+FRONTED = re.compile(r"\W*(?:(?:please\s+)?note\s+that\s+)?(?:if|when|whenever|where|unless"
+                     r"|although|though|because|since|while|once|to|in\s+order\s+to)\b", re.I)
+
+
+def exception_clauses(sentence: str, starts: list[int]) -> list[int]:
+    """The clause starts exceptions are judged by: a fronted subordinate clause joins the
+    main clause after it."""
+    return starts[1:] if starts and FRONTED.match(sentence) else starts
+
+
+# A Thai negation comes before the verb it denies ("ไม่เก็บ"): one that begins this many
+# words after the matched practice denies a later verb of the clause, not the practice.
+THAI_DENIAL_REACH = 8
+
+
+def thai_denies(starts: list[int], span: tuple[int, int], denial: tuple[int, int],
+                form: str = "") -> bool:
+    """Whether a Thai denial (spans in the token form, words between "|") acts on the span."""
+    if not same_clause(starts, span, denial):
+        return False
+    if not form or denial[0] < span[1]:
+        return True
+    between = form[span[1]:denial[0]].strip("|")
+    return not between or between.count("|") + 1 <= THAI_DENIAL_REACH
+
+
+def excepts(starts: list[int], span: tuple[int, int], found: tuple[int, int]) -> bool:
+    """Whether an English exception found at `found` cancels the matched span: it begins in
+    the span's last clause or before it, or it is empty (a lookahead over the sentence)."""
+    return found[0] == found[1] or \
+        bisect_right(starts, found[0]) <= bisect_right(starts, max(span[0], span[1] - 1))
 
 
 def find_match(rule: Rule, sentence: str) -> tuple[int, int] | None:
@@ -482,6 +561,29 @@ def _rule_form(rule: Rule, sentence: str) -> str:
         from scanner.thai import tokenized_form
 
         return tokenized_form(sentence)
+    return matching_form(sentence)
+
+
+# Emphasis marks ("We **do not** sell", "_never_") and an aside of alternatives right after a
+# negation ("We do not need to (or want to) sell", "do not (and will not) share") say nothing of
+# their own, but they cut a denial off the verb it denies. English rules match a form of the
+# sentence with them blanked out (same length, so every offset holds); a bullet ("* item"), a
+# word with an underscore ("user_id") and an aside that names an exception are kept.
+EMPHASIS = re.compile(r"(?<![\w*])[*_]{1,3}(?=[^\W_])|(?<=[^\W_]|[.,;:!?)])[*_]{1,3}(?![\w*])")
+NEGATED_ASIDE = re.compile(MACROS["{NEG}"] + r"(?:\s+[\w'-]+){0,3}?\s*"
+                           r"(\((?:or|and|nor|and/or)\b(?![^()]*\b(?:except|unless|other\s+than"
+                           r"|without|consent|permission)\b)[^()]{0,50}\))", re.I)
+
+ASIDE_OPENS = re.compile(r"\((?:or|and|nor)\b", re.I)  # what every such aside begins with
+
+
+def matching_form(sentence: str) -> str:
+    """The English sentence the rules match: emphasis marks and a negated aside blanked."""
+    if "*" in sentence or "_" in sentence:
+        sentence = EMPHASIS.sub(lambda m: " " * len(m.group()), sentence)
+    if "(" in sentence and ASIDE_OPENS.search(sentence) and NEGATED_ASIDE.search(sentence):
+        sentence = NEGATED_ASIDE.sub(lambda m: m.group()[:m.start(1) - m.start()]
+                                     + " " * (m.end(1) - m.start(1)), sentence)
     return sentence
 
 
@@ -505,15 +607,45 @@ def judge(rule: Rule, sentence: str, heading: str | None = "") -> tuple[str | No
     span = find_match(rule, sentence)
     if span is None:
         return None, None
-    if any(e.search(sentence) for e in rule.exceptions):
-        return None, None
+    clauses = None
+    if rule.exceptions:
+        # an English exception acts on its own clause and the ones after it ("To opt out of
+        # sales: ..."), not on a clause before it ("X may be sold to partners; see below to opt
+        # out" still states a sale); anchored at the sentence's start, on the whole sentence
+        for e in rule.exceptions:
+            if not e.search(sentence):
+                continue
+            if rule.lang != "en" or WHOLE_SENTENCE.match(e.pattern):
+                return None, None
+            if clauses is None:
+                clauses = _clause_starts(rule, sentence)
+            if any(excepts(exception_clauses(sentence, clauses), span, m.span())
+                   for m in e.finditer(sentence)):
+                return None, None
     if rule.unless:
         # denials act on their own clause (a Thai one's clauses are cut in its token form)
-        clauses = clause_starts(sentence) if rule.lang == "en" else thai.clause_starts(sentence)
-        if any(same_clause(clauses, span, m.span()) for u in rule.unless
-               for m in u.finditer(sentence)):
+        if clauses is None:
+            clauses = _clause_starts(rule, sentence)
+        if rule.lang == "en":
+            denied = any(denies(clauses, span, m.span()) for u in rule.unless
+                         for m in u.finditer(sentence))
+        else:
+            denied = any(thai_denies(clauses, span, m.span(), sentence) for u in rule.unless
+                         for m in u.finditer(sentence))
+        if denied:
+            return "denied", span
+        if rule.lang == "en" and any(denial_in_clause(u, sentence, clauses, span)
+                                     for u in rule.unless):
             return "denied", span
     return "hit", span
+
+
+def _clause_starts(rule: Rule, sentence: str) -> list[int]:
+    return clause_starts(sentence) if rule.lang == "en" else thai.clause_starts(sentence)
+
+
+# An exception pattern anchored at the start (after its inline flags): "^(?=.*contextual)".
+WHOLE_SENTENCE = re.compile(r"\s*(?:\(\?[aiLmsux-]+\))?\s*(?:\^|\\A)")
 
 
 def match_sentence(rule: Rule, sentence: str, heading: str = "") -> str | None:
@@ -657,6 +789,8 @@ def _fired(sentence: str, compiled: CompiledRules, lang: str, fast_english: bool
            section: tuple = ()):
     """(rule index, outcome, span) of each rule firing on the sentence, in rule order; `section`:
     the context rules whose heading matched, tried too."""
+    if lang == "en":
+        sentence = matching_form(sentence)
     if fast_english and not FOLD_MISMATCH.search(sentence):
         fired = SentenceScan(sentence, compiled).outcomes()
     else:

@@ -204,15 +204,20 @@ def denials_counted_as_risk(records: list[dict], rules, lang: str = "auto",
                 continue  # "we will not show personalised ads unless you consent": a practice
             if f.category != "sale" and EXCEPTIONS_LIFT.match(text, f.match_end, f.end):
                 continue  # "we do not share it except as described below": the exceptions are done
-            if negation_governs(text[f.start:f.match_start]):
+            first = FIRST_WORD.match(text, f.match_start)
+            if negation_governs(text[f.start:f.match_start], first.group() if first else ""):
                 bad.append((record.get("id"), f.rule_id, f.evidence))
     return bad
 
 
-# A negation in an earlier clause ("..., however we may share") or in an idiom ("including but
-# not limited to", "whether or not", "if you do not opt out") does not deny what follows it.
+# A negation in an earlier clause ("..., however we may share", "although we do not sell it,
+# we share it": a comma before a new subject, as the engine cuts clauses; a table cell or bullet
+# of its own: "No ||| With whom we share") or in an idiom ("including but not limited to",
+# "whether or not", "if you do not opt out") does not deny what follows it.
 CLAUSE_BREAK = re.compile(r"[;:.!?]\s|,\s*(?:however|but|except|unless|although|though|and)\b"
-                          r"|\b(?:however|but|except|unless|although)\b", re.I)
+                          r"|\b(?:however|but|except|unless|although)\b"
+                          r"|,\s+(?=(?:we|you|they|it|our|these|those|third[ -]part(?:y|ies)"
+                          r"|partners)\s)|\|\|\||[•●|]", re.I)
 NOT_A_DENIAL = re.compile(r"\bnot limited to\b|\bwhether or not\b|\bnot (?:always|only|just)\b"
                           r"|\b(?:if|unless|when|where) (?:you|users?|they|we)\s+(?:do|does|did|have|has)"
                           r"\s*(?:not|n't)\b[^,;]*,?"
@@ -232,10 +237,17 @@ CONSENT_LIFTS = re.compile(r"[^.;]{0,100}\b(?:unless|without|until|except\s+(?:w
                            r"[^.;]{0,50}\b(?:consent\w*|agree\w*|opt(?:s|ed)?[- ]in|permission)", re.I)
 
 
-def negation_governs(before_match: str) -> bool:
-    """Whether a negation in the same clause, shortly before the matched phrase, denies it."""
-    clauses = CLAUSE_BREAK.split(before_match)
-    window = NOT_A_DENIAL.sub(" ", clauses[-1] if clauses else before_match)
+FIRST_WORD = re.compile(r"[\w'-]+\s")
+
+
+def negation_governs(before_match: str, first_word: str = "") -> bool:
+    """Whether a negation in the same clause, shortly before the matched phrase, denies it.
+    first_word: the phrase's first word and the space after it, so a phrase that opens with a
+    new subject ("..., we may share") starts a clause of its own."""
+    clauses = CLAUSE_BREAK.split(before_match + first_word)
+    last = clauses[-1] if clauses else before_match
+    last = last[:len(last) - len(first_word)] if first_word and last.endswith(first_word) else last
+    window = NOT_A_DENIAL.sub(" ", last)
     return bool(NEGATION_BEFORE.search(window))
 
 
