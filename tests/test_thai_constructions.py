@@ -163,3 +163,13 @@ def test_a_plain_denial_or_a_consent_exception_is_no_collection(sentence):
 ])
 def test_colloquial_forms_of_collection_and_sharing(sentence, category):
     assert category in practices(sentence), sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    # a reader noun followed by อื่น is other users, not the reader: still sharing
+    "ผู้ใช้บริการรายอื่นจะเห็นชื่อของท่าน",
+    "ผู้เรียนคนอื่นจะเห็นคะแนนของท่าน",
+    "สมาชิกคนอื่นอาจเห็นโพสต์ของท่าน",
+])
+def test_other_users_seeing_the_data_is_sharing(sentence):
+    assert "third_party_sharing" in practices(sentence), sentence
