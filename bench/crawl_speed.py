@@ -9,7 +9,7 @@ no pipeline, middleware or extension of the scanner and keeps its own seen set.
 Wall time on a shared machine varies with its load; CPU time (the processes' user + system
 seconds, workers included) much less, so both ratios are printed.
 
-Usage: python bench/crawl_speed.py [--sites 200] [--pages 10] [--workers 1] [--repeat 2]
+Usage: python bench/crawl_speed.py [--sites 200] [--pages 10] [--workers 1|N|auto] [--repeat 2]
                                    [--profile FILE]
   --profile FILE: then scan once more with the scan process and every worker under cProfile
   (a sitecustomize hook on PYTHONPATH) and print their merged top costs.

@@ -4,7 +4,7 @@ under it (its workers), sampled as the scan goes, printed when the scan passes 1
 proportional set size (PSS: a page shared by n processes, such as a library's code, counted 1/n
 in each) is printed beside it, what the processes take from the machine together.
 
-Usage: python bench/memory.py [--pages 5000] [--site-pages 20] [--checkpoints 1000,2500,5000]
+Usage: python bench/memory.py [--pages 5000] [--site-pages 20] [--checkpoints 1000,2500,5000] [--workers 1|N|auto]
        python bench/memory.py --pages 10000 --checkpoints 1000,5000,10000   (about 2-4 minutes)
 """
 
