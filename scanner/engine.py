@@ -386,10 +386,13 @@ class SentenceScan:
         it speaks of the whole sentence, else of its own clause and the ones after it."""
         if exception in self.compiled.whole_sentence:
             return True
+        found = self.find_all(exception)
+        if found and found[0][0] < span[1]:  # found before the span ends: in its clause or before
+            return True
         if self._clauses is None:
             self._clauses = clause_starts(self.text)
         clauses = exception_clauses(self.text, self._clauses)
-        return any(excepts(clauses, span, found) for found in self.find_all(exception))
+        return any(excepts(clauses, span, one) for one in found)
 
     def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
         hits = []
@@ -613,10 +616,11 @@ def judge(rule: Rule, sentence: str, heading: str | None = "") -> tuple[str | No
         # sales: ..."), not on a clause before it ("X may be sold to partners; see below to opt
         # out" still states a sale); anchored at the sentence's start, on the whole sentence
         for e in rule.exceptions:
-            if not e.search(sentence):
+            first = e.search(sentence)
+            if first is None:
                 continue
-            if rule.lang != "en" or WHOLE_SENTENCE.match(e.pattern):
-                return None, None
+            if rule.lang != "en" or WHOLE_SENTENCE.match(e.pattern) or first.start() < span[1]:
+                return None, None  # (found before the span ends: in its clause or before it)
             if clauses is None:
                 clauses = _clause_starts(rule, sentence)
             if any(excepts(exception_clauses(sentence, clauses), span, m.span())
