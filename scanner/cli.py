@@ -110,7 +110,7 @@ def _check_shard(ctx, param, value):
 @click.option("--resume", is_flag=True,
               help="Continue the database's last scan if it did not complete (only the targets "
                    "not yet done are crawled); otherwise start a new scan.")
-@click.option("--workers", default=WORKERS_AUTO, show_default=True, type=WorkerCount(),
+@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True, type=WorkerCount(),
               metavar="N|auto",
               help="Batches of targets crawled at once, each by a process of its own; 'auto': "
                    f"one per CPU core, at most {AUTO_WORKERS_MAX} (about 100 MB each).")

@@ -38,7 +38,7 @@ class ScanOptions:
     browser: bool = False         # pages loaded in Chromium
     ignore_robots: bool = False   # pages robots.txt disallows are fetched (a regulator's mandate)
     workers: int = 1              # batches crawled at once, each by a process of its own (the
-                                  # CLI's default is WORKERS_AUTO: auto_workers())
+                                  # CLI's default too; '--workers auto' means auto_workers())
     batch_size: int = 250         # targets per worker process, at most (crawl.split_batches)
     log_level: str = "CRITICAL"   # Scrapy's log level in the workers
     shard: str = ""               # 'I/N': only the targets of shard I of N (scanner/shard.py)

@@ -1,4 +1,4 @@
-"""`scanner scan --workers`: a number, or 'auto' (its default): one worker per core, at most
+"""`scanner scan --workers`: a number (default 1), or 'auto': one worker per core, at most
 AUTO_WORKERS_MAX."""
 
 import click
@@ -28,11 +28,11 @@ def test_workers_takes_a_number_or_auto(monkeypatch):
             count.convert(bad, None, None)
 
 
-def test_scan_help_says_auto_is_the_default():
+def test_scan_help_offers_auto_and_defaults_to_one_worker():
     result = CliRunner().invoke(cli, ["scan", "--help"])
     assert result.exit_code == 0
     assert "--workers N|auto" in result.output
-    assert "[default: auto]" in " ".join(result.output.split())
+    assert "[default: 1]" in " ".join(result.output.split())
 
 
 def test_a_bad_worker_count_is_bad_input(tmp_path):
