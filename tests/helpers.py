@@ -142,3 +142,14 @@ def english_risks(text: str, rules, heading: str = "") -> set[str]:
 
     return {f.category for f in classify(text, rules, lang="en", section=heading)
             if f.polarity == "risk"}
+
+
+def sale_findings(text: str, rules, heading: str = "") -> dict:
+    """polarity -> rule ids of the sale findings the English policy rules give a text."""
+    from scanner.matching import classify
+
+    found: dict = {}
+    for f in classify(text, rules, lang="en", section=heading):
+        if f.category == "sale":
+            found.setdefault(f.polarity, []).append(f.rule_id)
+    return found

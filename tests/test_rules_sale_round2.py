@@ -5,18 +5,16 @@ audited policies use."""
 
 import pytest
 
+from helpers import sale_findings as _sale_findings
+
 from scanner.matching import classify, load_rules
 
 RULES = load_rules()
 
 
 def sale_findings(text: str, heading: str = "") -> dict:
-    """polarity -> rule ids of the sale findings of the text."""
-    found: dict = {}
-    for f in classify(text, RULES, lang="en", section=heading):
-        if f.category == "sale":
-            found.setdefault(f.polarity, []).append(f.rule_id)
-    return found
+    """polarity -> rule ids of the sale findings of the text, by the rules loaded here."""
+    return _sale_findings(text, RULES, heading)
 
 
 @pytest.mark.parametrize("sentence", [
