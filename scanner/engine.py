@@ -172,13 +172,16 @@ class CompiledRules:
             key_sets.extend(self.anchor_keys.get(prefix, ()))
         return bits, tuple(proposed), tuple(key_sets)
 
-    def learn(self, words) -> None:
-        """Cache the hits of words not seen before, so a sentence's words map in C (map, set)."""
+    def learn(self, words, sentence_words) -> None:
+        """Cache the hits of words not seen before, so a sentence's words map in C (map, set).
+        When the cache is full it starts over with all of the sentence's words (sentence_words,
+        a superset of words), which its caller then looks up."""
         if len(self.word_bits) > WORD_CACHE_LIMIT:
             self.word_bits.clear()
             self.word_proposals.clear()
             self.key_set_words.clear()
             self.anchored_words.clear()
+            words = sentence_words
         for word in words:
             bits, proposed, key_sets = self.word_hits(word)
             self.word_bits[word] = bits
@@ -215,7 +218,7 @@ class SentenceScan:
         unique = set(parts[1::2])
         unseen = unique.difference(compiled.word_bits)
         if unseen:
-            compiled.learn(unseen)
+            compiled.learn(unseen, unique)
         # Per word in C: the OR of the key group bits, the alternatives proposed.
         self.present = reduce(or_, map(compiled.word_bits.__getitem__, unique), 0)
         self.proposed = set(chain.from_iterable(map(compiled.word_proposals.__getitem__, unique)))
