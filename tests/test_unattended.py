@@ -7,6 +7,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -22,16 +23,23 @@ PER_TARGET_TABLES = ("fetches", "findings", "third_parties", "cookies", "scores"
 SITES = 8
 
 
-def slow_sites(loopback_site, n=SITES, step=0.5):
+def slow_sites(loopback_site, n=SITES, step=0.5, held=None, free=0):
     """n sites whose homepage answers after 0.3 + i * step seconds: targets finish one by one.
-    Each has a policy, a tracker script and a cookie, so every per-target table gets rows."""
+    With held (a threading.Event), only the first `free` sites answer on their own; the others'
+    homepages wait until the test sets held, so a scan stopped before then cannot have finished
+    them however slow the machine is. Each site has a policy, a tracker script and a cookie, so
+    every per-target table gets rows."""
     sites = []
     for i in range(n):
+        wait = held if held is not None and i >= free else None
         home = (f'<html><head><script src="https://www.googletagmanager.com/gtm.js?id=GTM-{i}">'
                 f'</script></head><body><a href="/privacy">Privacy Policy</a>'
                 f'<a href="/about">About</a></body></html>')
 
-        def slow_home(body=home, delay=0.3 + i * step, cookie=f"visitor=v{i}; Max-Age=3600"):
+        def slow_home(body=home, delay=0.3 + i * step, cookie=f"visitor=v{i}; Max-Age=3600",
+                      wait=wait):
+            if wait is not None:
+                wait.wait(timeout=300)
             time.sleep(delay)
             return (200, {"Set-Cookie": cookie}, body)
 
@@ -91,7 +99,8 @@ def rows_per_target(db_path) -> dict:
 
 
 def test_sigkilled_scan_resumes_to_the_rows_of_a_scan_done_in_one_go(loopback_site, tmp_path):
-    sites = slow_sites(loopback_site)
+    held = threading.Event()
+    sites = slow_sites(loopback_site, held=held, free=2)
     targets = write_targets(tmp_path, [f"{s.url}/" for s in sites])
     db_path = tmp_path / "killed.db"
     scan = start_scan("scan", targets, "--db", db_path, "--allow-private")  # one batch of 8
@@ -101,6 +110,7 @@ def test_sigkilled_scan_resumes_to_the_rows_of_a_scan_done_in_one_go(loopback_si
     finally:
         scan.send_signal(signal.SIGKILL)
         scan.communicate(timeout=60)
+        held.set()
     assert len(done_before_kill) < SITES, "the scan ended before it could be killed"
     # Its worker stops with it; the kernel then frees the lock.
     wait_for(lambda: lock_holder(db_path) is None, what="the lock to be free")
@@ -131,7 +141,8 @@ def test_sigkilled_scan_resumes_to_the_rows_of_a_scan_done_in_one_go(loopback_si
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_stopped_scan_exits_interrupted_keeps_finished_targets_and_lists_pending_ones(
         loopback_site, tmp_path, stop):
-    sites = slow_sites(loopback_site, n=6, step=1.0)
+    held = threading.Event()
+    sites = slow_sites(loopback_site, n=6, step=1.0, held=held, free=1)
     targets = write_targets(tmp_path, [f"{s.url}/" for s in sites])
     db_path, log_file = tmp_path / "r.db", tmp_path / "scan.log"
     scan = start_scan("scan", targets, "--db", db_path, "--allow-private", "--log-file", log_file)
@@ -139,6 +150,7 @@ def test_a_stopped_scan_exits_interrupted_keeps_finished_targets_and_lists_pendi
         wait_for(lambda: done_targets(db_path), what="a target done")
     finally:
         scan.send_signal(stop)
+        held.set()  # the held homepages answer now: the stopping scan must not wait on them
         stdout, stderr = scan.communicate(timeout=120)
     assert scan.returncode == ExitCode.INTERRUPTED, stderr
     done = done_targets(db_path)
