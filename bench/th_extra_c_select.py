@@ -1,4 +1,5 @@
-"""Choose the clauses of the th-extra-c labelled set (issue 14): Thai notices not used before.
+"""Choose the clauses of the th-extra-c (or, with --set th-extra-d, th-extra-d) labelled set (issue
+14): Thai notices not used before.
 
 Prints one JSON line per chosen clause (policy, source, path, commit, extract, start, end,
 sha256, sampled, and the clause text for the labeller's eyes only); the labels are added by hand
@@ -18,15 +19,22 @@ strata below, the rest random.
 
   .venv/bin/python bench/eval_texts.py materialise      # the earlier sets, for the dedup
   .venv/bin/python bench/th_extra_c_select.py > /tmp/th-extra-c-candidates.jsonl
+  .venv/bin/python bench/th_extra_c_select.py --set th-extra-d > /tmp/th-extra-d-candidates.jsonl
+
+--set th-extra-d uses the same cutting, filters and strata with its own seed, sources and cap
+(SETS below); its dedup also reads th-extra-c's materialised clauses. A source may name the
+commit to read (a file deleted later in its repository); otherwise the newest that touched it.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import hashlib
 import json
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,7 +47,8 @@ from scanner.sentences import split_sentences  # noqa: E402
 
 SEED = "th-extra-c-2026"
 PER_NOTICE = 30
-# (policy, repository, path, extract): extract=False reads the file as stored (string literals).
+# (policy, repository, path, extract[, commit]): extract=False reads the file as stored (string
+# literals, plain text).
 SOURCES = [
     ("oncb_kidguard", "pp584/kidguard", "application/views/template/front-end/policypage_view.php", True),
     ("sonchai_shop", "sonchai058/ecommerce", "application/modules/aboutus/views/front-end/privacy.php", True),
@@ -56,6 +65,16 @@ SOURCES = [
     ("uplift_privacy", "9Aediter/uplift-web-frontend", "src/app/[lang]/legal/privacy/page.tsx", False),
     ("uplift_cookies", "9Aediter/uplift-web-frontend", "src/app/[lang]/legal/cookies/page.tsx", False),
 ]
+# th-extra-d (session 8, H6): a fresh validation set, chosen and labelled before any rule edit.
+SOURCES_D = [
+    ("supernumber", "sakonlapakP/Supernumber", "resources/views/privacy.blade.php", True),
+    ("nonfree_vpn", "testvpnkuy/samupro-vpn", "PrivacyPolicy.php", False),
+    ("boss_vpn", "thaiprovpn/one", "privacy_app-bossvpn", False),
+    ("boost_vpn", "skynet49/vpn", "privacy-boostvpn.php", False, "85fd6a6"),
+    ("tfac_consent", "Phitchayut/upload_download", "frontend/components/more_info.php", True),
+]
+# set name -> (seed, sources, clauses per notice)
+SETS = {"th-extra-c": (SEED, SOURCES, PER_NOTICE), "th-extra-d": ("th-extra-d-2026", SOURCES_D, 45)}
 STRATA = [
     ("children", ("ผู้เยาว์", "อายุต่ำกว่า", "ผู้ปกครอง", "ผู้ใช้อำนาจปกครอง", "เด็ก", "บิดามารดา", "นักเรียน", "เยาวชน")),
     ("cookies_ads", ("คุกกี้", "โฆษณา", "การตลาด", "Google", "Analytics", "Facebook", "Pixel")),
@@ -105,11 +124,13 @@ def squash(piece: str) -> str:
     return "".join(piece.split())
 
 
-def earlier_clauses() -> list[str]:
+def earlier_clauses(name: str = "th-extra-c") -> list[str]:
+    """Clauses of the earlier Thai sets: th-real-dev and every materialised th-extra* set that
+    comes before `name` (th-extra, -b, ... in name order)."""
     texts = []
     shared = ROOT.parent / "shared" / "eval" / "th-real-dev.jsonl"
     for path in [shared, *sorted(TEXTS_DIR.glob("th-extra*.jsonl"))]:
-        if path.name.startswith("th-extra-c"):
+        if path.name != shared.name and path.stem.split(".")[0] >= name:
             continue
         with open(path, encoding="utf-8") as handle:
             texts.extend(squash(json.loads(line)["text"]) for line in handle if line.strip())
@@ -134,8 +155,9 @@ def stratum(piece: str) -> str | None:
     return None
 
 
-def choose(policy: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
-    rng = random.Random(int(hashlib.sha256(f"{SEED}:{policy}".encode()).hexdigest(), 16))
+def choose(policy: str, spans: list[tuple[int, int, str]], seed: str = SEED,
+           per_notice: int = PER_NOTICE) -> list[tuple[int, int, str, str]]:
+    rng = random.Random(int(hashlib.sha256(f"{seed}:{policy}".encode()).hexdigest(), 16))
     order = list(spans)
     rng.shuffle(order)
     by_stratum: dict[str, list] = {name: [] for name, _ in STRATA}
@@ -145,15 +167,15 @@ def choose(policy: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, in
             by_stratum[name].append(span)
     chosen: list[tuple[int, int, str, str]] = []
     taken = set()
-    while len(chosen) < PER_NOTICE // 2 and any(by_stratum.values()):
+    while len(chosen) < per_notice // 2 and any(by_stratum.values()):
         for name, _ in STRATA:
-            if by_stratum[name] and len(chosen) < PER_NOTICE // 2:
+            if by_stratum[name] and len(chosen) < per_notice // 2:
                 span = by_stratum[name].pop(0)
                 if span[:2] not in taken:
                     taken.add(span[:2])
                     chosen.append((*span, "keyword"))
     for span in order:
-        if len(chosen) >= PER_NOTICE:
+        if len(chosen) >= per_notice:
             break
         if span[:2] not in taken:
             taken.add(span[:2])
@@ -161,12 +183,21 @@ def choose(policy: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, in
     return sorted(chosen)
 
 
-def main() -> int:
-    seen = earlier_clauses()
+def _full_commit(directory: Path, commit: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(directory), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                          capture_output=True, check=True, text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default="th-extra-c", choices=sorted(SETS), help="which set to choose")
+    args = parser.parse_args(argv)
+    seed, sources, per_notice = SETS[args.set]
+    seen = earlier_clauses(args.set)
     dropped = 0
-    for policy, source, path, extract in SOURCES:
+    for policy, source, path, extract, *pinned in sources:
         directory = git_dir(source, MIRRORS)
-        commit = latest_commit(directory, path)
+        commit = (_full_commit(directory, pinned[0]) if pinned else latest_commit(directory, path))
         text = archived_text(directory, commit, path, extract)
         spans, own = [], set()
         for start, end in clauses(text, extract):
@@ -179,7 +210,7 @@ def main() -> int:
                 dropped += 1
                 continue
             spans.append((start, end, piece))
-        chosen = choose(policy, spans)
+        chosen = choose(policy, spans, seed, per_notice)
         seen.extend(squash(piece) for _, _, piece, _ in chosen)
         print(f"{policy}: {len(spans)} candidates, {len(chosen)} chosen", file=sys.stderr)
         for start, end, piece, sampled in chosen:
