@@ -28,6 +28,8 @@ Run:  .venv/bin/python bench/sale_ads_audit.py pool
       .venv/bin/python bench/sale_ads_audit.py sample --out /tmp/audit-candidates.jsonl
       .venv/bin/python bench/sale_ads_audit.py score --split B
       .venv/bin/python bench/sale_ads_audit.py --pool c pool|sample --out F|score --split C
+      .venv/bin/python bench/sale_ads_audit.py --pool h sample --out F --share ../notes/pools8.json
+      .venv/bin/python bench/sale_ads_audit.py --pool h score --split A|B
 """
 
 from __future__ import annotations
@@ -152,6 +154,14 @@ D_FINDING_CAP, D_KEYWORD_SAMPLE = 80, 35
 # sell/sold/sale, "valuable consideration", broker(s) (the brief of round 3)
 D_KEYWORD = re.compile(
     r"\b(?:sell|sells|selling|sold|sale|sales)\b|\bvaluable\s+consideration\b|\bbrokers?\b", re.I)
+# Round 4 (session 8, set real-audit-h): one helper's share of pool D's policies not yet read
+# (real-audit-d-pool.json's entries, commits as recorded there), given as a JSON list; the share's
+# is_frozen policies are left out unread, the rest split by policy (D_GROUPS on one side), B
+# (validation, scores only) two thirds, A (read to tune) the rest.
+H_SEED = "real-audit-h-2026"
+H_POOL_FILE = LABELS_DIR / "real-audit-h-pool.json"
+H_LABELS_FILE = LABELS_DIR / "real-audit-h.jsonl"
+H_FINDING_CAP, H_KEYWORD_SAMPLE, H_B_SHARE = 80, 100, 2 / 3
 # Left out of pool D by hand after listing it, before any sentence was read: the same company's
 # policy as one already used under another name, or not a service's own policy.
 D_EXCLUDED = {
@@ -457,13 +467,41 @@ def pool_d(mirrors: Path) -> dict:
             "held_back_sentences": len(held_text), "_held_text": held_text}
 
 
-def sample_d(mirrors: Path, out: Path) -> None:
+def share_pool(share: list[str]) -> dict:
+    """Pool H: the policies of `share` as real-audit-d-pool.json records them, without the
+    is_frozen ones (left unread), split by policy with H_SEED: B (validation) H_B_SHARE of the
+    groups, A the rest."""
+    recorded = {p["policy"]: p for p in json.loads(D_POOL_FILE.read_text(encoding="utf-8"))[
+        "policies"]}
+    unknown = sorted(set(share) - set(recorded))
+    if unknown:
+        raise ArchiveError(f"not in {D_POOL_FILE.name}: {', '.join(unknown)}")
+    frozen = sorted(name for name in share if is_frozen(name))
+    policies = [dict(recorded[name]) for name in sorted(set(share) - set(frozen))]
+    group = {p["policy"]: D_GROUPS.get(p["policy"], p["policy"]) for p in policies}
+    order = sorted(set(group.values()))
+    rng("split", seed=H_SEED).shuffle(order)
+    to_b = set(order[:round(len(order) * H_B_SHARE)])
+    for policy in policies:
+        policy["split"] = "B" if group[policy["policy"]] in to_b else "A"
+    return {"seed": H_SEED, "from": D_POOL_FILE.name, "share": sorted(share),
+            "left_out_frozen": frozen, "policies": policies}
+
+
+def sample_d(mirrors: Path, out: Path, share: list[str] | None = None) -> None:
     """Pool D's sale sentences to label, per part: every sale risk finding (at most
     D_FINDING_CAP, seeded) and D_KEYWORD_SAMPLE sentences naming sell/sold/sale, "valuable
-    consideration" or broker(s) without one (25-900 characters, seeded)."""
+    consideration" or broker(s) without one (25-900 characters, seeded). With `share` (pool H,
+    real-audit-h): the share's unfrozen policies (share_pool), its seed, caps and files."""
     data = pool_d(mirrors)
     held_text = data.pop("_held_text")
-    D_POOL_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    seed, prefix, pool_file = D_SEED, "real-audit-d", D_POOL_FILE
+    finding_cap, keyword_sample = D_FINDING_CAP, D_KEYWORD_SAMPLE
+    if share is not None:
+        data = share_pool(share)
+        seed, prefix, pool_file = H_SEED, "real-audit-h", H_POOL_FILE
+        finding_cap, keyword_sample = H_FINDING_CAP, H_KEYWORD_SAMPLE
+    pool_file.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     rules = load_rules()
     frames: dict = {}
     for policy in data["policies"]:
@@ -484,8 +522,8 @@ def sample_d(mirrors: Path, out: Path) -> None:
                 "heading": heading_at(paths, s), "text": body, "rule": sentence["fired"].get("sale")})
     records = []
     for (split, stratum), items in sorted(frames.items()):
-        limit = D_FINDING_CAP if stratum == "finding" else D_KEYWORD_SAMPLE
-        picked = items if len(items) <= limit else rng(split, "sale", stratum, seed=D_SEED).sample(
+        limit = finding_cap if stratum == "finding" else keyword_sample
+        picked = items if len(items) <= limit else rng(split, "sale", stratum, seed=seed).sample(
             items, limit)
         print(f"{split} sale {stratum}: frame {len(items)}, taken {len(picked)}")
         for item in picked:
@@ -495,11 +533,11 @@ def sample_d(mirrors: Path, out: Path) -> None:
     records.sort(key=lambda r: (r["policy"], r["start"]))
     with open(out, "w", encoding="utf-8") as handle:
         for number, record in enumerate(records, 1):
-            handle.write(json.dumps({"id": f"real-audit-d-{number}", **record},
+            handle.write(json.dumps({"id": f"{prefix}-{number}", **record},
                                     ensure_ascii=False) + "\n")
     counts = {s: sum(p["split"] == s for p in data["policies"]) for s in ("A", "B")}
-    print(f"{len(data['policies'])} policies in pool D (A {counts['A']}, B {counts['B']}) -> "
-          f"{D_POOL_FILE}; {len(records)} sentences to label written to {out}")
+    print(f"{len(data['policies'])} policies in pool {prefix[-1].upper()} (A {counts['A']}, "
+          f"B {counts['B']}) -> {pool_file}; {len(records)} sentences to label written to {out}")
 
 
 def write_pool(mirrors: Path) -> None:
@@ -581,13 +619,18 @@ def score(split: str, mirrors: Path, labels_file: Path, rules=None, quiet: bool 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirrors", type=Path, default=MIRRORS)
-    parser.add_argument("--pool", choices=("a", "c", "d"), default="a",
+    parser.add_argument("--pool", choices=("a", "c", "d", "h"), default="a",
                         help="a: real-audit-a (splits A, B); c: the fresh pool real-audit-c (C); "
-                             "d: the fresh pool real-audit-d (A tuning, B validation)")
+                             "d: the fresh pool real-audit-d (A tuning, B validation); h: one "
+                             "share of pool D's unread policies, real-audit-h (sample --share)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("pool", help="list the pool and its split")
     make = commands.add_parser("sample", help="write the sentences to label (third-party text)")
     make.add_argument("--out", type=Path, required=True)
+    make.add_argument("--share", type=Path,
+                      help="pool h: a JSON file with the share's policy names (a list, or an "
+                           "object whose --share-key entry is the list)")
+    make.add_argument("--share-key", default="sale")
     judge = commands.add_parser("score", help="score one split's labelled sentences")
     judge.add_argument("--split", choices=("A", "B", "C"), required=True)
     judge.add_argument("--labels", type=Path)
@@ -608,6 +651,9 @@ def main(argv: list[str] | None = None) -> int:
             for p in data["policies"]:
                 print(f"{p['split']} {p['policy']:34} {p['source']:40} {p['path']}")
             print(f"{len(data['policies'])} policies in pool D")
+        elif args.command == "pool" and args.pool == "h":
+            print("pool h is written by `--pool h sample --share FILE`", file=sys.stderr)
+            return 1
         elif args.command == "pool":
             write_pool(args.mirrors)
         elif args.command == "sample":
@@ -615,16 +661,25 @@ def main(argv: list[str] | None = None) -> int:
                 print("error: --out must be outside the repository (third-party text)",
                       file=sys.stderr)
                 return 1
-            {"a": sample, "c": sample_c, "d": sample_d}[args.pool](args.mirrors, args.out)
+            if args.pool == "h":
+                if not args.share:
+                    print("error: pool h needs --share", file=sys.stderr)
+                    return 1
+                share = json.loads(args.share.read_text(encoding="utf-8"))
+                sample_d(args.mirrors, args.out,
+                         share=share[args.share_key] if isinstance(share, dict) else share)
+            else:
+                {"a": sample, "c": sample_c, "d": sample_d}[args.pool](args.mirrors, args.out)
         else:
             pools = {"a": (("A", "B"), LABELS_FILE, POOL_FILE),
                      "c": (("C",), C_LABELS_FILE, C_POOL_FILE),
-                     "d": (("A", "B"), D_LABELS_FILE, D_POOL_FILE)}
+                     "d": (("A", "B"), D_LABELS_FILE, D_POOL_FILE),
+                     "h": (("A", "B"), H_LABELS_FILE, H_POOL_FILE)}
             splits, labels_file, pool_file = pools[args.pool]
             if args.split not in splits:
                 print(f"error: pool {args.pool}'s splits are {', '.join(splits)}", file=sys.stderr)
                 return 1
-            unread = (args.pool == "d" and args.split == "B") or args.part == "frozen" or \
+            unread = (args.pool in ("d", "h") and args.split == "B") or args.part == "frozen" or \
                 (args.pool == "c" and args.part != "tuning")
             if args.errors and unread:
                 print("error: --errors prints sentences: pool a's A and B, pool c's tuning part "
