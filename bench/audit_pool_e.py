@@ -173,7 +173,8 @@ def score(name: str, part: str | None, errors: bool, rules_dir: Path | None = No
     (practice; children in topic mode) only of part A."""
     from scanner.evaluate import evaluate
     from scanner.matching import load_rules
-    rules = load_rules(sorted(rules_dir.rglob("*.yaml"))) if rules_dir else load_rules()
+    from scanner.rule_schema import rule_files
+    rules = load_rules(rule_files(rules_dir)) if rules_dir else load_rules()
     texts = ROOT / "bench" / ".texts" / f"{name}.jsonl"
     records = [json.loads(line) for line in texts.open(encoding="utf-8") if line.strip()]
     labelled = {r["id"]: r for r in map(json.loads, (LABELS / f"{name}.jsonl").open(
@@ -185,12 +186,14 @@ def score(name: str, part: str | None, errors: bool, rules_dir: Path | None = No
         topic = evaluate(subset, rules, mode="topic", lang="en")
         cells = []
         for category in CATEGORIES:
-            p, t = practice.scores[category], topic.scores[category]
-            if p.tp + p.fp + p.fn + t.tp + t.fp + t.fn == 0:
+            if category not in practice.scores:  # no record labels it
                 continue
-            cells.append(f"{category} practice {p.f1:.3f} (P {p.precision:.3f} R {p.recall:.3f}, "
-                         f"tp {p.tp} fp {p.fp} fn {p.fn}) topic {t.f1:.3f} (P {t.precision:.3f} "
-                         f"R {t.recall:.3f})")
+            p, t = practice.scores[category], topic.scores[category]
+            scored = "" if category == "children" else (  # a topic label: no risk findings
+                f"practice {p.f1:.3f} (P {p.precision:.3f} R {p.recall:.3f}, tp {p.tp} fp {p.fp} "
+                f"fn {p.fn}) ")
+            cells.append(f"{category} {scored}topic {t.f1:.3f} (P {t.precision:.3f} "
+                         f"R {t.recall:.3f}, tp {t.tp} fp {t.fp} fn {t.fn})")
         print(f"{part or 'all'} {how} ({len(subset)} records, "
               f"{len({r['policy'] for r in subset})} policies):\n  " + "\n  ".join(cells))
     if errors and part == "A":
