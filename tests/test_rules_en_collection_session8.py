@@ -70,3 +70,20 @@ def test_headings_decide_the_context_rules():
     assert "collection" not in risks("We keep order records for seven years to meet tax law.",
                                      "Privacy notice > Security")
     assert "collection" not in risks("We do not keep order records after delivery.", "Privacy notice > Data retention")
+
+
+@pytest.mark.parametrize("sentence", [
+    "We do not share the data of people we know are under age sixteen (16).",
+    "Members must be 13 years or older to upload photos.",
+    "If you are 15 or older but under the age of 18, a parent must agree first.",
+    "We never sell data of consumers less than 16 years of age.",
+])
+def test_children_age_thresholds_are_the_topic(sentence):
+    from scanner.matching import classify
+    assert "children" in {f.category for f in classify(sentence, RULES, lang="en")}
+
+
+def test_an_adult_age_of_majority_is_not_a_child_threshold():
+    from scanner.matching import classify
+    found = {f.category for f in classify("You must be 21 years or older to buy wine here.", RULES, lang="en")}
+    assert "children" not in found
