@@ -165,7 +165,7 @@ def _continues(previous: str, segment: str) -> bool:
 # by what is done with it states it too ("ข้อมูลของท่านจัดเก็บบนระบบคลาวด์ของ ..."), as does how a
 # thing is done ("การชำระเงินดำเนินการผ่าน ...").
 STATING = re.compile(r"\|(อาจ|จะ|ต้อง|ได้|สามารถ|ควร|ย่อม|เป็น|เป็นไป|คือ|ไม่|มิ|โดย|เพื่อ|ได้แก่|เช่น|อาทิ"
-                     r"|ประกอบด้วย|รวมถึง|ดังนี้|ดังต่อไปนี้|ถูก(?<!\|ที่\|ถูก))\|"
+                     r"|ประกอบด้วย|รวมถึง|ดังนี้|ดังต่อไปนี้|ถูก(?<!\|ที่\|ถูก)|เหล่านี้|มีสิทธิ์?|ช่วย|ทำให้)\|"
                      r"|\|ของ\|(ท่าน|คุณ|ผู้ใช้)\|(จัดเก็บ|เก็บ|เก็บรักษา|บันทึก|ส่ง|ส่งต่อ|โอน|เปิดเผย|ประมวลผล)\|"
                      r"|\|(ดำเนินการ|จัดการ)\|(ผ่าน|โดย)\|")
 # An item mark, then a section number ("3.", "2.1", "ข้อ 5", "หมวด 3", "(ก)").
@@ -179,6 +179,8 @@ TITLE_OPENER = re.compile(
 NUMBERED_TITLE = re.compile(rf"^\|{SECTION_NUMBER}")
 # A title asked as a question: "เราเก็บรวบรวมข้อมูลอะไรบ้าง", "เราเปิดเผยข้อมูลให้ใครบ้าง".
 QUESTION_END = re.compile(r"\|(อะไร\|)?(บ้าง|อย่างไร|ไหม|ใคร|ที่ไหน|เมื่อไร|\?)\|$")
+# "... ช่วยให้เราเข้าใจว่าผู้เยี่ยมชมใช้งานเว็บไซต์อย่างไร": a question inside a statement, not a title.
+INDIRECT_QUESTION = re.compile(r"\|ว่า\|")
 TITLE_MAX_CHARACTERS = 90
 TITLE_MAX_TOKENS = 10
 # A definition: "“ข้อมูลส่วนบุคคล” หมายถึง ...", "คุกกี้ คือ ...", a term glossed in English before
@@ -235,7 +237,8 @@ def sentence_context(sentence: str, form: str) -> str | None:
                 NUMBERED_TITLE.match(form) or (form.count("|") - 1 <= TITLE_MAX_TOKENS
                                                and TITLE_OPENER.match(form))):
             return "heading"
-    if "\n" not in text and len(text) <= TITLE_MAX_CHARACTERS and QUESTION_END.search(form):
+    if "\n" not in text and len(text) <= TITLE_MAX_CHARACTERS and QUESTION_END.search(form) \
+            and not INDIRECT_QUESTION.search(form):
         return "heading"
     if MEANS_NEAR_START.match(form) or IS_A.match(form):
         return "definition"
