@@ -9,7 +9,7 @@ no pipeline, middleware or extension of the scanner and keeps its own seen set.
 Wall time on a shared machine varies with its load; CPU time (the processes' user + system
 seconds, workers included) much less, so both ratios are printed.
 
-Usage: python bench/crawl_speed.py [--sites 200] [--pages 10] [--workers 1|N|auto] [--repeat 2]
+Usage: python bench/crawl_speed.py [--sites 200] [--pages 10] [--workers auto|N] [--repeat 2]
                                    [--profile FILE]
   --profile FILE: then scan once more with the scan process and every worker under cProfile
   (a sitecustomize hook on PYTHONPATH) and print their merged top costs.
@@ -326,14 +326,16 @@ def rules_startup(tmp: Path, runs: int = 3) -> None:
 
 # Put on PYTHONPATH, it profiles every Python process the scan starts (the scan and its workers)
 # and writes <pid>.prof into $BENCH_PROFILE_DIR as each exits.
-PROFILE_HOOK = """import atexit, cProfile, os
+PROFILE_HOOK = """import atexit, cProfile, os, sys, time
 if os.environ.get("BENCH_PROFILE_DIR"):
-    _profile = cProfile.Profile()
+    _profile = cProfile.Profile(time.process_time)  # CPU: a worker blocked on its pipe costs none
     _profile.enable()
 
     def _dump_profile():
         _profile.disable()
-        _profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{os.getpid()}.prof"))
+        role = "worker" if sys.argv[0].endswith("crawl.py") else "scan"
+        _profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"],
+                                         f"{role}-{os.getpid()}.prof"))
 
     atexit.register(_dump_profile)
 """
@@ -354,6 +356,16 @@ def profile_scan(targets_file: Path, tmp: Path, pages: int, workers: int, out: s
     print(f"profile of the scan's {len(files)} processes, merged ({out}; CPU seconds under cProfile):")
     stats.sort_stats("tottime").print_stats(20)
     stats.sort_stats("cumulative").print_stats(r"scanner/|spiders/|sqlite_utils/db\.py", 40)
+    # The scan process apart (with two workers it is a serial stage beside them), and the workers.
+    for role in ("scan", "worker"):
+        mine = [f for f in files if Path(f).name.startswith(f"{role}-")]
+        if not mine:
+            continue
+        part = pstats.Stats(*mine)
+        part.dump_stats(f"{out}.{role}")
+        print(f"profile of the {role} process{'es' if len(mine) > 1 else ''} alone "
+              f"({out}.{role}; {part.total_tt:.2f} s under cProfile):")
+        part.sort_stats("cumulative").print_stats(r"scanner/|spiders/|sqlite_utils/db\.py", 30)
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -365,8 +377,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--pages", type=int, default=10, help="pages per site (all fetched)")
-    parser.add_argument("--workers", default="1",
-                        help="the scan's --workers: a number, or auto (the scan's own default)")
+    parser.add_argument("--workers", default="auto",
+                        help="the scan's --workers: auto (the scan's own default) or a number")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each side; the best counts")
     parser.add_argument("--profile", metavar="FILE",
                         help="then scan again with every process under cProfile; merged stats to FILE")

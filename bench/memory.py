@@ -4,7 +4,7 @@ under it (its workers), sampled as the scan goes, printed when the scan passes 1
 proportional set size (PSS: a page shared by n processes, such as a library's code, counted 1/n
 in each) is printed beside it, what the processes take from the machine together.
 
-Usage: python bench/memory.py [--pages 5000] [--site-pages 20] [--checkpoints 1000,2500,5000] [--workers 1|N|auto]
+Usage: python bench/memory.py [--pages 5000] [--site-pages 20] [--checkpoints 1000,2500,5000] [--workers auto|N]
        python bench/memory.py --pages 10000 --checkpoints 1000,5000,10000   (about 2-4 minutes)
 """
 
@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="1000,2500,5000")
     parser.add_argument("--limit-seconds", type=float, default=300,
                         help="stop the scan after this long and print what was reached")
-    parser.add_argument("--workers", default="1",
-                        help="worker processes of the scan (each batch of targets its own), or auto")
+    parser.add_argument("--workers", default="auto",
+                        help="the scan's --workers: auto (the scan's own default) or a number")
     args = parser.parse_args()
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
     # A site's fetches: its pages plus the policy spider's homepage and policy page.

@@ -110,8 +110,8 @@ def _check_shard(ctx, param, value):
 @click.option("--resume", is_flag=True,
               help="Continue the database's last scan if it did not complete (only the targets "
                    "not yet done are crawled); otherwise start a new scan.")
-@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=True, type=WorkerCount(),
-              metavar="N|auto",
+@click.option("--workers", default=DEFAULT_OPTIONS.workers, show_default=WORKERS_AUTO,
+              type=WorkerCount(), metavar="N|auto",
               help="Batches of targets crawled at once, each by a process of its own; 'auto': "
                    f"one per CPU core, at most {AUTO_WORKERS_MAX} (about 100 MB each).")
 @click.option("--batch-size", default=DEFAULT_OPTIONS.batch_size, show_default=True,

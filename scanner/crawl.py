@@ -616,12 +616,47 @@ class _signals_held:
 def split_batches(pending: list, options: ScanOptions) -> list[list]:
     """Batches of at most `batch_size` targets, split evenly: as few worker processes as that
     allows (each starts Scrapy and the scanner anew), yet one batch per worker when the targets
-    are enough for all of them (`--workers 2` over 100 targets: two batches of 50)."""
+    are enough for all of them (`--workers 2` over 100 targets: two batches of 50).
+
+    Targets on one site (`site_key`: the host, and the port when the URL names one) go to one
+    batch, unless there are more of them than a batch holds: each worker is a crawler of its
+    own, with its own per-site politeness slot and its own `robots.txt`, so a site split over
+    two workers would get twice the configured request rate and its `robots.txt` fetched
+    twice. A batch keeps the targets' order; a site's targets join the batch of its first."""
     if not pending:
         return []
     count = max(-(-len(pending) // options.batch_size), min(options.workers, len(pending)))
     size = -(-len(pending) // count)
-    return [pending[i:i + size] for i in range(0, len(pending), size)]
+    sites: dict = {}  # site -> its targets' positions in `pending`, in order
+    for position, target in enumerate(pending):
+        sites.setdefault(site_key(target) or position, []).append(position)
+    batches: list[list[int]] = [[]]
+    for positions in sites.values():
+        for start in range(0, len(positions), options.batch_size):
+            chunk = positions[start:start + options.batch_size]
+            if batches[-1] and len(batches[-1]) + len(chunk) > options.batch_size:
+                batches.append([])
+            batches[-1] += chunk
+            if len(batches[-1]) >= size:
+                batches.append([])
+    return [[pending[i] for i in sorted(batch)] for batch in batches if batch]
+
+
+def site_key(target) -> str | None:
+    """The site a target is crawled on (its homepage's host, with the port when the URL names
+    one: the loopback sites of the tests and benches differ by port), or None for anything
+    that is not a target with a homepage."""
+    from urllib.parse import urlsplit
+
+    homepage = getattr(target, "homepage", None)
+    if not isinstance(homepage, str):
+        return None
+    try:
+        parts = urlsplit(homepage)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+    return None if not host else host if port is None else f"{host}:{port}"
 
 
 # What the scan process reads of a worker's pipe at a time: what it holds unwritten is bounded.

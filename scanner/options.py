@@ -12,9 +12,10 @@ import os
 # The test suite sets it so that every crawl it starts, however started, stays on loopback.
 LOOPBACK_ONLY_ENV = "SCANNER_LOOPBACK_ONLY"
 
-# `scanner scan --workers auto` (its default): one worker process per core, at most this many.
-# Two keep a scan of the bench's 2,000 pages within 300 MB (docs/performance.md, memory) and
-# crawl on both cores of a 2-core machine while the scan process stores and scores.
+# `--workers auto`, every scan's default (ScanOptions and the command line): one worker process
+# per core, at most this many. Two keep a scan of the bench's 2,000 pages within 300 MB
+# (docs/performance.md, memory) and crawl on both cores of a 2-core machine while the scan
+# process stores and scores.
 AUTO_WORKERS_MAX = 2
 WORKERS_AUTO = "auto"
 
@@ -37,8 +38,9 @@ class ScanOptions:
     max_policy_pages: int = 8     # policy documents (split policies, notices) per target
     browser: bool = False         # pages loaded in Chromium
     ignore_robots: bool = False   # pages robots.txt disallows are fetched (a regulator's mandate)
-    workers: int = 1              # batches crawled at once, each by a process of its own (the
-                                  # CLI's default too; '--workers auto' means auto_workers())
+    # batches crawled at once, each by a process of its own: by default auto_workers() (what
+    # '--workers auto', the command line's default, means), counted when the options are made
+    workers: int = dataclasses.field(default_factory=auto_workers)
     batch_size: int = 250         # targets per worker process, at most (crawl.split_batches)
     log_level: str = "CRITICAL"   # Scrapy's log level in the workers
     shard: str = ""               # 'I/N': only the targets of shard I of N (scanner/shard.py)

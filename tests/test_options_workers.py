@@ -1,5 +1,5 @@
-"""`scanner scan --workers`: a number (default 1), or 'auto': one worker per core, at most
-AUTO_WORKERS_MAX."""
+"""`scanner scan --workers`: a number, or 'auto' (the default of the command line and of
+ScanOptions): one worker per core, at most AUTO_WORKERS_MAX."""
 
 import click
 import pytest
@@ -28,11 +28,21 @@ def test_workers_takes_a_number_or_auto(monkeypatch):
             count.convert(bad, None, None)
 
 
-def test_scan_help_offers_auto_and_defaults_to_one_worker():
+def test_scan_help_says_auto_is_the_default():
     result = CliRunner().invoke(cli, ["scan", "--help"])
     assert result.exit_code == 0
     assert "--workers N|auto" in result.output
-    assert "[default: 1]" in " ".join(result.output.split())
+    assert "[default: (auto)]" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("cores", [1, 2, 16])
+def test_scan_options_made_without_workers_run_auto(monkeypatch, cores):
+    # run_scan's callers (tests, Scrapyd shard jobs passing only what differs) get what
+    # '--workers auto' gives, counted when the options are made
+    monkeypatch.setattr(options.os, "cpu_count", lambda: cores)
+    assert options.ScanOptions().workers == options.auto_workers() == min(cores, 2)
+    assert options.ScanOptions.from_dict({"max_pages": 3}).workers == min(cores, 2)
+    assert options.ScanOptions(workers=5).workers == 5
 
 
 def test_a_bad_worker_count_is_bad_input(tmp_path):
