@@ -177,6 +177,16 @@ TITLE_OPENER = re.compile(
     r"(การ|ความ|ข้อมูล|ประเภท|วัตถุประสงค์|นโยบาย|ระยะเวลา|สิทธิ|ผู้รับ|แหล่ง|ฐาน|คุกกี้|วิธี|ช่องทาง"
     r"|หลักเกณฑ์|มาตรการ|บุคคล|หน่วยงาน|ผู้ให้บริการ|ผู้ควบคุม|ผู้ประมวลผล|เจ้าหน้าที่|เทคโนโลยี|ผู้เยาว์|เด็ก)")
 NUMBERED_TITLE = re.compile(rf"^\|{SECTION_NUMBER}")
+# A party opening the line, then (within three words, none of them a relative, a nominal or a
+# linking word) what it does with the data: "ผู้ให้บริการภายนอกเข้าถึงข้อมูลของท่าน", "หน่วยงานของรัฐขอ
+# ข้อมูล...", "คุกกี้บันทึกการตั้งค่า...": a statement with no modal, not a title ("บุคคลภายนอกที่ได้รับ
+# ข้อมูล", "ผู้ให้บริการด้านเทคโนโลยี").
+AGENT_STATEMENT = re.compile(
+    rf"^\|{SECTION_NUMBER}?(บุคคล[^|]*|ผู้ให้บริการ[^|]*|หน่วยงาน[^|]*|ผู้ประมวลผล[^|]*|ผู้ควบคุม[^|]*|คุกกี้"
+    r"|เจ้าหน้าที่[^|]*|พันธมิตร[^|]*|บริษัทในเครือ|บริษัทในกลุ่ม)\|"
+    r"((?!(ที่|ซึ่ง|การ|ความ|ด้าน|สำหรับ|และ|หรือ|เพื่อ)\|)[^|]+\|){0,3}"
+    r"(เก็บ|เก็บรวบรวม|รวบรวม|จัดเก็บ|เก็บรักษา|เปิดเผย|ส่ง|ส่งต่อ|โอน|ใช้|เข้าถึง|ได้รับ|บันทึก|ขอ|แบ่งปัน"
+    r"|ประมวลผล|ตรวจสอบ|วิเคราะห์|ติดตาม|จดจำ)\|(ข้อมูล|ชื่อ|ที่อยู่|เอกสาร|ประวัติ|การ|ภาพ|รูป|หมายเลข|เบอร์)")
 # A title asked as a question: "เราเก็บรวบรวมข้อมูลอะไรบ้าง", "เราเปิดเผยข้อมูลให้ใครบ้าง".
 QUESTION_END = re.compile(r"\|(อะไร\|)?(บ้าง|อย่างไร|ไหม|ใคร|ที่ไหน|เมื่อไร|\?)\|$")
 # "... ช่วยให้เราเข้าใจว่าผู้เยี่ยมชมใช้งานเว็บไซต์อย่างไร": a question inside a statement, not a title.
@@ -232,7 +242,8 @@ def sentence_context(sentence: str, form: str) -> str | None:
     """'heading' or 'definition' when a Thai sentence (`form`: its token form) states no
     practice, else None."""
     text = sentence.strip()
-    if "\n" not in text and not text.endswith(":") and not STATING.search(form):
+    if "\n" not in text and not text.endswith(":") and not STATING.search(form) \
+            and not AGENT_STATEMENT.match(form):
         if len(text) <= TITLE_MAX_CHARACTERS and (
                 NUMBERED_TITLE.match(form) or (form.count("|") - 1 <= TITLE_MAX_TOKENS
                                                and TITLE_OPENER.match(form))):

@@ -101,3 +101,41 @@ def test_statements_are_not_titles(sentence):
 ])
 def test_titles_stay_titles(sentence):
     assert sentence_context(sentence, tokenized_form(sentence)) == "heading", sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    # a party then what it does with the data, with no modal: a statement
+    "ผู้ให้บริการภายนอกเข้าถึงข้อมูลของท่าน",
+    "หน่วยงานของรัฐขอข้อมูลตามกฎหมาย",
+    "คุกกี้บันทึกการตั้งค่าภาษา",
+    "คุกกี้ของบุคคลที่สามติดตามการเข้าชมของท่าน",
+])
+def test_a_party_doing_something_with_the_data_is_not_a_title(sentence):
+    assert sentence_context(sentence, tokenized_form(sentence)) is None, sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "บุคคลภายนอกที่ได้รับข้อมูล",
+    "ผู้ให้บริการด้านเทคโนโลยี",
+    "ระยะเวลาเก็บรักษาข้อมูล",
+])
+def test_a_party_named_in_a_title_is_still_a_title(sentence):
+    assert sentence_context(sentence, tokenized_form(sentence)) == "heading", sentence
+
+
+def test_an_outside_party_using_the_data_without_a_modal_is_sharing():
+    assert "third_party_sharing" in practices("บุคคลภายนอกใช้ข้อมูลของท่าน")
+    assert "third_party_sharing" in practices("ผู้ให้บริการภายนอกเข้าถึงข้อมูลของท่าน")
+    # its denial stays protective
+    assert "third_party_sharing" not in practices("ผู้ให้บริการไม่ใช้ข้อมูลของท่านเพื่อวัตถุประสงค์อื่น")
+
+
+def test_own_cookies_recording_settings_are_collection():
+    assert "collection" in practices("คุกกี้บันทึกการตั้งค่าภาษา")
+    assert "collection" not in practices("คุกกี้ของบุคคลที่สามติดตามการเข้าชมของท่าน")
+
+
+def test_these_outside_companies_reaching_the_data_is_sharing():
+    sentence = "เราอาจว่าจ้างบริษัทภายนอกให้ดำเนินการแทนเรา ซึ่งบริษัทเหล่านี้จะเข้าถึงข้อมูลของท่าน"
+    assert "third_party_sharing" in practices(sentence)
+    assert "third_party_sharing" not in practices("บริษัทเหล่านี้จะไม่เข้าถึงข้อมูลของท่าน")
