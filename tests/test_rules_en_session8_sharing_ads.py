@@ -81,3 +81,24 @@ def test_stated_sharing_in_other_words(sentence):
 ])
 def test_no_sharing_stated(sentence):
     assert "third_party_sharing" not in risks(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "We provide our service providers with only the personal information they need to do their work.",
+    "We may provide ad partners, including data management platforms, with a hashed version of your "
+    "email address.",
+    "The shop uses Braintree for all card transactions.",
+    "Payments for the premium plan are processed by Stripe.",
+])
+def test_recipients_given_data_and_named_payment_processors(sentence):
+    assert "third_party_sharing" in risks(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Companies that provide us with information about you are listed below.",
+    "We provide advertisers with aggregate statistics about our audience.",
+    "We do not provide ad companies with your name or email address.",
+    "You can read more about PayPal on the PayPal website.",
+])
+def test_no_recipient_given_personal_data(sentence):
+    assert "third_party_sharing" not in risks(sentence)
