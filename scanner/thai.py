@@ -27,10 +27,10 @@ PRIVACY_TERMS = (
     "ถูกลบ", "ถูกทำลาย",
 )
 # pythainlp words that swallow a verb the rules look for (ประมวลผล|ข้อมูล, ใช้|การ, ร้องเรียน|ต่อ,
-# ยินยอม|ให้ rather than ยิน|ยอมให้), a modal (อาจ|จะ, คง|จะ) or the relative before an organisation
+# ยินยอม|ให้ rather than ยิน|ยอมให้), a modal (อาจ|จะ, คง|จะ, จะ|แจ้ง) or the relative before an organisation
 # (ที่|ทาง|บริษัท rather than ที่ทาง|บริษัท).
 HIDING_WORDS = ("ประมวลผลข้อมูล", "ใช้การ", "ใช้กับ", "ใช้บน", "ใช้ได้", "ใช้ไม่ได้", "ไม่เป็นการ",
-                "ห้ามไม่ให้", "เรียนต่อ", "ยอมให้", "อาจจะ", "คงจะ", "ที่ทาง")
+                "ห้ามไม่ให้", "เรียนต่อ", "ยอมให้", "อาจจะ", "คงจะ", "ที่ทาง", "จะแจ้ง")
 
 
 @lru_cache(maxsize=1)

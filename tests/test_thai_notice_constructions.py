@@ -139,3 +139,29 @@ def test_these_outside_companies_reaching_the_data_is_sharing():
     sentence = "เราอาจว่าจ้างบริษัทภายนอกให้ดำเนินการแทนเรา ซึ่งบริษัทเหล่านี้จะเข้าถึงข้อมูลของท่าน"
     assert "third_party_sharing" in practices(sentence)
     assert "third_party_sharing" not in practices("บริษัทเหล่านี้จะไม่เข้าถึงข้อมูลของท่าน")
+
+
+@pytest.mark.parametrize("sentence", [
+    # data sent or told to a recipient no list names
+    "เราจะส่งข้อมูลผู้สมัครให้คณะกรรมการตัดสินภายนอก",
+    "ทางร้านจะแจ้งชื่อและเบอร์โทรของลูกค้าให้พนักงานส่งของของบริษัทขนส่ง",
+    # kept on servers in a named foreign country
+    "ระบบอาจส่งข้อมูลของท่านไปเก็บไว้บนเซิร์ฟเวอร์ในสิงคโปร์",
+    "ข้อมูลของท่านจะถูกจัดเก็บบนเซิร์ฟเวอร์ในสหรัฐอเมริกา",
+])
+def test_data_sent_to_other_recipients_or_kept_abroad(sentence):
+    assert "third_party_sharing" in practices(sentence), sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "เราจะแจ้งข้อมูลการเปลี่ยนแปลงให้ท่านทราบ",
+    "ข้อมูลของท่านจะถูกจัดเก็บบนเซิร์ฟเวอร์ในประเทศไทย",
+    "เราจะส่งผลการเรียนให้ผู้ปกครองทางอีเมล",
+])
+def test_telling_the_reader_or_keeping_data_at_home_is_no_sharing(sentence):
+    assert "third_party_sharing" not in practices(sentence), sentence
+
+
+def test_the_fused_modal_jaejaeng_is_cut():
+    # pythainlp's จะแจ้ง hid the verb แจ้ง from the rules
+    assert "|จะ|แจ้ง|" in tokenized_form("ทางร้านจะแจ้งชื่อลูกค้าให้บริษัทขนส่ง")
