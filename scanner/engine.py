@@ -423,13 +423,13 @@ class SentenceScan:
         return any(excepts(clauses, span, one) for one in found)
 
     def _near(self, within: int, terms: tuple) -> tuple[int, int] | None:
-        hits = []
-        for probe in terms:
-            spans = self.find_all(probe)
-            if not spans:
+        # Every term must occur: the later terms are looked for first, as the first term is
+        # most often the clause's broad one (collection verbs, "with" or "to" before a
+        # recipient) and a later one, the narrow one, is missing from most sentences.
+        for probe in reversed(terms):
+            if not self.find_all(probe):
                 return None
-            hits.append(spans)
-        return _nearest(hits, self.text, within)
+        return _nearest([self._spans[probe] for probe in terms], self.text, within)
 
 
 _compiled_cache: dict[tuple, CompiledRules] = {}
