@@ -729,7 +729,8 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
         with _signals_held():
             told, failed = writer.write(messages)
         for message, exc in failed:  # rolled back alone: nothing of it half written
-            what = f"{message[0]} of target {message[2]}" if message[0] in ("rows", "target") \
+            what = f"{message[0]} of target {message[2]}" \
+                if message[0] in ("rows", "target", "hold") \
                 else f"{message[0]} {message[1].get('url')}"
             print(f"scanner: could not store the {what}: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
@@ -764,6 +765,8 @@ def _run_batches(db_path, scan_id, pending, options: ScanOptions, events: ScanEv
                 store.mark_targets(db, scan_id, list(worker.unwritten), "failed")
         finally:
             db.close()
+        for target in worker.batch:  # rows held for a target whose message never came
+            writer.drop_held(target.id)
         for target in worker.batch:
             if target.id in done and target.id not in worker.reported:
                 events.target_finished(target.id, "done", None, None)

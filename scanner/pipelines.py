@@ -17,7 +17,13 @@ from scanner.items import StoreListingItem
 from scanner.observations import ObservationBuffer
 from scanner.resources import PageResources
 # findings_version: the policy findings' version, stored with each fetch that has a document
-from scanner.store_writer import POLICY_BODY, THIRD_PARTIES, StoreWriter, findings_version
+from scanner.store_writer import (
+    POLICY_BODY,
+    THIRD_PARTIES,
+    Forwarder,
+    StoreWriter,
+    findings_version,
+)
 from scanner.tracker_classify import classify_cookie, cookie_finding
 from scanner.trackers import TrackerList, is_third_party
 
@@ -92,11 +98,15 @@ class StorePipeline:
         return item
 
     def _keep(self, target_id: str, observations: dict) -> None:
-        """Hold the rows until the target is done; a row arriving after that is written now."""
-        if self.observations.accepts(target_id):
-            self.observations.add(target_id, observations)
-        else:
+        """Hold the rows until the target is done; a row arriving after that is written now.
+        Under `scanner scan` the scan process holds them (Forwarder.hold): it makes the pages'
+        third parties as they come, not all when the target is done."""
+        if not self.observations.accepts(target_id):
             self.sink.rows(self.scan_id, target_id, observations)
+        elif isinstance(self.sink, Forwarder) and not self.owns_observations:
+            self.sink.hold(self.scan_id, target_id, observations)
+        else:
+            self.observations.add(target_id, observations)
 
     def _store_listing(self, item: StoreListingItem) -> dict:
         """An app's store page: its declarations, its fetch, and its findings (source 'store')."""

@@ -37,6 +37,10 @@ CONCURRENT_ITEMS = 8
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
+# Targets the scan spider crawls at once (spiders/scan.py; 0: no limit). Twice the requests
+# in flight: enough sites to keep them busy at two requests per site, a few slow ones included.
+SCANNER_TARGETS_IN_FLIGHT = 2 * CONCURRENT_REQUESTS
+
 # Record every response, 4xx and 5xx included: a missing policy page is evidence too.
 HTTPERROR_ALLOW_ALL = True
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner import __version__, store
-from scanner.observations import write_observations
+from scanner.observations import ObservationBuffer, write_observations
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_request, request_finding
 from scanner.trackers import TrackerList, is_third_party, registrable_domain
@@ -80,6 +80,10 @@ class StoreWriter:
         self.db = db
         self.db_path = db_path
         self.document_ids: dict[str, int] = {}  # sha256 -> id, of the documents written here
+        # A target's rows sent before it is done (`hold`), its third parties made, until its
+        # "target" message; why a target's held rows could not be made, if they could not.
+        self.held = ObservationBuffer()
+        self.hold_failures: dict[str, Exception] = {}
         # POLICY_BODY key -> the sha256 of the text extracted from those bytes (None: no text)
         self.policy_bodies: dict[str, str | None] = {}
         self._trackers = trackers  # else loaded at the first page's third parties
@@ -149,14 +153,36 @@ class StoreWriter:
         """A target's rows, without marking it done (a bare crawl; a row arriving late)."""
         write_observations(self.db, scan_id, target_id, self._resolved(observations))
 
+    def hold(self, scan_id: int, target_id: str, observations: dict) -> None:
+        """Rows of a target not yet done, held here until it is (`target`): its pages' third
+        parties are made now, while the crawl goes on, rather than all at its end."""
+        try:
+            self.held.add(target_id, self._made(observations))
+        except Exception as exc:  # the target is failed when it is done, not written without
+            self.hold_failures.setdefault(target_id, exc)
+            raise
+
+    def drop_held(self, target_id: str) -> None:
+        """Forget the rows held for a target that will not be done (its worker died)."""
+        self.held.pop(target_id)
+        self.hold_failures.pop(target_id, None)
+
     def target(self, scan_id: int, target_id: str, observations: dict,
                seconds: float | None = None, reachable: bool = False) -> bool:
-        """A target's rows and its 'done' mark in one transaction; False (nothing written) if
-        it is done already, so a message handled twice adds no row."""
+        """A target's rows (those held, then these) and its 'done' mark in one transaction;
+        False (nothing written) if it is done already, so a message handled twice adds no row."""
+        held = self.held.pop(target_id)
+        failure = self.hold_failures.pop(target_id, None)
         with self.db.conn:
             if self.db.execute("SELECT 1 FROM scan_targets WHERE scan_id = ? AND target_id = ? "
                                "AND status = 'done'", [scan_id, target_id]).fetchone():
                 return False
+            if failure is not None:
+                raise failure
+            if held:
+                for kind, rows in observations.items():
+                    held.setdefault(kind, []).extend(rows)
+                observations = held
             write_observations(self.db, scan_id, target_id, self._resolved(observations))
             store.mark_targets(self.db, scan_id, [target_id], "done")
         return True
@@ -191,6 +217,9 @@ class StoreWriter:
         """Write what one message of a worker carries; for a target written done, (target_id,
         seconds, reachable), else None."""
         kind, *args = message
+        if kind == "hold":
+            self.hold(*args)
+            return None
         if kind == "target":
             scan_id, target_id, observations, seconds, reachable = args
             if self.target(scan_id, target_id, observations):
@@ -213,6 +242,11 @@ class StoreWriter:
             digest = row.pop("document_sha256", None)
             if digest is not None:
                 row["document_id"] = self._document_id(digest)
+        return self._made(observations)
+
+    def _made(self, observations: dict) -> dict:
+        """The observations with each page's THIRD_PARTIES placeholder replaced by its
+        third-party rows and findings, in its place."""
         for kind, part in (("third_parties", 0), ("findings", 1)):
             rows = observations.get(kind)
             if rows and any(THIRD_PARTIES in row for row in rows):
@@ -316,6 +350,10 @@ class Forwarder:
 
     def rows(self, scan_id: int, target_id: str, observations: dict) -> None:
         self._send(("rows", scan_id, target_id, observations))
+
+    def hold(self, scan_id: int, target_id: str, observations: dict) -> None:
+        """Rows of a target not done yet: the scan process holds them until it is."""
+        self._send(("hold", scan_id, target_id, observations))
 
     def target(self, scan_id: int, target_id: str, observations: dict,
                seconds: float | None = None, reachable: bool = False) -> None:

@@ -56,6 +56,16 @@ class TargetTracker:
                                 (self.spider_closed, signals.spider_closed)):
             self.signals.connect(handler, signal=signal)
 
+    def in_flight(self) -> int:
+        """Targets with a request made for them that are not finished yet."""
+        return len(self.started.keys() - self.finished)
+
+    async def room_for(self, limit: int) -> None:
+        """Wait until fewer than `limit` targets are in flight (`limit` >= 2: the furthest
+        target finishes only once the next one is started, so at least one other must)."""
+        while self.in_flight() >= max(2, limit):
+            await self.signals.wait_for(target_finished)
+
     def request_scheduled(self, request, spider):
         """Start requests are counted here; those of callbacks as they are yielded (`_count`)."""
         if spider is self.spider:

@@ -62,7 +62,14 @@ class ScanSpider(PolicySpider, SiteSpider):
                                   SETTINGS_PRIORITIES["spider"]))
 
     async def start(self):
+        # At most SCANNER_TARGETS_IN_FLIGHT targets crawled at once: Scrapy's scheduler prefers
+        # a site with nothing downloading, so without a limit every homepage goes first and all
+        # targets finish together at the end of the crawl; with one, targets finish all along,
+        # and the scan process stores and scores them while the crawl goes on.
+        limit = self.settings.getint("SCANNER_TARGETS_IN_FLIGHT")
         for target in self.targets:  # in the targets' order, as TargetTracker expects
+            if limit and self.target_tracker is not None:
+                await self.target_tracker.room_for(limit)
             for request in self.merged([*self.policy_start(target), *self.site_start(target)]):
                 yield request
 

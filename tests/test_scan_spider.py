@@ -4,6 +4,8 @@ scan, each homepage, linked policy and robots.txt reach the server once while bo
 them, and each job sends only the cookies it would have had in a crawler of its own."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -16,7 +18,7 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from helpers import LoopbackSite, run_cli, write_targets
+from helpers import ROOT, LoopbackSite, run_cli, subprocess_env, write_targets
 from scanner.items import FetchItem
 from scanner.targets import Target
 from spiders.base import DOWNLOAD
@@ -259,3 +261,75 @@ def test_in_a_scan_each_job_sends_the_cookies_it_was_given(tmp_path):
     assert sent[("/privacy-policy", "policy")] == ["home=1", "r=1"]
     assert sent[("/", "page")] == ["r=1"]
     assert site.requests.count("/robots.txt") == 1 and site.requests.count("/") == 1
+
+
+# Crawls the targets given as JSON on stdin with the scan spider (no pipeline: nothing stored),
+# SCANNER_TARGETS_IN_FLIGHT from argv; prints the most targets in flight when a request was
+# scheduled, and the order the targets finished in.
+IN_FLIGHT_DRIVER = """
+import json, sys
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scanner.crawl import crawl_settings
+from scanner.options import ScanOptions
+from scanner.targets import Target
+from spiders.base import target_finished
+from spiders.scan import ScanSpider
+
+targets = [Target(**t) for t in json.loads(sys.stdin.read())]
+settings = crawl_settings(":memory:", 1, ScanOptions(allow_private=True, loopback_only=True),
+                          fast=True)
+settings.set("ITEM_PIPELINES", {})
+settings.set("EXTENSIONS", {})
+settings.set("SCANNER_TARGETS_IN_FLIGHT", int(sys.argv[1]))
+process = CrawlerProcess(settings)
+crawler = process.create_crawler(ScanSpider)
+seen = {"most": 0, "finished": []}
+
+def scheduled(request, spider):
+    seen["most"] = max(seen["most"], spider.target_tracker.in_flight())
+
+def finished(spider, target_id, started=None):
+    seen["finished"].append(target_id)
+
+crawler.signals.connect(scheduled, signal=signals.request_scheduled)
+crawler.signals.connect(finished, signal=target_finished)
+process.crawl(crawler, targets=targets)
+process.start()
+print(json.dumps(seen))
+"""
+
+
+def crawl_in_flight(site, count: int, limit: int) -> dict:
+    targets = [{"id": f"t{i}", "name": f"t{i}", "audience": "child-directed",
+                "homepage": f"{site.url}/t{i}/"} for i in range(count)]
+    result = subprocess.run([sys.executable, "-c", IN_FLIGHT_DRIVER, str(limit)],
+                            input=json.dumps(targets), capture_output=True, text=True,
+                            cwd=ROOT, env=subprocess_env(), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.crawl
+def test_the_scan_spider_crawls_at_most_its_targets_in_flight_and_finishes_them_as_it_goes():
+    def slow_home(i):
+        def home():
+            time.sleep(0.2)  # every homepage is asked for before one answers, unless held back
+            return (f"<html><body><a href='/t{i}/a'>A</a>"
+                    f"<footer><a href='/t{i}/privacy'>Privacy Policy</a></footer></body></html>")
+        return home
+
+    pages = {"/robots.txt": (200, {"Content-Type": "text/plain"}, "User-agent: *\nAllow: /\n")}
+    for i in range(6):
+        pages.update({f"/t{i}/": slow_home(i), f"/t{i}/a": "<html><body>A</body></html>",
+                      f"/t{i}/privacy": POLICY})
+    site = LoopbackSite(pages)
+    try:
+        held = crawl_in_flight(site, 6, 2)
+        free = crawl_in_flight(site, 6, 0)
+    finally:
+        site.close()
+    assert held["most"] == 2 and free["most"] == 6
+    assert sorted(held["finished"]) == sorted(free["finished"]) == [f"t{i}" for i in range(6)]
+    # held back, the first targets are done before the last ones start: in the targets' order
+    assert held["finished"][:2] == ["t0", "t1"]

@@ -324,3 +324,37 @@ def test_the_writer_extracts_a_policy_pages_text_as_the_worker_did(tmp_path):
     # The same bytes again (another target's fetch of one policy) store nothing more.
     assert writer.write([("document", pages["policy"])]) == ([], [])
     assert db["documents"].count == 1
+
+
+def test_rows_held_before_a_target_is_done_are_written_with_it_and_a_failed_hold_fails_it(
+        tmp_path):
+    from scanner.store_writer import THIRD_PARTIES
+    from scanner.trackers import TrackerList
+
+    db_path = tmp_path / "w.db"
+    db, scan_id = started_scan(db_path)
+    writer = StoreWriter(db, db_path, trackers=TrackerList.load())
+    page = {"scan_id": scan_id, "target_id": "kids", "page_url": "https://kids.example/",
+            "resources": [("https://www.google-analytics.com/analytics.js", "script")]}
+    broken = {**page, "target_id": "other", "resources": None}  # cannot be iterated
+    told, failed = writer.write([
+        ("hold", scan_id, "kids", {"fetches": [fetch(scan_id, url="https://kids.example/")],
+                                   "third_parties": [{THIRD_PARTIES: page}],
+                                   "findings": [{THIRD_PARTIES: page}]}),
+        ("hold", scan_id, "other", {"third_parties": [{THIRD_PARTIES: broken}]}),
+        ("hold", scan_id, "kids", {"fetches": [fetch(scan_id)]})])
+    assert told == [] and [(m[0], m[2]) for m, _ in failed] == [("hold", "other")]
+    assert db["fetches"].count == 0  # held, not written, until the target is done
+    # the third parties were made when held: the page's HTML is not kept until the end
+    assert THIRD_PARTIES not in writer.held.rows["kids"]["third_parties"][0]
+    told, failed = writer.write([("target", scan_id, "kids", {}, 1.5, True),
+                                 ("target", scan_id, "other", {}, 1.0, True)])
+    assert told == [("kids", 1.5, True)] and [(m[2], type(e)) for m, e in failed] == [
+        ("other", TypeError)]
+    assert [r["url"] for r in db.query("SELECT url FROM fetches ORDER BY id")] == [
+        "https://kids.example/", "https://kids.example/privacy"]
+    assert [r["host"] for r in db["third_parties"].rows] == ["www.google-analytics.com"]
+    assert db["findings"].count_where("target_id = 'kids'") >= 1
+    done = {r["target_id"]: r["status"] for r in db["scan_targets"].rows}
+    assert done == {"kids": "done", "other": "pending"}
+    assert not writer.held.rows and not writer.hold_failures
