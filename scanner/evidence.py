@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import __version__
-from scanner.browser import ARTIFACT_FOLDERS, evidence_dir, stored_path, write_once
-from scanner.scoring import load_explanation
+
+# scanner.browser (paths of the evidence folder) and scanner.scoring are imported where used: a
+# crawl worker imports this module for its headers and body columns only.
 
 BODIES_FOLDER = "bodies"
 COMPRESSION = "gzip"
@@ -49,6 +50,8 @@ def headers_dict(headers) -> dict[str, list[str]]:
 
 def body_path(db_path, digest: str) -> Path:
     """Where the body with this sha256 lives: <db>.evidence/bodies/<sha[:2]>/<sha>.gz."""
+    from scanner.browser import evidence_dir
+
     return evidence_dir(Path(db_path).resolve()) / BODIES_FOLDER / digest[:2] / f"{digest}.gz"
 
 
@@ -56,6 +59,8 @@ def store_body(db, db_path, data: bytes, *, content_type: str | None, scan_id: i
                url: str, digest: str | None = None) -> dict:
     """Keep data once (compressed, by sha256 of the raw bytes); the fetch's raw_sha256/raw_size.
     digest: the bytes' sha256 when the caller has it (body_columns)."""
+    from scanner.browser import stored_path, write_once
+
     digest = digest or hashlib.sha256(data).hexdigest()
     path = body_path(db_path, digest)
     if not path.exists():
@@ -128,6 +133,8 @@ def build_case_file(db, db_path, scan, target_id: str, out_path, *, pdf: bool = 
                     made_at: dt.datetime | None = None) -> CaseFile:
     """Write the case file of one target in one scan to out_path (a zip); see docs/evidence.md."""
     from reports import render_report
+    from scanner.browser import ARTIFACT_FOLDERS
+    from scanner.scoring import load_explanation
 
     scan_row, target = case_scan_and_target(db, scan, target_id)
     scan_id = scan_row["id"]

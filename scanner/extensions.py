@@ -7,7 +7,6 @@ import time
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from scanner import store
 from scanner.observations import ObservationBuffer
 from scanner.trackers import TrackerList
 
@@ -35,6 +34,7 @@ class ScanLifecycle:
 
     def open_scan(self, spider) -> None:
         # Here, not at import: the workers of `scanner scan` load this module, not the rules.
+        from scanner import store
         from scanner.matching import rules_version
 
         db = store.open_db(self.db_path)
@@ -51,6 +51,7 @@ class ScanLifecycle:
         if self.scan_id is None:
             return
         # Here, not at import: the workers of `scanner scan` load this module but never analyse.
+        from scanner import store
         from scanner.analysis import analyse_scan
 
         db = store.open_db(self.db_path)

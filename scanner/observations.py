@@ -14,9 +14,12 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
-from scanner.schema import OBSERVATION_KINDS, SHARED_BY_ROW
+# scanner.schema and sqlite-utils are imported where used: a crawl worker imports this module
+# for ObservationBuffer only.
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 # Response and request headers whose values change from one fetch to the next though the page
@@ -65,6 +68,8 @@ def write_observations(db: sqlite_utils.Database, scan_id: int, target_id: str,
     equal to one of the previous scan's (times and volatile header values aside too) as that
     row's id with this scan's times. Returns {kind: the previous scan when rows of it were
     shared (for fetches: at least one), else None}."""
+    from scanner.schema import OBSERVATION_KINDS, SHARED_BY_ROW
+
     written: dict[str, int | None] = {}
     with db.conn:
         previous = None
@@ -114,11 +119,17 @@ _STORED_AS_IS = frozenset({str, int, float, bool, bytes, type(None)})
 
 def _value(value):
     """A value as sqlite-utils stores it (`jsonify_if_needed`), quickly for the plain ones."""
-    return value if type(value) in _STORED_AS_IS else sqlite_utils.db.jsonify_if_needed(value)
+    if type(value) in _STORED_AS_IS:
+        return value
+    from sqlite_utils.db import jsonify_if_needed  # (a crawl worker imports this module)
+
+    return jsonify_if_needed(value)
 
 
 def _has_rows(db, scan_id: int, target_id: str, kind: str) -> tuple[bool, int | None]:
     """(own rows of this kind?, the scan it shares them from) for one scan and target."""
+    from scanner.schema import OBSERVATION_KINDS
+
     table, _, where, _ = OBSERVATION_KINDS[kind]
     own = db.execute(f"SELECT 1 FROM [{table}] WHERE scan_id = ? AND target_id = ? AND {where} "
                      "LIMIT 1", [scan_id, target_id]).fetchone() is not None
@@ -131,6 +142,8 @@ def _share_if_same(db, scan_id: int, target_id: str, kind: str, rows: list[dict]
                    previous: int) -> int | None:
     """Reference the previous scan's rows of this kind when they equal `rows`; the scan
     holding them, or None (nothing written) when they differ."""
+    from scanner.schema import OBSERVATION_KINDS
+
     if _has_rows(db, scan_id, target_id, kind) != (False, None):
         return None  # this scan has some already: the new rows are added to them
     own, shared = _has_rows(db, previous, target_id, kind)
@@ -156,6 +169,8 @@ def _share_rows(db, scan_id: int, target_id: str, kind: str, rows: list[dict],
     values (its expiry) aside, becomes a fetch_times (cookie_times) row naming that stored row;
     the others are stored. Returns the previous scan when at least one is shared, or None
     (nothing written)."""
+    from scanner.schema import OBSERVATION_KINDS, SHARED_BY_ROW
+
     table, columns, _, view = OBSERVATION_KINDS[kind]
     times_table, id_column = SHARED_BY_ROW[kind]
     content, this_scan = ROW_SHARING[kind]

@@ -10,12 +10,12 @@ import hashlib
 import json
 from urllib.parse import urlsplit
 
-from scanner import store
 from scanner.evidence import body_columns
 from scanner.extensions import ScanLifecycle
 from scanner.items import StoreListingItem
 from scanner.observations import ObservationBuffer
 from scanner.resources import PageResources
+from scanner.stamps import now, text_sha256
 # findings_version: the policy findings' version, stored with each fetch that has a document
 from scanner.store_writer import (
     POLICY_BODY,
@@ -67,6 +67,8 @@ class StorePipeline:
 
     def open_spider(self, spider=None):
         if self.sink is None:  # else the worker's Forwarder: the scan process writes
+            from scanner import store
+
             self.db = store.open_db(self.db_path)
             self.sink = StoreWriter(self.db, self.db_path)
 
@@ -117,7 +119,7 @@ class StorePipeline:
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
                 "final_url": item.final_url, "kind": "store", "status": item.status,
                 "error": item.error, "document_id": None, "content_type": "text/html",
-                "fetched_at": item.fetched_at or store.now(), "discovered_by": "targets-file",
+                "fetched_at": item.fetched_at or now(), "discovered_by": "targets-file",
             }],
             "store_listings": [store_listing_row(self.scan_id, item)],
             "findings": list(store_listing_findings(self.scan_id, item)),
@@ -134,7 +136,7 @@ class StorePipeline:
                 "scan_id": self.scan_id, "target_id": item.target_id, "url": item.url,
                 "final_url": item.final_url, "kind": item.kind, "status": item.status,
                 "error": item.error, "document_id": None, "document_sha256": document_sha256,
-                "content_type": item.content_type, "fetched_at": item.fetched_at or store.now(),
+                "content_type": item.content_type, "fetched_at": item.fetched_at or now(),
                 "discovered_by": item.discovered_by,
                 "read_with": getattr(item, "read_with", "static"),
                 "findings_version": findings_version() if document_sha256 is not None else None,
@@ -156,7 +158,7 @@ class StorePipeline:
         are not stored already (a document's findings are stored once per findings version;
         each fetch of it, by its findings_version column, makes them findings of its scan and
         target: the findings view); its sha256."""
-        digest = store.text_sha256(item.text)
+        digest = text_sha256(item.text)
         if digest in self.documents_sent:
             self.stats.inc_value("scanner/documents_known")
             return digest

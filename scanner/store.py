@@ -7,8 +7,6 @@ The schema's one document is docs/schema.md; tests/test_schema_docs.py fails whe
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
@@ -18,14 +16,15 @@ from pathlib import Path
 import sqlite_utils
 
 from scanner import __version__
+from scanner.stamps import now, text_sha256  # noqa: F401 (store.now, store.text_sha256)
 
 from scanner.schema import (
     FINDINGS_PER_DOCUMENT, POLICY_FINDING_ID_BASE, index_sentences, migrations,
 )
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+# now() and text_sha256() live in scanner.stamps, which a crawl worker imports without this
+# module; they are this module's too.
 
 
 class NestedTransactions(sqlite3.Connection):
@@ -231,10 +230,6 @@ def resolve_scan_id(db: sqlite_utils.Database, scan: str | int | None) -> int:
     if not db["scans"].count_where("id = ?", [scan_id]):
         raise LookupError(f"no scan with id {scan_id}")
     return scan_id
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def store_document(db: sqlite_utils.Database, *, text: str, content_type: str, lang: str,

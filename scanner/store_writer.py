@@ -18,8 +18,8 @@ import struct
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from scanner import __version__, store
-from scanner.observations import ObservationBuffer, write_observations
+from scanner import __version__
+from scanner.observations import ObservationBuffer
 from scanner.resources import tracker_ids
 from scanner.tracker_classify import classify_request, request_finding
 from scanner.trackers import TrackerList, is_third_party, registrable_domain
@@ -104,6 +104,8 @@ class StoreWriter:
         """Store a policy text once by content, and its findings of this findings version
         unless they are stored already (classified here, once per writer); True when the text
         was new. A document holding POLICY_BODY is a page's bytes: its text is extracted here."""
+        from scanner import store
+
         if POLICY_BODY in document:
             document = self._extracted(document)
             if document is None:
@@ -129,10 +131,11 @@ class StoreWriter:
         already by this writer. Its text's sha256 is remembered by the page's key, for the
         fetches that name it."""
         from scanner.extract import extract_document
+        from scanner.stamps import text_sha256
 
         extracted = extract_document(page["body"], page["content_type"], page["url"])
         text = extracted.text or None
-        digest = self.policy_bodies[page[POLICY_BODY]] = text and store.text_sha256(text)
+        digest = self.policy_bodies[page[POLICY_BODY]] = text and text_sha256(text)
         if text is None or digest in self.document_ids:
             return None
         return {"sha256": digest, "text": text, "content_type": page["content_type"],
@@ -151,6 +154,8 @@ class StoreWriter:
 
     def rows(self, scan_id: int, target_id: str, observations: dict) -> None:
         """A target's rows, without marking it done (a bare crawl; a row arriving late)."""
+        from scanner.observations import write_observations
+
         write_observations(self.db, scan_id, target_id, self._resolved(observations))
 
     def hold(self, scan_id: int, target_id: str, observations: dict) -> None:
@@ -171,6 +176,9 @@ class StoreWriter:
                seconds: float | None = None, reachable: bool = False) -> bool:
         """A target's rows (those held, then these) and its 'done' mark in one transaction;
         False (nothing written) if it is done already, so a message handled twice adds no row."""
+        from scanner import store
+        from scanner.observations import write_observations
+
         held = self.held.pop(target_id)
         failure = self.hold_failures.pop(target_id, None)
         with self.db.conn:

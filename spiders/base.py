@@ -14,10 +14,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from scanner import store
 from scanner.evidence import headers_dict, should_keep_body
 from scanner.items import FetchItem
 from scanner.options import DEFAULT_OPTIONS, loopback_forced
+from scanner.stamps import now
 from scanner.targets import Target, load_targets
 
 # Sent (spider=, target_id=, started=monotonic time of its first request) once per target when
@@ -82,7 +82,8 @@ class TargetTracker:
         request.errback = self._tracked(request.errback or _pass_failure, target.id)
         index = self.order.get(target.id, -1)
         if index > self.frontier:
-            passed = [t.id for t in self.spider.targets[self.frontier + 1:index]]
+            # the targets moved past: the former frontier too, which may owe nothing already
+            passed = [t.id for t in self.spider.targets[max(self.frontier, 0):index]]
             self.frontier = index
             for target_id in passed:
                 self._check(target_id)
@@ -239,7 +240,7 @@ class ScannerSpider(scrapy.Spider):
             final_url=response.url, status=response.status,
             error=None if response.status < 400 else f"HTTP {response.status}",
             content_type=response.headers.get("Content-Type", b"").decode("latin-1") or None,
-            discovered_by=discovered_by, fetched_at=store.now(),
+            discovered_by=discovered_by, fetched_at=now(),
             request_headers=headers_dict(request.headers),
             response_headers=download.get("headers") or headers_dict(response.headers),
             request_sent_at=download.get("sent_at"),
@@ -254,7 +255,7 @@ class ScannerSpider(scrapy.Spider):
         return FetchItem(
             target_id=request.meta["target"].id, url=request.meta.get("redirect_urls", [request.url])[0],
             kind=kind, final_url=request.url, status=None, error=describe_failure(failure),
-            discovered_by=request.meta.get("discovered_by"), fetched_at=store.now(),
+            discovered_by=request.meta.get("discovered_by"), fetched_at=now(),
             request_headers=headers_dict(request.headers),
             response_headers=download.get("headers") or (
                 headers_dict(response.headers) if response is not None else None),

@@ -11,7 +11,7 @@ import hashlib
 
 import scrapy
 
-from scanner import store
+from scanner.stamps import now
 from scanner.items import StoreListingItem
 from scanner.store_listing import (
     StoreListingError, datasafety_url, parse_store_listing, with_data_safety,
@@ -35,7 +35,7 @@ class StoreSpider(ScannerSpider):
         item = StoreListingItem(
             target_id=response.meta["target"].id, url=first_url(response),
             package=response.meta.get("package"), final_url=response.url, status=response.status,
-            fetched_at=store.now(), body_sha256=hashlib.sha256(response.body).hexdigest(),
+            fetched_at=now(), body_sha256=hashlib.sha256(response.body).hexdigest(),
         )
         if response.status >= 400:
             item.error = f"{response.url}: HTTP {response.status}, no store listing there"
@@ -79,7 +79,7 @@ class StoreSpider(ScannerSpider):
         yield StoreListingItem(
             target_id=request.meta["target"].id, package=request.meta.get("package"),
             url=request.meta.get("redirect_urls", [request.url])[0], final_url=request.url,
-            error=describe_failure(failure), fetched_at=store.now(),
+            error=describe_failure(failure), fetched_at=now(),
         )
 
     def datasafety_failed(self, failure):

@@ -63,12 +63,14 @@ def test_a_warm_worker_crawls_the_job_it_is_given(loopback_site, tmp_path):
 
 
 def test_a_worker_imports_no_code_it_never_runs():
-    # The scan process's analysis, the browser spider's Playwright and Scrapy's remote control
-    # (aiohttp) are not what a plain crawl's worker needs.
+    # The scan process's analysis and store (sqlite-utils), the policy rules, the browser
+    # spider's Playwright and Scrapy's remote control (aiohttp) are not what a plain crawl's
+    # worker needs.
     result = run_python("import sys; from scanner.crawl import _warm_up; _warm_up(); "
                         "print(sorted(m for m in ('aiohttp', 'playwright', 'scanner.analysis', "
-                        "'scanner.crosscheck', 'scanner.rules_record', 'twisted.conch.telnet') "
-                        "if m in sys.modules))")
+                        "'scanner.crosscheck', 'scanner.rules_record', 'twisted.conch.telnet', "
+                        "'sqlite_utils', 'scanner.store', 'scanner.matching', 'scanner.scoring', "
+                        "'scanner.browser') if m in sys.modules))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
