@@ -377,13 +377,21 @@ def test_a_sale_denied_in_an_exception_lead_in_stays_denied():
     ("You have the right to know what data of yours we processed for targeted advertising.",
      "rights"),
     ("Content is tailored to your level (see Interest-Based Ads below).", "reference"),
-    ("“Sale” means selling or disclosing personal information for valuable consideration.",
-     "definition"),
+    # (the sale rules need the operator as seller, so a definition must name "we" to fire one)
+    ("“Sell” means that we sell, rent or disclose personal information to a third party for "
+     "monetary or other valuable consideration.", "definition"),
 ])
 def test_rights_references_and_definitions_state_no_practice(sentence, context):
     risks, others = risks_and_others(sentence)
     assert risks == set()
     assert any(suffix == context and polarity == "neutral" for _, polarity, suffix in others)
+
+
+def test_a_definition_without_a_seller_is_no_sale():
+    risks, others = risks_and_others(
+        "“Sale” means selling or disclosing personal information for valuable consideration.")
+    assert risks == set()
+    assert others and all(polarity == "neutral" for _, polarity, _ in others)
 
 
 def test_a_disclaimer_is_neutral_not_protective():
