@@ -1,9 +1,9 @@
 """Accuracy and speed of the policy rules: P/R/F1 per category on the labelled dev files
-(../shared/eval, topic mode), on the real-policy sets (tuning and frozen parts apart), denials
-counted as risk (practice mode), and MB/s per core.
+(../shared/eval, topic mode), on the real-policy sets (tuning, validation and frozen parts
+apart), denials counted as risk (practice mode), and MB/s per core.
 
-Run: .venv/bin/python bench/accuracy.py [--tuning-only] [--real-only]   (or `make bench`); run
-`bench/eval_texts.py materialise` first to score the sets of bench/data/labels as well.
+Run: .venv/bin/python bench/accuracy.py [--tuning-only | --no-frozen] [--real-only] (or `make
+bench`); run `bench/eval_texts.py materialise` first to score the sets of bench/data/labels too.
 """
 
 from __future__ import annotations
@@ -99,6 +99,25 @@ def is_frozen(policy: str) -> bool:
     return zlib.crc32(policy.encode("utf-8")) % 3 == 0
 
 
+# Sets made for validation only (scores only; no part of them was tuned on): record id prefixes.
+VALIDATION_ONLY = ("real-audit-e-", "th-extra-d-")
+
+
+def part_of(record: dict) -> str:
+    """'tuning', 'validation' or 'frozen': a record of a set split A/B by its own script (its
+    `split` or `part` field: A tuned on, B validation, read as scores only) or of a
+    validation-only set goes by that; every other record (real-dev, real-extra-*, real-audit-c's
+    split C, the Thai sets) by `is_frozen`."""
+    if record.get("id", "").startswith(VALIDATION_ONLY):
+        return "validation"
+    split = record.get("split") or record.get("part")
+    if split == "A":
+        return "tuning"
+    if split == "B":
+        return "validation"
+    return "frozen" if is_frozen(record["policy"]) else "tuning"
+
+
 def real_sets() -> list[tuple[str, Path, str, dict]]:
     """(name, path, lang, targets) of each real-policy set: the two in ../shared/eval, then our
     own labelled sets rebuilt into bench/.texts (English ones scored as real-dev.jsonl, Thai ones,
@@ -117,8 +136,9 @@ def real_sets() -> list[tuple[str, Path, str, dict]]:
     return sets
 
 
-def real_accuracy(rules, with_frozen: bool = True) -> None:
-    """Scores of the real-policy sets, the tuning part and the frozen part apart."""
+def real_accuracy(rules, parts_shown=("tuning", "validation", "frozen")) -> None:
+    """Scores of the real-policy sets, their tuning, validation and frozen parts apart
+    (`part_of`); only the tuning part's denials are printed."""
     for name, path, lang, targets in real_sets():
         if not path.exists():
             print(f"skip {name}: {path} not found (the labelled dev files live in ../shared/eval)")
@@ -127,12 +147,11 @@ def real_accuracy(rules, with_frozen: bool = True) -> None:
         if not records:
             print(f"skip {name}: no records")
             continue
-        parts = {"tuning": [r for r in records if not is_frozen(r["policy"])]}
-        if with_frozen:
-            parts["frozen"] = [r for r in records if is_frozen(r["policy"])]
+        parts = {part: [r for r in records if part_of(r) == part] for part in parts_shown}
         for part, chosen in parts.items():
             if not chosen:
-                print(f"\n{name} {part} part: no records")
+                if part == "tuning":
+                    print(f"\n{name} {part} part: no records")
                 continue
             policies = len({r["policy"] for r in chosen})
             results = {mode: evaluate(chosen, rules, mode=mode, lang=lang)
@@ -233,14 +252,17 @@ def throughput(rules, texts: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tuning-only", action="store_true",
-                        help="leave the frozen part of the real-policy sets out (while tuning)")
+                        help="only the tuning part of the real-policy sets (while tuning)")
+    parser.add_argument("--no-frozen", action="store_true",
+                        help="the tuning and validation parts, not the frozen part")
     parser.add_argument("--real-only", action="store_true",
                         help="only the real-policy sets (no OPP-115, C3PA, Thai set, speed)")
     args = parser.parse_args()
     rules = load_rules()
     print(f"{len(rules)} rules loaded ({sum(r.lang == 'en' for r in rules)} en, "
           f"{sum(r.lang == 'th' for r in rules)} th)")
-    real_accuracy(rules, with_frozen=not args.tuning_only)
+    real_accuracy(rules, ("tuning",) if args.tuning_only else ("tuning", "validation")
+                  if args.no_frozen else ("tuning", "validation", "frozen"))
     if args.real_only:
         return
     texts = accuracy(rules)

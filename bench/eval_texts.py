@@ -182,9 +182,12 @@ def materialise_file(labels_path: Path, mirrors: Path, out_dir: Path, cache: dic
                                   "and no window of that length does")
                     continue
                 start, end = found, found + (end - start)
-            rows.append({"id": record["id"], "source": record["source"], "policy": record["policy"],
-                         "text": text[start:end], "labels": record["labels"],
-                         "heading": record.get("heading", ""), "lang": record.get("lang", "en")})
+            row = {"id": record["id"], "source": record["source"], "policy": record["policy"],
+                   "text": text[start:end], "labels": record["labels"],
+                   "heading": record.get("heading", ""), "lang": record.get("lang", "en")}
+            # The set's own A/B split, which bench/accuracy.py's part_of reads.
+            row.update({key: record[key] for key in ("split", "part") if key in record})
+            rows.append(row)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / labels_path.name, "w", encoding="utf-8") as handle:
         for row in rows:
