@@ -107,10 +107,12 @@ def part_of(record: dict) -> str:
     """'tuning', 'validation' or 'frozen': a record of a set split A/B by its own script (its
     `split` or `part` field: A tuned on, B validation, read as scores only) or of a
     validation-only set goes by that; every other record (real-dev, real-extra-*, real-audit-c's
-    split C, the Thai sets) by `is_frozen`."""
+    split C, the Thai sets) by `is_frozen`; a record with part "frozen" is frozen."""
     if record.get("id", "").startswith(VALIDATION_ONLY):
         return "validation"
     split = record.get("split") or record.get("part")
+    if split == "frozen":  # a set labelled to be a frozen part only (real-frozen-*)
+        return "frozen"
     if split == "A":
         return "tuning"
     if split == "B":
