@@ -20,7 +20,11 @@ COUNT pieces, a keyword stratum the next COUNT unused pieces its pattern matches
 sharing = a recipient or a disclosure, ads = advertising, collection = collecting, receiving,
 keeping or using data, children = children, minors, parents, an age). Each record's "sampled" is
 its stratum. --split: part B (validation) is a seeded half of the chosen policies
-(random.Random(SEED:split)), records carry "part": "A" | "B". Labels are null; the set's
+(random.Random(SEED:split)), records carry "part": "A" | "B". --any-policy: also the policies
+is_frozen freezes; --frozen: every record "part": "frozen" (bench/accuracy.py's part_of: a set
+labelled only to be frozen, real-frozen-i: --set real-frozen-i --seed real-frozen-i-2026
+--policies /work/notes/pools8.json:frozen_set --n-policies 30
+--strata random:3,collection:1,sharing:1,ads:1,children:1 --any-policy --frozen). Labels are null; the set's
 SOURCES.md section says which categories were labelled.
 
 Run: .venv/bin/python bench/audit_pool_e.py sample [--set ...] --out FILE --reading /tmp/r.jsonl
@@ -109,12 +113,12 @@ def choose_pieces(text: str, kept: list[tuple[int, int]], plan: list[tuple[str, 
 
 def sample(mirrors: Path, out: Path, reading: Path, name: str = SET, seed: str = SEED,
            policies: set[str] | None = None, plan: str = STRATA, n_policies: int = N_POLICIES,
-           split: bool = False) -> None:
+           split: bool = False, any_policy: bool = False, part: str | None = None) -> None:
     pool = json.loads((LABELS / "real-audit-d-pool.json").read_text(encoding="utf-8"))["policies"]
     read = {json.loads(line)["policy"] for line in open(LABELS / "real-audit-d.jsonl",
                                                           encoding="utf-8") if line.strip()}
     unread = [p for p in pool if p["policy"] not in read]
-    eligible = [p for p in unread if not audit_pool.frozen(p["policy"])
+    eligible = [p for p in unread if (any_policy or not audit_pool.frozen(p["policy"]))
                 and (policies is None or p["policy"] in policies)]
     # (pool D itself left out of the reference texts, or every policy would repeat itself; its
     # unread policies also when a later set names them, so no draw depends on another's)
@@ -146,7 +150,7 @@ def sample(mirrors: Path, out: Path, reading: Path, name: str = SET, seed: str =
                             "end": e, "sha256": sha256(text[s:e]), "heading": heading_at(paths, s),
                             "lang": "en", "sampled": how, "text": text[s:e],
                             "before": text[max(0, s - 300):s].rstrip().rsplit("\n", 1)[-1]})
-    parts = {}
+    parts = {p["policy"]: part for p in picked} if part else {}
     if split:
         names = sorted(p["policy"] for p in picked)
         b = set(random.Random(f"{seed}:split").sample(names, len(names) // 2))
@@ -223,18 +227,25 @@ def main() -> None:
                         f"names random, {', '.join(WORDS)})")
     parser.add_argument("--n-policies", type=int, default=N_POLICIES)
     parser.add_argument("--split", action="store_true", help="half the policies in part B")
+    parser.add_argument("--any-policy", action="store_true", help="also the policies that "
+                        "is_frozen freezes (for a frozen-only set)")
+    parser.add_argument("--frozen", action="store_true", help='every record "part": "frozen" '
+                        "(a set labelled to be a frozen part only; not with --split)")
     parser.add_argument("--out", type=Path, help="default bench/data/labels/SET.jsonl")
     parser.add_argument("--reading", type=Path, help="default /tmp/SET-reading.jsonl")
     parser.add_argument("--part", choices=["A", "B"], help="score: one part only")
     parser.add_argument("--errors", action="store_true", help="score: print A's errors")
     parser.add_argument("--rules", type=Path, help="score: another rules directory")
     args = parser.parse_args()
+    if args.frozen and args.split:
+        parser.error("--frozen and --split exclude each other")
     if args.command == "score":
         score(args.set, args.part, args.errors, args.rules)
         return
     sample(args.mirrors, args.out or LABELS / f"{args.set}.jsonl",
            args.reading or Path(f"/tmp/{args.set}-reading.jsonl"), args.set, args.seed,
-           named_policies(args.policies), args.strata, args.n_policies, args.split)
+           named_policies(args.policies), args.strata, args.n_policies, args.split,
+           args.any_policy, "frozen" if args.frozen else None)
 
 
 if __name__ == "__main__":
