@@ -202,6 +202,14 @@ class StoreWriter:
         is written whole or not at all (a savepoint each). Returns ((target_id, seconds,
         reachable) of each target committed, (message, exception) of each not written)."""
         told, failed = [], []
+        if all(message[0] == "hold" for message in messages):
+            # Rows held in memory, nothing written: no transaction (most reads during a crawl)
+            for message in messages:
+                try:
+                    self.handle(message)
+                except Exception as exc:
+                    failed.append((message, exc))
+            return told, failed
         try:
             with self.db.conn:
                 for message in messages:
